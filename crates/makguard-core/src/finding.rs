@@ -1,0 +1,241 @@
+//! Findings, fixes and edits: what a scanner reports and what the fixer applies.
+//!
+//! Ranges are byte ranges into the *decoded* text of a file (see [`crate::text`]); the fixer
+//! maps them back through the file's encoding.
+
+use std::fmt;
+
+use crate::classify::{Classification, KeyClass};
+use crate::key::ProductKey;
+use crate::rules::Rule;
+
+/// How serious a finding is. Ordered: `Note < Warning < Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    Note,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Note => "note",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text.to_ascii_lowercase().as_str() {
+            "note" => Some(Severity::Note),
+            "warning" => Some(Severity::Warning),
+            "error" => Some(Severity::Error),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A half-open byte range `start..end` into a decoded text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TextRange {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl TextRange {
+    pub fn new(start: usize, end: usize) -> TextRange {
+        TextRange { start, end }
+    }
+
+    pub fn len(&self) -> usize {
+        self.end.saturating_sub(self.start)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn overlaps(&self, other: &TextRange) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+}
+
+/// Whether a fix may be applied without asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Applicability {
+    /// The replacement key follows from facts (the user's choice, the image's edition, the
+    /// key's own group, the Office product ID).
+    Safe,
+    /// The replacement rests on a weaker hint (an answer file's image name); applied only
+    /// with `--unsafe-fixes`.
+    Unsafe,
+}
+
+impl Applicability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::Safe => "safe",
+            Applicability::Unsafe => "unsafe",
+        }
+    }
+}
+
+/// Replace the decoded text in `range` with `replacement`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub range: TextRange,
+    pub replacement: String,
+}
+
+/// A set of non-overlapping edits that together repair one finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    pub applicability: Applicability,
+    pub edits: Vec<Edit>,
+    /// The GVLK written in.
+    pub new_key: ProductKey,
+    /// How the new key was chosen, e.g. `image EditionID Enterprise, build 22631`.
+    pub chosen_by: String,
+}
+
+/// Where in the XML a finding sits (answer files and other XML).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct XmlContext {
+    pub pass: Option<String>,
+    pub component: Option<String>,
+    pub architecture: Option<String>,
+    /// Element path below the component, e.g. `UserData/ProductKey/Key`.
+    pub element_path: String,
+    pub in_comment: bool,
+}
+
+/// What a scanner saw around a key that the fixer needs to choose its replacement.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FixHints {
+    /// Click-to-Run `Product ID` the key belongs to, e.g. `ProPlus2021Volume`.
+    pub office_product_id: Option<String>,
+    /// MSI Office product as Microsoft's GVLK table names it, e.g. `Office Professional Plus 2016`.
+    pub office_msi_product: Option<String>,
+    /// An answer file's `ImageInstall/OSImage/InstallFrom/MetaData` `/IMAGE/NAME` value.
+    pub install_image_name: Option<String>,
+    /// The key is written without dashes (MSI `PIDKEY Value`); the replacement must be too.
+    pub bare_key: bool,
+}
+
+/// A key found by a scanner, with its verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub key: ProductKey,
+    pub classification: Classification,
+}
+
+impl KeyInfo {
+    pub fn class(&self) -> KeyClass {
+        self.classification.class
+    }
+}
+
+/// A file path relative to the scanned root, `/`-separated, kept losslessly.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FindingPath {
+    /// The path as text; names that are not valid UTF-8 show U+FFFD here.
+    pub display: String,
+    /// The raw bytes of the path when it is not valid UTF-8 (Unix) or not valid UTF-16 (Windows).
+    pub raw_bytes: Option<Vec<u8>>,
+}
+
+impl FindingPath {
+    pub fn new(display: impl Into<String>) -> FindingPath {
+        FindingPath {
+            display: display.into(),
+            raw_bytes: None,
+        }
+    }
+}
+
+impl fmt::Display for FindingPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+/// A policy exception that covers a finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppression {
+    pub justification: String,
+    /// Where the exception is written, e.g. `makguard.toml:12`.
+    pub origin: String,
+}
+
+/// One thing a scanner found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: &'static Rule,
+    pub severity: Severity,
+    pub path: FindingPath,
+    /// The key's (or problem's) range in the decoded text, when the file is text.
+    pub range: Option<TextRange>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    /// Never holds a non-GVLK key in full.
+    pub message: String,
+    pub key: Option<KeyInfo>,
+    pub xml: Option<XmlContext>,
+    /// What to do when no file edit can repair it (installed keys), GVLK spelled out.
+    pub remediation: Option<String>,
+    pub hints: FixHints,
+    pub fix: Option<Fix>,
+    pub suppressed: Option<Suppression>,
+}
+
+impl Finding {
+    /// A finding of `rule` at its default severity, with no position yet.
+    pub fn new(rule: &'static Rule, path: FindingPath, message: impl Into<String>) -> Finding {
+        Finding {
+            rule,
+            severity: rule.default_severity,
+            path,
+            range: None,
+            line: None,
+            column: None,
+            message: message.into(),
+            key: None,
+            xml: None,
+            remediation: None,
+            hints: FixHints::default(),
+            fix: None,
+            suppressed: None,
+        }
+    }
+
+    /// Sets the range and the line and column it starts at.
+    pub fn at(mut self, text: &str, index: &crate::text::LineIndex, range: TextRange) -> Finding {
+        let (line, column) = index.line_col(text, range.start);
+        self.range = Some(range);
+        self.line = Some(line);
+        self.column = Some(column);
+        self
+    }
+
+    pub fn with_key(mut self, key: KeyInfo) -> Finding {
+        self.key = Some(key);
+        self
+    }
+
+    /// A stable sort order: path, position, rule.
+    pub fn sort_key(&self) -> (&str, u32, u32, &'static str) {
+        (
+            &self.path.display,
+            self.line.unwrap_or(0),
+            self.column.unwrap_or(0),
+            self.rule.code,
+        )
+    }
+}

@@ -1,0 +1,389 @@
+//! The product key: parsing, the post-2009 ("N" form) decoding and checksum, masking and
+//! fingerprints.
+//!
+//! A key's full text is a secret unless it is a public GVLK. `Display` and `Debug` therefore
+//! mask every other key to its last group; the full text is reachable only through
+//! [`ProductKey::reveal_unmasked`], which the CLI uses for `--show-keys` alone.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::catalog;
+
+/// The 24 symbols of a key in value order (key-format.md §1).
+pub const KEY_ALPHABET: &[u8; 24] = b"BCDFGHJKMPQRTVWXY2346789";
+
+const NORMALISED_LEN: usize = 29;
+const CHECKSUM_SHIFT: u32 = 103;
+const CHECKSUM_MASK: u128 = 0x3FF;
+
+/// Why a string is not a product key.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KeyParseError {
+    #[error("a product key has 25 characters (29 with dashes), this has {0}")]
+    Length(usize),
+    #[error("dashes must separate five groups of five characters")]
+    Dashes,
+    #[error("character {position} is not in the product-key alphabet")]
+    Alphabet { position: usize },
+    #[error("a product key holds at most one 'N', this has {0}")]
+    TooManyN(usize),
+}
+
+/// Which generation of key encoding a key uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyForm {
+    /// Windows 8 / Server 2012 / Office 2013 and later: exactly one `N`, checksummed.
+    Pkey2009,
+    /// Older keys without `N`: no offline integrity check is known.
+    Legacy,
+}
+
+/// The verdict of the 10-bit checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Checksum {
+    Valid,
+    Invalid,
+    NotApplicable,
+}
+
+impl Checksum {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Checksum::Valid => "valid",
+            Checksum::Invalid => "invalid",
+            Checksum::NotApplicable => "not-applicable",
+        }
+    }
+}
+
+/// The bit fields of a post-2009 key (key-format.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodedKey {
+    pub value: u128,
+    pub group: u32,
+    pub serial: u32,
+    pub security: u64,
+    pub checksum: u16,
+    pub upgrade: bool,
+    pub extra: bool,
+}
+
+/// A product key in its normalised form (upper case, with dashes).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProductKey {
+    normalised: String,
+}
+
+impl ProductKey {
+    /// Parses `XXXXX-XXXXX-XXXXX-XXXXX-XXXXX` or the 25-character form without dashes,
+    /// in either case.
+    pub fn parse(text: &str) -> Result<ProductKey, KeyParseError> {
+        let bytes = text.as_bytes();
+        let mut symbols = Vec::with_capacity(25);
+        match bytes.len() {
+            29 => {
+                for (i, &b) in bytes.iter().enumerate() {
+                    if i % 6 == 5 {
+                        if b != b'-' {
+                            return Err(KeyParseError::Dashes);
+                        }
+                    } else {
+                        symbols.push((i, b));
+                    }
+                }
+            }
+            25 => symbols.extend(bytes.iter().copied().enumerate()),
+            _ => return Err(KeyParseError::Length(text.chars().count())),
+        }
+        let mut normalised = String::with_capacity(NORMALISED_LEN);
+        let mut n_count = 0;
+        for (n, (position, b)) in symbols.into_iter().enumerate() {
+            let upper = b.to_ascii_uppercase();
+            if upper == b'N' {
+                n_count += 1;
+            } else if !KEY_ALPHABET.contains(&upper) {
+                return Err(KeyParseError::Alphabet { position });
+            }
+            if n > 0 && n % 5 == 0 {
+                normalised.push('-');
+            }
+            normalised.push(upper as char);
+        }
+        if n_count > 1 {
+            return Err(KeyParseError::TooManyN(n_count));
+        }
+        Ok(ProductKey { normalised })
+    }
+
+    /// Builds the key whose post-2009 integer is `value`; `None` if the `N` position it
+    /// encodes is out of range.
+    pub fn from_pkey2009_value(value: u128) -> Option<ProductKey> {
+        let digits = base24_digits(value)?;
+        let position = usize::from(digits[0]);
+        if position > 24 {
+            return None;
+        }
+        let mut letters: Vec<u8> = digits[1..].iter().map(|&d| KEY_ALPHABET[usize::from(d)]).collect();
+        letters.insert(position, b'N');
+        Some(Self::from_symbols(&letters))
+    }
+
+    /// Builds a pre-2009 key whose 25 base-24 digits are `value`.
+    pub fn from_legacy_value(value: u128) -> Option<ProductKey> {
+        let digits = base24_digits(value)?;
+        let letters: Vec<u8> = digits.iter().map(|&d| KEY_ALPHABET[usize::from(d)]).collect();
+        Some(Self::from_symbols(&letters))
+    }
+
+    fn from_symbols(symbols: &[u8]) -> ProductKey {
+        let mut normalised = String::with_capacity(NORMALISED_LEN);
+        for (n, &b) in symbols.iter().enumerate() {
+            if n > 0 && n % 5 == 0 {
+                normalised.push('-');
+            }
+            normalised.push(b as char);
+        }
+        ProductKey { normalised }
+    }
+
+    pub fn form(&self) -> KeyForm {
+        if self.normalised.contains('N') {
+            KeyForm::Pkey2009
+        } else {
+            KeyForm::Legacy
+        }
+    }
+
+    fn symbols(&self) -> impl Iterator<Item = u8> + '_ {
+        self.normalised.bytes().filter(|&b| b != b'-')
+    }
+
+    /// Decodes a post-2009 key into its fields; `None` for legacy keys.
+    pub fn decode(&self) -> Option<DecodedKey> {
+        if self.form() != KeyForm::Pkey2009 {
+            return None;
+        }
+        let symbols: Vec<u8> = self.symbols().collect();
+        let position = symbols.iter().position(|&b| b == b'N')?;
+        let mut value: u128 = position as u128;
+        for &b in symbols.iter().filter(|&&b| b != b'N') {
+            let digit = KEY_ALPHABET.iter().position(|&a| a == b)? as u128;
+            value = value * 24 + digit;
+        }
+        Some(DecodedKey {
+            value,
+            group: (value & 0xF_FFFF) as u32,
+            serial: ((value >> 20) & 0x3FFF_FFFF) as u32,
+            security: ((value >> 50) & ((1u128 << 53) - 1)) as u64,
+            checksum: ((value >> CHECKSUM_SHIFT) & CHECKSUM_MASK) as u16,
+            upgrade: (value >> 113) & 1 == 1,
+            extra: (value >> 114) & 1 == 1,
+        })
+    }
+
+    /// The checksum verdict: post-2009 keys are checked, legacy keys cannot be.
+    pub fn checksum(&self) -> Checksum {
+        match self.decode() {
+            None => Checksum::NotApplicable,
+            Some(decoded) if decoded.checksum == checksum_of(decoded.value) => Checksum::Valid,
+            Some(_) => Checksum::Invalid,
+        }
+    }
+
+    /// True when this key is one of Microsoft's public KMS client setup keys.
+    pub fn is_gvlk(&self) -> bool {
+        catalog::lookup_key(self).is_some()
+    }
+
+    /// `*****-*****-*****-*****-ABCDE`: the last group only, as Windows shows a partial key.
+    pub fn masked(&self) -> String {
+        format!("*****-*****-*****-*****-{}", &self.normalised[24..])
+    }
+
+    /// The last group, for messages that already say the rest is hidden.
+    pub fn last_group(&self) -> &str {
+        &self.normalised[24..]
+    }
+
+    /// `sha256:` and the lower-case hex SHA-256 of the normalised 29-character form.
+    /// This definition is a contract: policy files and CI systems store it.
+    pub fn fingerprint(&self) -> String {
+        fingerprint_of_normalised(&self.normalised)
+    }
+
+    /// The key as it may be shown: in full for a GVLK, masked otherwise.
+    pub fn display_form(&self) -> String {
+        if self.is_gvlk() {
+            self.normalised.clone()
+        } else {
+            self.masked()
+        }
+    }
+
+    /// The full key text, secret or not. Only `--show-keys` may print this.
+    pub fn reveal_unmasked(&self) -> &str {
+        &self.normalised
+    }
+}
+
+/// The fingerprint of an already normalised key text.
+fn fingerprint_of_normalised(normalised: &str) -> String {
+    let digest = Sha256::digest(normalised.as_bytes());
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for byte in digest {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+impl fmt::Display for ProductKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display_form())
+    }
+}
+
+impl fmt::Debug for ProductKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProductKey({})", self.display_form())
+    }
+}
+
+/// The 10-bit checksum of a key integer: CRC-32/BZIP2 over its 16 little-endian bytes with
+/// the checksum bits cleared, complemented, low ten bits (key-format.md §4).
+pub fn checksum_of(value: u128) -> u16 {
+    let cleared = value & !(CHECKSUM_MASK << CHECKSUM_SHIFT);
+    let mut crc: u32 = 0xFFFF_FFFF;
+    for byte in cleared.to_le_bytes() {
+        crc ^= u32::from(byte) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04C1_1DB7
+            } else {
+                crc << 1
+            };
+        }
+    }
+    ((!crc) & 0x3FF) as u16
+}
+
+/// Sets the checksum bits of `value` to their correct value.
+pub fn with_valid_checksum(value: u128) -> u128 {
+    let cleared = value & !(CHECKSUM_MASK << CHECKSUM_SHIFT);
+    cleared | (u128::from(checksum_of(cleared)) << CHECKSUM_SHIFT)
+}
+
+/// Builds a post-2009 key integer from its fields, with a valid checksum.
+pub fn compose_pkey2009(group: u32, serial: u32, security: u64, upgrade: bool) -> u128 {
+    let value = u128::from(group & 0xF_FFFF)
+        | (u128::from(serial & 0x3FFF_FFFF) << 20)
+        | (u128::from(security & ((1u64 << 53) - 1)) << 50)
+        | (u128::from(upgrade) << 113);
+    with_valid_checksum(value)
+}
+
+fn base24_digits(mut value: u128) -> Option<[u8; 25]> {
+    let mut digits = [0u8; 25];
+    for slot in digits.iter_mut().rev() {
+        *slot = (value % 24) as u8;
+        value /= 24;
+    }
+    if value != 0 {
+        return None;
+    }
+    Some(digits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENTERPRISE_GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
+    const SYNTHETIC_MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
+
+    #[test]
+    fn parses_both_forms_and_normalises_case() {
+        let dashed = ProductKey::parse(&ENTERPRISE_GVLK.to_lowercase()).unwrap();
+        let bare = ProductKey::parse(&ENTERPRISE_GVLK.replace('-', "")).unwrap();
+        assert_eq!(dashed, bare);
+        assert_eq!(dashed.reveal_unmasked(), ENTERPRISE_GVLK);
+    }
+
+    #[test]
+    fn rejects_bad_shapes() {
+        assert_eq!(ProductKey::parse("ABC"), Err(KeyParseError::Length(3)));
+        assert_eq!(
+            ProductKey::parse("NPPR9FWDCX-D2C8J-H872K-2YT43X"),
+            Err(KeyParseError::Dashes)
+        );
+        assert!(matches!(
+            ProductKey::parse("NPPR9-FWDCX-D2C8J-H872K-2YT4A"),
+            Err(KeyParseError::Alphabet { position: 28 })
+        ));
+        assert_eq!(
+            ProductKey::parse("NNPR9-FWDCX-D2C8J-H872K-2YT43"),
+            Err(KeyParseError::TooManyN(2))
+        );
+    }
+
+    #[test]
+    fn enterprise_gvlk_decodes_to_group_3290() {
+        let key = ProductKey::parse(ENTERPRISE_GVLK).unwrap();
+        let decoded = key.decode().unwrap();
+        assert_eq!(decoded.group, 3290);
+        assert_eq!(key.checksum(), Checksum::Valid);
+        assert!(!decoded.upgrade);
+    }
+
+    #[test]
+    fn twin_keys_share_fields_and_differ_in_extra_bit() {
+        // The "extra" bit (114) is an encoding artefact: a key and its twin decode to the same
+        // group, serial and security value, and both pass the checksum.
+        let key = ProductKey::parse(SYNTHETIC_MAK).unwrap();
+        let value = key.decode().unwrap().value;
+        let twin = ProductKey::from_pkey2009_value(with_valid_checksum(value ^ (1u128 << 114))).unwrap();
+        let (da, db) = (key.decode().unwrap(), twin.decode().unwrap());
+        assert_ne!(key, twin);
+        assert_eq!((da.group, da.serial, da.security), (db.group, db.serial, db.security));
+        assert_ne!(da.extra, db.extra);
+        assert_eq!(twin.checksum(), Checksum::Valid);
+    }
+
+    #[test]
+    fn non_gvlk_is_masked_in_display_and_debug() {
+        let key = ProductKey::parse(SYNTHETIC_MAK).unwrap();
+        assert_eq!(key.to_string(), "*****-*****-*****-*****-3PPQC");
+        assert!(!format!("{key:?}").contains("6QWQ4"));
+        let gvlk = ProductKey::parse(ENTERPRISE_GVLK).unwrap();
+        assert_eq!(gvlk.to_string(), ENTERPRISE_GVLK);
+    }
+
+    #[test]
+    fn fingerprint_is_sha256_of_normalised_form() {
+        let key = ProductKey::parse(&SYNTHETIC_MAK.to_lowercase().replace('-', "")).unwrap();
+        let expected = fingerprint_of_normalised(SYNTHETIC_MAK);
+        assert_eq!(key.fingerprint(), expected);
+        assert!(expected.starts_with("sha256:"));
+        assert_eq!(expected.len(), 7 + 64);
+    }
+
+    #[test]
+    fn pkey2009_value_round_trips() {
+        let key = ProductKey::parse(SYNTHETIC_MAK).unwrap();
+        let decoded = key.decode().unwrap();
+        assert_eq!(decoded.group, 990001);
+        assert_eq!(decoded.serial, 815965);
+        assert_eq!(ProductKey::from_pkey2009_value(decoded.value), Some(key));
+    }
+
+    #[test]
+    fn composed_keys_validate() {
+        let value = compose_pkey2009(990001, 42, 123_456_789, false);
+        let key = ProductKey::from_pkey2009_value(value).unwrap();
+        assert_eq!(key.checksum(), Checksum::Valid);
+        assert_eq!(key.decode().unwrap().serial, 42);
+    }
+}

@@ -1,0 +1,123 @@
+//! The result of a scan as every report format sees it: the image's identity, the roots
+//! scanned, the files searched, the findings and the summary, and the exit code they imply.
+
+use std::collections::BTreeMap;
+
+use crate::finding::{Finding, Severity};
+
+/// What makguard learned about a Windows image root.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// The root as given on the command line.
+    pub root: String,
+    pub edition_id: Option<String>,
+    pub product_name: Option<String>,
+    /// `CurrentBuild` (or `CurrentBuildNumber`).
+    pub build: Option<u32>,
+    pub ubr: Option<u32>,
+    pub display_version: Option<String>,
+    pub installation_type: Option<String>,
+    /// Key-configuration files read for classification, relative to the root.
+    pub key_configuration_files: Vec<String>,
+}
+
+impl ImageInfo {
+    /// `Windows 11 Enterprise (Enterprise), build 22631.4460`, or what is known of it.
+    pub fn describe(&self) -> String {
+        let mut out = self.product_name.clone().unwrap_or_else(|| "Windows image".to_string());
+        if let Some(edition) = &self.edition_id {
+            out.push_str(&format!(" ({edition})"));
+        }
+        if let Some(build) = self.build {
+            out.push_str(&format!(", build {build}"));
+            if let Some(ubr) = self.ubr {
+                out.push_str(&format!(".{ubr}"));
+            }
+        }
+        if let Some(version) = &self.display_version {
+            out.push_str(&format!(" ({version})"));
+        }
+        out
+    }
+}
+
+/// One path given on the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RootReport {
+    pub path: String,
+    pub image: Option<ImageInfo>,
+    /// Candidate files searched, relative to the root (JUnit test cases).
+    pub searched: Vec<String>,
+}
+
+/// Counts for the summary line and the JSON `summary` object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanSummary {
+    /// Regular files seen by the walk.
+    pub files_walked: u64,
+    /// Files whose content was searched.
+    pub files_scanned: u64,
+    /// Files not searched, by reason (`not-a-candidate`, `over-size-cap`, `special-file`, ...).
+    pub skipped: BTreeMap<String, u64>,
+    pub bytes_read: u64,
+}
+
+/// Everything a scan produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    pub roots: Vec<RootReport>,
+    pub findings: Vec<Finding>,
+    pub summary: ScanSummary,
+    /// `--allow-incomplete`: unreadable files do not force exit 3.
+    pub allow_incomplete: bool,
+}
+
+/// The process exit codes (a contract; see docs/exit-codes.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Clean = 0,
+    Findings = 1,
+    Usage = 2,
+    Incomplete = 3,
+}
+
+impl ScanReport {
+    /// The first image root's identity (the JSON `image` object).
+    pub fn image(&self) -> Option<&ImageInfo> {
+        self.roots.iter().find_map(|r| r.image.as_ref())
+    }
+
+    fn active(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.suppressed.is_none())
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        self.active().filter(|f| f.severity == severity).count()
+    }
+
+    pub fn suppressed_count(&self) -> usize {
+        self.findings.iter().filter(|f| f.suppressed.is_some()).count()
+    }
+
+    /// True when some file that may hold a key could not be read or parsed.
+    pub fn incomplete(&self) -> bool {
+        self.active().any(|f| f.rule.code.starts_with("MG9"))
+    }
+
+    /// Exit 3 for an incomplete scan (unless allowed), else 1 for an unsuppressed finding at
+    /// or above `fail_on`, else 0.
+    pub fn exit_status(&self, fail_on: Severity) -> ExitStatus {
+        if self.incomplete() && !self.allow_incomplete {
+            ExitStatus::Incomplete
+        } else if self.active().any(|f| f.severity >= fail_on) {
+            ExitStatus::Findings
+        } else {
+            ExitStatus::Clean
+        }
+    }
+
+    /// Sorts findings by path, position and rule, so every format is deterministic.
+    pub fn sort(&mut self) {
+        self.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    }
+}

@@ -1,0 +1,315 @@
+//! The rule registry: every rule's stable code, name, default severity and documentation.
+//!
+//! Codes are never reused: a retired rule keeps its entry with `retired: true`. The rules
+//! reference in `docs/rules.md` is generated from this table (`makguard rules --markdown`)
+//! and a test keeps it current. Code ranges: `MG1xx` answer files, `MG2xx` other files in an
+//! image or its build inputs, `MG3xx` the image's registry and licensing data, `MG4xx` fixes,
+//! `MG5xx` policy, `MG9xx` files that could not be read or parsed.
+
+use crate::finding::Severity;
+
+/// A rule: what it flags and why that matters.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub default_severity: Severity,
+    /// One line, shown in listings and as SARIF `shortDescription`.
+    pub summary: &'static str,
+    /// Markdown: why it matters and how to fix it.
+    pub doc: &'static str,
+    /// True when `makguard fix` can repair it by editing the file.
+    pub fixable: bool,
+    pub retired: bool,
+}
+
+macro_rules! rules {
+    ($($ident:ident = $code:literal $name:literal $severity:ident fixable=$fixable:literal
+        summary: $summary:literal
+        doc: $doc:literal;)*) => {
+        $(
+            pub static $ident: Rule = Rule {
+                code: $code,
+                name: $name,
+                default_severity: Severity::$severity,
+                summary: $summary,
+                doc: $doc,
+                fixable: $fixable,
+                retired: false,
+            };
+        )*
+        /// Every rule, in code order.
+        pub static ALL: &[&Rule] = &[$(&$ident),*];
+    };
+}
+
+rules! {
+    UNATTEND_GVLK = "MG100" "unattend-gvlk" Note fixable=false
+        summary: "An answer file holds a public KMS client key (GVLK)"
+        doc: "A GVLK is public and activates only against your KMS host, so it is what an image \
+should carry. The finding is informational: it shows which edition the answer file selects. \
+If the GVLK is for another edition than the image's, rule MG401 reports that.";
+
+    UNATTEND_NON_KMS_KEY = "MG101" "unattend-non-kms-key" Error fixable=true
+        summary: "An answer file holds a product key that is not a KMS client key"
+        doc: "A Multiple Activation Key (MAK) has a fixed number of activations. Baked into \
+an answer file, every install, reinstall or reimage built from it uses one, and the key \
+leaks with the image. Retail, OEM and KMS host keys do not belong in an image either. \
+Replace the key with the GVLK for the image's edition (`makguard fix` does this) and \
+activate against your KMS host; apply a MAK after deployment, outside the image, if a \
+machine cannot reach KMS.";
+
+    UNATTEND_KEY_IN_COMMENT = "MG102" "unattend-key-in-comment" Error fixable=true
+        summary: "An XML comment in an answer file holds a product key that is not a KMS client key"
+        doc: "Setup ignores comments, but the file ships with the image and the key leaks with \
+it. Remove the comment or replace the key with the GVLK (`makguard fix` replaces it).";
+
+    UNATTEND_COMMAND_INSTALLS_KEY = "MG103" "unattend-command-installs-key" Error fixable=true
+        summary: "An answer-file command installs a product key that is not a KMS client key"
+        doc: "`slmgr /ipk`, `ospp.vbs /inpkey:`, `DISM /Set-ProductKey:` or `changepk.exe \
+/ProductKey` in a `RunSynchronous`, `FirstLogonCommands` or `LogonCommands` setting installs \
+the key on every machine built from the image, using one MAK activation each time. Install \
+the GVLK instead and activate against KMS.";
+
+    UNATTEND_PLACEHOLDER_KEY = "MG104" "unattend-placeholder-key" Note fixable=false
+        summary: "An answer file holds a placeholder where a key belongs"
+        doc: "`XXXXX-XXXXX-…`, all zeros, a template variable or Setup's \
+`*SENSITIVE*DATA*DELETED*` is not a key. Nothing leaks; make sure your build fills in a \
+GVLK, not a MAK.";
+
+    UNATTEND_PARTIAL_KEY = "MG105" "unattend-partial-key" Warning fixable=false
+        summary: "An answer file holds a truncated product key (four groups)"
+        doc: "Four groups of a key are most of a secret and Setup cannot use them. Remove the \
+value or put the GVLK for the edition there.";
+
+    UNATTEND_MALFORMED_KEY = "MG106" "unattend-malformed-key" Warning fixable=false
+        summary: "An answer-file key setting holds something that is not a product key"
+        doc: "Setup fails on an invalid key in `Microsoft-Windows-Shell-Setup/ProductKey`. \
+Put the GVLK for the edition there or remove the setting.";
+
+    SCRIPT_INSTALLS_KEY = "MG201" "script-installs-key" Error fixable=true
+        summary: "A script installs a product key that is not a KMS client key"
+        doc: "`SetupComplete.cmd` and other scripts in an image run on every machine built \
+from it. A MAK installed there (`slmgr /ipk`, `ospp.vbs /inpkey:`, `DISM /Set-ProductKey:`, \
+`changepk.exe /ProductKey`, `setup.exe /pkey`, WMI `InstallProductKey`) burns one activation \
+per machine and leaks with the image. Install the GVLK and activate against KMS.";
+
+    SCRIPT_KEY_LITERAL = "MG202" "script-key-literal" Error fixable=true
+        summary: "A script holds a product key that is not a KMS client key"
+        doc: "A key literal in a script ships with the image whether or not the script uses \
+it. Remove it or replace it with the GVLK.";
+
+    OFFICE_C2R_KEY = "MG211" "office-c2r-non-kms-key" Error fixable=true
+        summary: "An Office Deployment Tool configuration holds a key that is not a KMS client key"
+        doc: "The `PIDKEY` attribute of a Click-to-Run `Product` installs that key with Office. \
+For volume-licensed Office in an image use the product's GVLK (`makguard fix` picks it from \
+the product `ID`) and activate against KMS.";
+
+    OFFICE_MSI_KEY = "MG212" "office-msi-non-kms-key" Error fixable=true
+        summary: "An MSI Office config.xml holds a key that is not a KMS client key"
+        doc: "`<PIDKEY Value=\"…\"/>` (25 characters, no dashes) installs that key with MSI \
+Office. Use the product's GVLK, written without dashes.";
+
+    MDT_KEY = "MG221" "deployment-setting-non-kms-key" Error fixable=true
+        summary: "An MDT or ConfigMgr setting holds a key that is not a KMS client key"
+        doc: "MDT writes `ProductKey` and `OverrideProductKey` (described by MDT as the MAK to \
+apply) from CustomSettings.ini or Bootstrap.ini into every answer file it generates. Use the \
+GVLK, or apply a MAK after deployment for the few machines that need one.";
+
+    PID_TXT_KEY = "MG231" "install-media-non-kms-key" Error fixable=true
+        summary: "Install media (sources/pid.txt, setupconfig.ini) holds a key that is not a KMS client key"
+        doc: "`sources/pid.txt` `[PID] Value=` chooses the edition at install. A MAK there \
+leaks with the media. Use the GVLK for the edition.";
+
+    EI_CFG_CHANNEL = "MG232" "ei-cfg-channel" Note fixable=false
+        summary: "Install media carries ei.cfg, which sets the edition and channel"
+        doc: "`sources/ei.cfg` holds no key, but its `[Channel]` and `[VL]` decide whether \
+Setup asks for one. Informational.";
+
+    TEXT_KEY = "MG241" "text-non-kms-key" Error fixable=true
+        summary: "A text file holds a product key that is not a KMS client key"
+        doc: "A checksum-valid post-2009 key, or a well-formed key next to a key word \
+(`ProductKey`, `PIDKEY`, `/ipk`, `key=`), in an ini, inf, reg, txt, xml, json or log file \
+ships with the image. Remove it or replace it with the GVLK.";
+
+    BINARY_KEY = "MG251" "binary-non-kms-key" Error fixable=false
+        summary: "A binary file holds a product key that is not a KMS client key (--deep)"
+        doc: "Found by `--deep` in ASCII or UTF-16 inside a binary file (an OCT .msp, a \
+provisioning package, a tool). makguard does not edit binaries: rebuild the file with the \
+GVLK, or remove it from the image.";
+
+    LINK_OUTSIDE_ROOT = "MG261" "link-outside-root" Note fixable=false
+        summary: "A symbolic link or junction points outside the scanned tree and was not followed"
+        doc: "makguard never follows links, so whatever the link points to was not scanned. \
+Scan that target separately if it belongs to the image.";
+
+    INSTALLED_GVLK = "MG300" "installed-gvlk" Note fixable=false
+        summary: "The image's registry holds an installed KMS client key (GVLK)"
+        doc: "This is what a volume-licensed image should carry. Informational.";
+
+    MAK_INSTALLED = "MG301" "mak-installed" Error fixable=false
+        summary: "The image has a Multiple Activation Key (MAK) installed"
+        doc: "A technician ran `slmgr /ipk <MAK>` before capture: every machine built from \
+the image activates with that MAK and uses one activation. No file edit fixes this. Offline, \
+run `DISM /Image:<mount> /Set-ProductKey:<GVLK>`; or in the reference machine before capture \
+run `slmgr /ipk <GVLK>` and then `slmgr /cpky`. The finding spells out the GVLK for the \
+image's edition.";
+
+    CSVLK_INSTALLED = "MG302" "csvlk-installed" Error fixable=false
+        summary: "The image has a KMS host key (CSVLK) installed"
+        doc: "A KMS host key turns every machine built from the image into a KMS host and \
+leaks your organisation's most valuable key. Install the GVLK as for MG301.";
+
+    RETAIL_OR_OEM_INSTALLED = "MG303" "retail-or-oem-installed" Warning fixable=false
+        summary: "The image has a retail or OEM key installed"
+        doc: "A retail or OEM key does not activate a volume-licensed deployment and may not \
+be used on other machines. Install the GVLK as for MG301.";
+
+    INSTALLED_NON_KMS_KEY = "MG304" "installed-non-kms-key" Error fixable=false
+        summary: "The key decoded from the image's DigitalProductId is not a KMS client key"
+        doc: "The registry's `DigitalProductId` holds the installed key. It is not a GVLK, so \
+every machine built from the image carries it. Install the GVLK as for MG301.";
+
+    BACKUP_PRODUCT_KEY = "MG305" "backup-product-key" Error fixable=false
+        summary: "The image's SoftwareProtectionPlatform keeps a non-KMS key in BackupProductKeyDefault"
+        doc: "`BackupProductKeyDefault` stores the installed key in plain text; anyone with \
+the image can read it. Installing the GVLK (as for MG301) replaces it.";
+
+    RUN_KEY_INSTALLS_KEY = "MG306" "run-key-installs-key" Error fixable=false
+        summary: "A Run or RunOnce value installs a product key that is not a KMS client key"
+        doc: "A `Run`/`RunOnce` command that runs `slmgr /ipk <key>` installs the key at the \
+first logon of every machine. Remove the value from the image's registry.";
+
+    HIVE_DIRTY = "MG307" "hive-dirty" Warning fixable=false
+        summary: "A registry hive was not cleanly closed; values read from it may be stale"
+        doc: "Its sequence numbers differ or transaction logs (`.LOG1`, `.LOG2`) lie beside \
+it. makguard applies the logs when it can; otherwise recent changes may be missing. Unmount \
+the image cleanly (or boot it once) and scan again.";
+
+    GVLK_EDITION_MISMATCH = "MG401" "gvlk-edition-mismatch" Error fixable=true
+        summary: "A KMS client key is for another edition than the image's"
+        doc: "Setup uses the key to choose the edition, and KMS activation fails when the GVLK \
+does not match the installed edition. `makguard fix` writes the GVLK for the image's edition.";
+
+    ALLOW_EXPIRED = "MG501" "allow-expired" Error fixable=false
+        summary: "A policy exception has expired"
+        doc: "An `[[allow]]` entry in makguard.toml has passed its `expires` date and no longer \
+applies. Remove the key from the image, or renew the exception with a new justification.";
+
+    ALLOW_UNUSED = "MG502" "allow-unused" Warning fixable=false
+        summary: "A policy exception matches nothing"
+        doc: "Stale exceptions hide future mistakes. Remove the entry from makguard.toml.";
+
+    FILE_UNREADABLE = "MG901" "file-unreadable" Error fixable=false
+        summary: "A file that may hold a key could not be read"
+        doc: "makguard could not look inside it, so it cannot say the image is clean; the scan \
+exits 3. Fix the permissions or the file and scan again, or pass `--allow-incomplete` to \
+accept the gap knowingly.";
+
+    XML_MALFORMED = "MG902" "xml-malformed" Error fixable=false
+        summary: "An XML file (answer file or Office configuration) could not be parsed"
+        doc: "Setup and the Office Deployment Tool reject malformed XML, and makguard cannot \
+say which settings it holds. Fix the XML at the position given.";
+
+    HIVE_CORRUPT = "MG903" "hive-corrupt" Error fixable=false
+        summary: "A registry hive could not be parsed"
+        doc: "makguard could not read the image's registry, so installed keys could not be \
+checked. Re-capture the image or repair the hive.";
+
+    KEY_CONFIGURATION_UNREADABLE = "MG904" "key-configuration-unreadable" Error fixable=false
+        summary: "A key-configuration file (pkeyconfig*.xrm-ms) could not be parsed"
+        doc: "Keys are then classified from the built-in catalog only: a MAK stays \
+`non-kms`. Repair or replace the file.";
+}
+
+/// The rule with this code (`MG101`) or name (`unattend-non-kms-key`), any case.
+pub fn find(code_or_name: &str) -> Option<&'static Rule> {
+    ALL.iter()
+        .copied()
+        .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name.eq_ignore_ascii_case(code_or_name))
+}
+
+/// The rules reference as Markdown (the content of `docs/rules.md`).
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# Rules reference\n\n<!-- Generated by `makguard rules --markdown` from crates/makguard-core/src/rules.rs. Do not edit. -->\n\n\
+Codes are stable and never reused. `MG1xx` answer files, `MG2xx` other files, `MG3xx` the \
+image's registry and licensing data, `MG4xx` fixes, `MG5xx` policy, `MG9xx` files that could \
+not be read or parsed (these make the scan incomplete: exit 3).\n\n\
+| Code | Name | Default severity | Fixable | Summary |\n|---|---|---|---|---|\n",
+    );
+    for rule in ALL {
+        out.push_str(&format!(
+            "| [{code}](#{anchor}) | `{name}` | {sev} | {fix} | {summary} |\n",
+            code = rule.code,
+            anchor = rule.code.to_ascii_lowercase(),
+            name = rule.name,
+            sev = rule.default_severity,
+            fix = if rule.fixable { "yes" } else { "no" },
+            summary = rule.summary
+        ));
+    }
+    for rule in ALL {
+        out.push_str(&format!(
+            "\n## {code}\n\n`{name}` · default severity **{sev}** · {fix}\n\n{summary}.\n\n{doc}\n",
+            code = rule.code,
+            name = rule.name,
+            sev = rule.default_severity,
+            fix = if rule.fixable {
+                "fixable by `makguard fix`"
+            } else {
+                "not fixable by editing files"
+            },
+            summary = rule.summary,
+            doc = rule.doc
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_and_names_are_unique_and_well_formed() {
+        let mut codes = HashSet::new();
+        let mut names = HashSet::new();
+        for rule in ALL {
+            assert!(codes.insert(rule.code), "duplicate code {}", rule.code);
+            assert!(names.insert(rule.name), "duplicate name {}", rule.name);
+            assert!(
+                rule.code.len() == 5
+                    && rule.code.starts_with("MG")
+                    && rule.code[2..].bytes().all(|b| b.is_ascii_digit())
+            );
+            assert!(
+                rule.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit())
+            );
+            assert!(!rule.doc.is_empty() && !rule.summary.ends_with('.'));
+        }
+    }
+
+    #[test]
+    fn unreadable_file_rules_are_in_the_9xx_range() {
+        for rule in [
+            &FILE_UNREADABLE,
+            &XML_MALFORMED,
+            &HIVE_CORRUPT,
+            &KEY_CONFIGURATION_UNREADABLE,
+        ] {
+            assert!(rule.code.starts_with("MG9"));
+            assert_eq!(rule.default_severity, Severity::Error);
+        }
+    }
+
+    #[test]
+    fn lookup_by_code_or_name() {
+        assert_eq!(find("mg101").map(|r| r.name), Some("unattend-non-kms-key"));
+        assert_eq!(find("mak-installed").map(|r| r.code), Some("MG301"));
+        assert!(find("MG999").is_none());
+    }
+}

@@ -1,0 +1,261 @@
+//! Finding key-shaped tokens in decoded text, and recognising what stands before them: a
+//! command that installs a key, or a key word that says the token is meant as a key.
+//!
+//! Every file-kind scanner builds on these primitives, so they decide alone what counts as
+//! a token boundary and which commands install keys.
+
+use std::sync::OnceLock;
+
+use makguard_core::{ProductKey, TextRange};
+use regex::Regex;
+
+const SYMBOL_CLASS: &str = "[BCDFGHJKMNPQRTVWXY2346789bcdfghjkmnpqrtvwxy]";
+
+/// A key-shaped token in a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyToken {
+    pub range: TextRange,
+    pub key: ProductKey,
+    /// True for the 25-character form without dashes.
+    pub bare: bool,
+}
+
+fn dashed_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(&format!(
+            "{s}{{5}}-{s}{{5}}-{s}{{5}}-{s}{{5}}-{s}{{5}}",
+            s = SYMBOL_CLASS
+        ))
+        .expect("static regex")
+    })
+}
+
+fn bare_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(&format!("{s}{{25}}", s = SYMBOL_CLASS)).expect("static regex"))
+}
+
+/// True when the token at `start..end` stands alone: no letter, digit, `-` or `_` runs on
+/// into it on either side (so a six-group GUID-like run is not a key).
+fn stands_alone(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    let joins = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    if joins(before) || joins(after) {
+        return false;
+    }
+    if before == Some('-')
+        && text[..start - 1]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric())
+    {
+        return false;
+    }
+    if after == Some('-') && text[end + 1..].chars().next().is_some_and(|c| c.is_alphanumeric()) {
+        return false;
+    }
+    true
+}
+
+/// Every dashed, well-formed key in `text` (five groups of five, at most one `N`).
+pub fn find_dashed_keys(text: &str) -> Vec<KeyToken> {
+    dashed_regex()
+        .find_iter(text)
+        .filter(|m| stands_alone(text, m.start(), m.end()))
+        .filter_map(|m| {
+            ProductKey::parse(m.as_str()).ok().map(|key| KeyToken {
+                range: TextRange::new(m.start(), m.end()),
+                key,
+                bare: false,
+            })
+        })
+        .collect()
+}
+
+/// Every 25-symbol run without dashes that parses as a key. Only meaningful where a key is
+/// expected (MSI `PIDKEY Value`) or beside a key word: random text has many such runs.
+pub fn find_bare_keys(text: &str) -> Vec<KeyToken> {
+    bare_regex()
+        .find_iter(text)
+        .filter(|m| stands_alone(text, m.start(), m.end()))
+        .filter_map(|m| {
+            ProductKey::parse(m.as_str()).ok().map(|key| KeyToken {
+                range: TextRange::new(m.start(), m.end()),
+                key,
+                bare: true,
+            })
+        })
+        .collect()
+}
+
+/// A tool or API that installs a product key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InstallCommand {
+    /// `slmgr /ipk`, `slmgr.vbs -ipk`, `cscript //b …\slmgr.vbs /ipk`
+    Slmgr,
+    /// `ospp.vbs /inpkey:`
+    Ospp,
+    /// `DISM /Set-ProductKey:` and `DISM /Set-Edition … /ProductKey:`
+    Dism,
+    /// `changepk.exe /ProductKey`
+    Changepk,
+    /// `setup.exe /pkey` (and `PKey=` in SetupConfig.ini)
+    SetupPkey,
+    /// WMI/CIM `SoftwareLicensingService.InstallProductKey`
+    WmiInstallProductKey,
+}
+
+impl InstallCommand {
+    pub fn describe(self) -> &'static str {
+        match self {
+            InstallCommand::Slmgr => "slmgr /ipk",
+            InstallCommand::Ospp => "ospp.vbs /inpkey",
+            InstallCommand::Dism => "DISM /Set-ProductKey",
+            InstallCommand::Changepk => "changepk.exe /ProductKey",
+            InstallCommand::SetupPkey => "setup.exe /pkey",
+            InstallCommand::WmiInstallProductKey => "WMI InstallProductKey",
+        }
+    }
+}
+
+fn install_command_regexes() -> &'static [(InstallCommand, Regex)] {
+    static RES: OnceLock<Vec<(InstallCommand, Regex)>> = OnceLock::new();
+    RES.get_or_init(|| {
+        // Each pattern must match the text that ends right where the key starts.
+        [
+            (InstallCommand::Slmgr, r#"(?i)[/-]ipk\s*[:=]?\s*["']?$"#),
+            (InstallCommand::Ospp, r#"(?i)[/-]inpkey\s*:\s*["']?$"#),
+            (InstallCommand::Dism, r#"(?i)[/-](?:set-)?productkey\s*:\s*["']?$"#),
+            (
+                InstallCommand::Changepk,
+                r#"(?i)changepk(?:\.exe)?["']?\s+.*[/-]productkey\s+["']?$"#,
+            ),
+            (
+                InstallCommand::SetupPkey,
+                r#"(?i)(?:[/-]pkey\s*[:\s]\s*|^\s*pkey\s*=\s*)["']?$"#,
+            ),
+            (
+                InstallCommand::WmiInstallProductKey,
+                r#"(?i)installproductkey.*?(?:\(\s*|-arguments\s*@\{\s*productkey\s*=\s*|productkey\s*=\s*|\s)["']?$"#,
+            ),
+        ]
+        .into_iter()
+        .map(|(cmd, re)| (cmd, Regex::new(re).expect("static regex")))
+        .collect()
+    })
+}
+
+/// The text of the line before `offset`, from the line start (at most 400 bytes back).
+pub fn line_prefix(text: &str, offset: usize) -> &str {
+    let line_start = text[..offset].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let mut start = line_start.max(offset.saturating_sub(400));
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..offset]
+}
+
+/// The command that installs the key starting at `offset`, if the text right before it is one.
+pub fn install_command_before(text: &str, offset: usize) -> Option<InstallCommand> {
+    let prefix = line_prefix(text, offset);
+    install_command_regexes()
+        .iter()
+        .find(|(_, re)| re.is_match(prefix))
+        .map(|(cmd, _)| *cmd)
+}
+
+fn key_word_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r#"(?i)(?:product[\s_-]*key|pid[\s_-]*key|\bpkey|[/-]ipk\b|[/-]inpkey|set-productkey|installproductkey|\bkey\s*[=:]|\bserial|licen[cs]e[\s_-]*key|\bcd[\s_-]*key|activation[\s_-]*key|\bmak\b|\bgvlk\b)"#,
+        )
+        .expect("static regex")
+    })
+}
+
+/// True when a key word (`ProductKey`, `PIDKEY`, `/ipk`, `key=`, …) stands on the same line
+/// shortly before `offset` (within 80 bytes).
+pub fn key_word_before(text: &str, offset: usize) -> bool {
+    let prefix = line_prefix(text, offset);
+    let mut start = prefix.len().saturating_sub(80);
+    while !prefix.is_char_boundary(start) {
+        start += 1;
+    }
+    key_word_regex().is_match(&prefix[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
+
+    #[test]
+    fn finds_dashed_keys_with_exact_ranges() {
+        let text = format!("x {MAK} y {}", MAK.to_lowercase());
+        let found = find_dashed_keys(&text);
+        assert_eq!(found.len(), 2);
+        assert_eq!(&text[found[0].range.start..found[0].range.end], MAK);
+        assert_eq!(found[1].key, found[0].key);
+    }
+
+    #[test]
+    fn longer_runs_are_not_keys() {
+        assert!(find_dashed_keys(&format!("{MAK}-BCDFG")).is_empty());
+        assert!(find_dashed_keys(&format!("BCDFG-{MAK}")).is_empty());
+        assert!(find_dashed_keys(&format!("A{MAK}")).is_empty());
+        assert_eq!(find_dashed_keys(&format!("\"{MAK}\"")).len(), 1);
+    }
+
+    #[test]
+    fn finds_bare_keys() {
+        let bare = MAK.replace('-', "");
+        let text = format!("<PIDKEY Value=\"{bare}\" />");
+        let found = find_bare_keys(&text);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].bare);
+        assert_eq!(found[0].key.reveal_unmasked(), MAK);
+    }
+
+    #[test]
+    fn recognises_install_commands() {
+        let cases = [
+            ("cscript //b %windir%\\system32\\slmgr.vbs /ipk ", InstallCommand::Slmgr),
+            ("slmgr.vbs -ipk ", InstallCommand::Slmgr),
+            ("cscript ospp.vbs /inpkey:", InstallCommand::Ospp),
+            ("DISM /Image:C:\\mount /Set-ProductKey:", InstallCommand::Dism),
+            (
+                "DISM /Online /Set-Edition:ServerStandard /ProductKey:",
+                InstallCommand::Dism,
+            ),
+            ("changepk.exe /ProductKey ", InstallCommand::Changepk),
+            ("setup.exe /auto upgrade /pkey ", InstallCommand::SetupPkey),
+            ("PKey=", InstallCommand::SetupPkey),
+            (
+                "(Get-WmiObject SoftwareLicensingService).InstallProductKey(\"",
+                InstallCommand::WmiInstallProductKey,
+            ),
+            (
+                "Invoke-CimMethod -InputObject $s -MethodName InstallProductKey -Arguments @{ProductKey='",
+                InstallCommand::WmiInstallProductKey,
+            ),
+        ];
+        for (prefix, expected) in cases {
+            let text = format!("{prefix}{MAK}");
+            assert_eq!(install_command_before(&text, prefix.len()), Some(expected), "{prefix}");
+        }
+        assert_eq!(install_command_before(&format!("echo {MAK}"), 5), None);
+    }
+
+    #[test]
+    fn recognises_key_words() {
+        for prefix in ["ProductKey=", "PIDKEY Value=\"", "key: ", "product_key = '", "/ipk "] {
+            let text = format!("{prefix}{MAK}");
+            assert!(key_word_before(&text, prefix.len()), "{prefix}");
+        }
+        assert!(!key_word_before(&format!("build id {MAK}"), 9));
+    }
+}

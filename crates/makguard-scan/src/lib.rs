@@ -1,0 +1,40 @@
+//! makguard-scan: decides what each file is, searches it for product keys with the scanner
+//! for its kind, reads the image's registry and licensing data, and walks trees safely.
+//!
+//! Each file kind has its own module; they all report through [`key_finding`] so that every
+//! key is classified, masked and fingerprinted the same way. A failure on one file becomes a
+//! finding (an `MG9xx` rule) and the scan goes on.
+
+pub mod keyscan;
+
+use makguard_core::text::LineIndex;
+use makguard_core::{Finding, FindingPath, KeyConfigIndex, KeyInfo, ProductKey, Rule, TextRange, classify_key};
+
+/// What a per-kind scanner needs to know about the file it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct FileContext<'a> {
+    pub path: &'a FindingPath,
+    /// The image's key configuration (or `--pkeyconfig` files), for classifying post-2009 keys.
+    pub key_config: Option<&'a KeyConfigIndex>,
+}
+
+/// A finding of `rule` for `key` at `range` of `text`, classified, with the masked key and
+/// what it is in the message after `what` (e.g. `Shell-Setup ProductKey (specialize, amd64)`).
+pub fn key_finding(
+    rule: &'static Rule,
+    ctx: &FileContext<'_>,
+    text: &str,
+    index: &LineIndex,
+    range: TextRange,
+    key: &ProductKey,
+    what: &str,
+) -> Finding {
+    let classification = classify_key(key, ctx.key_config);
+    let message = format!("{what} holds {}, a {}", key.display_form(), classification.describe());
+    Finding::new(rule, ctx.path.clone(), message)
+        .at(text, index, range)
+        .with_key(KeyInfo {
+            key: key.clone(),
+            classification,
+        })
+}
