@@ -193,6 +193,9 @@ pub struct Finding {
     pub hints: FixHints,
     pub fix: Option<Fix>,
     pub suppressed: Option<Suppression>,
+    /// Index into [`crate::model::ScanReport::roots`] of the root `path` is relative to
+    /// (0 for a single-root scan). Reports join the two to name the file for CI systems.
+    pub root: usize,
 }
 
 impl Finding {
@@ -212,6 +215,7 @@ impl Finding {
             hints: FixHints::default(),
             fix: None,
             suppressed: None,
+            root: 0,
         }
     }
 

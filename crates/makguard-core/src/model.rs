@@ -48,6 +48,9 @@ pub struct RootReport {
     pub image: Option<ImageInfo>,
     /// Candidate files searched, relative to the root (JUnit test cases).
     pub searched: Vec<String>,
+    /// True when `path` names a single file: its findings' paths are then its file name,
+    /// and reports name the file by `path` alone instead of joining the two.
+    pub is_file: bool,
 }
 
 /// Counts for the summary line and the JSON `summary` object.

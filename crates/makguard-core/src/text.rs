@@ -173,17 +173,37 @@ pub fn encode(text: &str, encoding: TextEncoding) -> Option<Vec<u8>> {
     }
 }
 
+/// Bytes per block of [`LineIndex`]'s character counts: a column costs at most this many
+/// byte reads, however long the line.
+const CHAR_COUNT_BLOCK: usize = 256;
+
 /// Maps byte offsets in a text to 1-based lines and columns (columns count characters).
 #[derive(Debug, Clone)]
 pub struct LineIndex {
     line_starts: Vec<usize>,
+    /// Characters before each `CHAR_COUNT_BLOCK`-byte boundary, so that a file that is one
+    /// long line with many findings is not scanned quadratically.
+    chars_before_block: Vec<usize>,
+    text_len: usize,
 }
 
 impl LineIndex {
     pub fn new(text: &str) -> LineIndex {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { line_starts }
+        let bytes = text.as_bytes();
+        let mut chars_before_block = Vec::with_capacity(bytes.len() / CHAR_COUNT_BLOCK + 1);
+        let mut chars = 0;
+        for block in 0..=bytes.len() / CHAR_COUNT_BLOCK {
+            chars_before_block.push(chars);
+            let end = ((block + 1) * CHAR_COUNT_BLOCK).min(bytes.len());
+            chars += count_chars(&bytes[block * CHAR_COUNT_BLOCK..end]);
+        }
+        LineIndex {
+            line_starts,
+            chars_before_block,
+            text_len: text.len(),
+        }
     }
 
     /// The 1-based line and column of byte `offset` in `text` (the text this index was built from).
@@ -194,9 +214,27 @@ impl LineIndex {
             .partition_point(|&start| start <= offset)
             .saturating_sub(1);
         let start = self.line_starts[line];
-        let column = text.get(start..offset).map_or(offset - start, |s| s.chars().count());
+        let column = match (self.chars_before(text, start), self.chars_before(text, offset)) {
+            (Some(before_start), Some(before_offset)) if text.is_char_boundary(offset) => before_offset - before_start,
+            _ => text.get(start..offset).map_or(offset - start, |s| s.chars().count()),
+        };
         (to_u32(line + 1), to_u32(column + 1))
     }
+
+    /// Characters in `text[..offset]`; `None` if `text` is not the text this index was built from.
+    fn chars_before(&self, text: &str, offset: usize) -> Option<usize> {
+        if text.len() != self.text_len {
+            return None;
+        }
+        let block = offset / CHAR_COUNT_BLOCK;
+        let base = *self.chars_before_block.get(block)?;
+        Some(base + count_chars(text.as_bytes().get(block * CHAR_COUNT_BLOCK..offset)?))
+    }
+}
+
+/// Characters that start in `bytes` (UTF-8 continuation bytes do not start one).
+fn count_chars(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
 fn to_u32(n: usize) -> u32 {
@@ -242,6 +280,17 @@ mod tests {
     fn unpaired_surrogate_is_not_lossless() {
         let decoded = decode(&[0xFF, 0xFE, 0x00, 0xD8, b'a', 0]);
         assert!(!decoded.is_lossless());
+    }
+
+    #[test]
+    fn columns_on_long_lines_match_a_plain_character_count() {
+        let text = format!("é\n{}x{}\n", "aç€😀".repeat(300), "b".repeat(700));
+        let index = LineIndex::new(&text);
+        for (offset, _) in text.char_indices().chain([(text.len(), ' ')]) {
+            let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+            let expected = text[line_start..offset].chars().count() as u32 + 1;
+            assert_eq!(index.line_col(&text, offset).1, expected, "offset {offset}");
+        }
     }
 
     #[test]
