@@ -187,6 +187,20 @@ pub fn key_word_before(text: &str, offset: usize) -> bool {
     key_word_regex().is_match(&prefix[start..])
 }
 
+/// Like [`install_command_before`], and also the DISM PowerShell cmdlets
+/// `Set-WindowsProductKey -ProductKey <key>` and `Set-WindowsEdition … -ProductKey <key>`
+/// (reported as [`InstallCommand::Dism`], whose command-line form they wrap).
+pub fn install_command_before_any_spelling(text: &str, offset: usize) -> Option<InstallCommand> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    install_command_before(text, offset).or_else(|| {
+        let re = RE.get_or_init(|| {
+            Regex::new(r#"(?i)\bset-windows(?:productkey|edition)\b.*\s-productkey(?:\s*:\s*|\s+)["']?$"#)
+                .expect("static regex")
+        });
+        re.is_match(line_prefix(text, offset)).then_some(InstallCommand::Dism)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

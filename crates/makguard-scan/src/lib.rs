@@ -5,7 +5,21 @@
 //! key is classified, masked and fingerprinted the same way. A failure on one file becomes a
 //! finding (an `MG9xx` rule) and the scan goes on.
 
+pub mod binary;
+pub mod image;
+pub mod ini;
+pub mod keyconfig;
 pub mod keyscan;
+pub mod kind;
+pub mod office;
+pub mod registry;
+pub mod script;
+pub mod textfile;
+pub mod unattend;
+pub mod walk;
+
+pub use kind::{FileKind, candidate_by_name, detect_kind, scan_file_bytes};
+pub use walk::{ScanOptions, scan_paths};
 
 use makguard_core::text::LineIndex;
 use makguard_core::{Finding, FindingPath, KeyConfigIndex, KeyInfo, ProductKey, Rule, TextRange, classify_key};
@@ -37,4 +51,13 @@ pub fn key_finding(
             key: key.clone(),
             classification,
         })
+}
+
+/// An `MG901` finding: a file that may hold a key could not be read.
+pub fn unreadable_finding(path: &FindingPath, error: &std::io::Error) -> Finding {
+    Finding::new(
+        &makguard_core::rules::FILE_UNREADABLE,
+        path.clone(),
+        format!("The file could not be read ({error}); it may hold a key"),
+    )
 }

@@ -1,0 +1,335 @@
+//! `--deep`: any file searched as bytes for keys in ASCII and in UTF-16 (LE or BE), in
+//! overlapping chunks so memory stays bounded whatever the file size (`MG251`).
+//!
+//! Binaries hold many accidental 5×5 runs, so only post-2009 keys whose checksum validates
+//! are reported anywhere; other keys only right after a key word. Key symbols must be upper
+//! case here. Each distinct key is reported once per file, at its first offset.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::sync::OnceLock;
+
+use makguard_core::classify::is_placeholder;
+use makguard_core::rules::BINARY_KEY;
+use makguard_core::{Checksum, Finding, KeyInfo, ProductKey, classify_key};
+use regex::bytes::Regex;
+
+use crate::FileContext;
+use crate::keyscan::key_word_before;
+
+/// Bytes read per chunk.
+pub const CHUNK_SIZE: usize = 1 << 20;
+/// Bytes of the previous chunk kept before the next one: more than a UTF-16 dashed key (58
+/// bytes) plus the 80 characters of key-word context before it (160 bytes in UTF-16).
+pub const OVERLAP: usize = 512;
+/// A match must end this far before a chunk's end to be judged in that chunk, so the bytes
+/// after it (which decide whether it stands alone) are known; the next chunk judges the rest.
+const GUARD: usize = 8;
+
+const SYMBOLS: &str = "[BCDFGHJKMNPQRTVWXY2346789]";
+
+fn key_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        let s = SYMBOLS;
+        let le = format!("(?:{s}\\x00)");
+        let be = format!("(?:\\x00{s})");
+        let pattern = format!(
+            "(?-u){s}{{5}}(?:-{s}{{5}}){{4}}|{s}{{25}}|{le}{{5}}(?:-\\x00{le}{{5}}){{4}}|{le}{{25}}|{be}{{5}}(?:\\x00-{be}{{5}}){{4}}|{be}{{25}}"
+        );
+        Regex::new(&pattern).expect("static regex")
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Ascii,
+    Utf16,
+}
+
+struct Occurrence {
+    first_offset: u64,
+    encoding: Encoding,
+    count: u64,
+}
+
+/// Searches everything `reader` yields, pushing one `MG251` finding per reportable key to
+/// `findings` (also when reading fails part-way). Returns the bytes read.
+pub fn scan_reader<R: Read>(reader: R, ctx: &FileContext<'_>, findings: &mut Vec<Finding>) -> io::Result<u64> {
+    scan_reader_in_chunks(reader, ctx, findings, CHUNK_SIZE)
+}
+
+/// [`scan_reader`] for a file of about `size_hint` bytes: the buffer is sized for it up front, so
+/// a small file is read in one system call instead of a series of growing ones.
+pub fn scan_reader_sized<R: Read>(
+    reader: R,
+    ctx: &FileContext<'_>,
+    findings: &mut Vec<Finding>,
+    size_hint: u64,
+) -> io::Result<u64> {
+    let capacity = usize::try_from(size_hint).unwrap_or(CHUNK_SIZE).min(CHUNK_SIZE) + OVERLAP + 1;
+    scan_chunks(reader, ctx, findings, CHUNK_SIZE, Vec::with_capacity(capacity))
+}
+
+/// [`scan_reader`] with a given chunk size (tests use small chunks to cross boundaries).
+pub fn scan_reader_in_chunks<R: Read>(
+    reader: R,
+    ctx: &FileContext<'_>,
+    findings: &mut Vec<Finding>,
+    chunk_size: usize,
+) -> io::Result<u64> {
+    scan_chunks(reader, ctx, findings, chunk_size, Vec::new())
+}
+
+fn scan_chunks<R: Read>(
+    mut reader: R,
+    ctx: &FileContext<'_>,
+    findings: &mut Vec<Finding>,
+    chunk_size: usize,
+    mut buffer: Vec<u8>,
+) -> io::Result<u64> {
+    let chunk_size = chunk_size.max(OVERLAP);
+    let mut buffer_offset: u64 = 0;
+    let mut carried = 0usize;
+    let mut total: u64 = 0;
+    let mut keys: HashMap<ProductKey, Occurrence> = HashMap::new();
+    let mut first = true;
+    let outcome = loop {
+        // `read_to_end` fills only what the file holds: a small file costs a small buffer, and
+        // on an error the bytes read before it are kept and searched.
+        let read = (&mut reader).take(chunk_size as u64).read_to_end(&mut buffer);
+        let filled = buffer.len();
+        let (eof, error) = match read {
+            Ok(n) => (n < chunk_size, None),
+            Err(e) => (false, Some(e)),
+        };
+        total += (filled - carried) as u64;
+        let last = eof || error.is_some();
+        let judged_from = if first { 0 } else { carried.saturating_sub(GUARD) };
+        let judged_to = if last { filled } else { filled.saturating_sub(GUARD) };
+        search(&buffer, buffer_offset, judged_from, judged_to, &mut keys);
+        first = false;
+        if let Some(e) = error {
+            break Err(e);
+        }
+        if last {
+            break Ok(total);
+        }
+        let drop = buffer.len().saturating_sub(OVERLAP);
+        buffer.drain(..drop);
+        buffer_offset += drop as u64;
+        carried = buffer.len();
+    };
+    let mut found: Vec<(ProductKey, Occurrence)> = keys.into_iter().collect();
+    found.sort_by_key(|(_, o)| o.first_offset);
+    for (key, occurrence) in found {
+        let classification = classify_key(&key, ctx.key_config);
+        let encoding = match occurrence.encoding {
+            Encoding::Ascii => "ASCII",
+            Encoding::Utf16 => "UTF-16",
+        };
+        let times = if occurrence.count > 1 {
+            format!("; {} occurrences", occurrence.count)
+        } else {
+            String::new()
+        };
+        let message = format!(
+            "A binary file holds {}, a {} ({encoding} at byte offset {}{times})",
+            key.display_form(),
+            classification.describe(),
+            occurrence.first_offset
+        );
+        findings.push(Finding::new(&BINARY_KEY, ctx.path.clone(), message).with_key(KeyInfo { key, classification }));
+    }
+    outcome
+}
+
+/// Records every reportable key in `buffer` whose match ends in `judged_from..=judged_to`.
+fn search(
+    buffer: &[u8],
+    buffer_offset: u64,
+    judged_from: usize,
+    judged_to: usize,
+    keys: &mut HashMap<ProductKey, Occurrence>,
+) {
+    for m in key_regex().find_iter(buffer) {
+        if m.end() <= judged_from || m.end() > judged_to {
+            continue;
+        }
+        let encoding = if m.as_bytes().contains(&0) {
+            Encoding::Utf16
+        } else {
+            Encoding::Ascii
+        };
+        let symbol_positions: Vec<usize> = (m.start()..m.end()).filter(|&i| buffer[i] != 0).collect();
+        let (Some(&first_symbol), Some(&last_symbol)) = (symbol_positions.first(), symbol_positions.last()) else {
+            continue;
+        };
+        let step = if encoding == Encoding::Ascii { 1 } else { 2 };
+        if !stands_alone(buffer, first_symbol, last_symbol, step) {
+            continue;
+        }
+        let text: String = symbol_positions.iter().map(|&i| char::from(buffer[i])).collect();
+        let Ok(key) = ProductKey::parse(&text) else {
+            continue;
+        };
+        if key.is_gvlk() || is_placeholder(key.reveal_unmasked()) {
+            continue;
+        }
+        if key.checksum() != Checksum::Valid && !key_word_precedes(buffer, first_symbol, step) {
+            continue;
+        }
+        // The offset of the key's first character byte: unambiguous in either UTF-16 order.
+        let offset = buffer_offset + first_symbol as u64;
+        keys.entry(key).and_modify(|o| o.count += 1).or_insert(Occurrence {
+            first_offset: offset,
+            encoding,
+            count: 1,
+        });
+    }
+}
+
+/// The character `step` bytes away from a symbol, in ASCII or either UTF-16 byte order.
+fn neighbour(buffer: &[u8], index: Option<usize>, step: usize) -> Option<u8> {
+    let i = index?;
+    let byte = *buffer.get(i)?;
+    if step == 1 {
+        return Some(byte);
+    }
+    // In UTF-16 the character's other byte is zero (LE: after it, BE: before it).
+    let zero_after = buffer.get(i + 1) == Some(&0);
+    let zero_before = i > 0 && buffer[i - 1] == 0;
+    (zero_after || zero_before).then_some(byte)
+}
+
+fn joins(c: Option<u8>) -> bool {
+    c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// Like the text scanner's rule: no letter, digit or `_` runs into the key, and no `-` that
+/// continues a longer dashed run.
+fn stands_alone(buffer: &[u8], first_symbol: usize, last_symbol: usize, step: usize) -> bool {
+    let before = neighbour(buffer, first_symbol.checked_sub(step), step);
+    let after = neighbour(buffer, last_symbol.checked_add(step), step);
+    if joins(before) || joins(after) {
+        return false;
+    }
+    if before == Some(b'-') && joins(neighbour(buffer, first_symbol.checked_sub(2 * step), step)) {
+        return false;
+    }
+    if after == Some(b'-') && joins(neighbour(buffer, last_symbol.checked_add(2 * step), step)) {
+        return false;
+    }
+    true
+}
+
+/// True when a key word stands just before the key (same rule as in text).
+fn key_word_precedes(buffer: &[u8], first_symbol: usize, step: usize) -> bool {
+    let mut prefix = Vec::new();
+    let mut i = first_symbol;
+    while prefix.len() < 160 && i >= step {
+        i -= step;
+        match neighbour(buffer, Some(i), step) {
+            Some(b) if b != 0 => prefix.push(char::from(b)),
+            _ => break,
+        }
+    }
+    let text: String = prefix.into_iter().rev().collect();
+    key_word_before(&text, text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use makguard_core::FindingPath;
+
+    const MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
+    const LEGACY: &str = "Y7BYD-BQG8X-7THCD-3XHD2-JGBRF";
+    const GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
+
+    fn utf16le(text: &str) -> Vec<u8> {
+        text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    fn utf16be(text: &str) -> Vec<u8> {
+        text.encode_utf16().flat_map(u16::to_be_bytes).collect()
+    }
+
+    fn run(bytes: &[u8], chunk: usize) -> Vec<Finding> {
+        let path = FindingPath::new("blob.bin");
+        let ctx = FileContext {
+            path: &path,
+            key_config: None,
+        };
+        let mut findings = Vec::new();
+        let read = scan_reader_in_chunks(bytes, &ctx, &mut findings, chunk).unwrap();
+        assert_eq!(read, bytes.len() as u64);
+        findings
+    }
+
+    #[test]
+    fn finds_ascii_and_utf16_keys_between_binary_bytes() {
+        let cases = [
+            (MAK.as_bytes().to_vec(), 4),
+            (utf16le(MAK), 4),
+            (utf16be(MAK), 5),
+            (utf16le(&MAK.replace('-', "")), 4),
+        ];
+        for (encoded, offset) in cases {
+            let mut bytes = vec![0xFFu8, 0x01, 0x00, 0x00];
+            bytes.extend_from_slice(&encoded);
+            bytes.extend_from_slice(&[0x00, 0x00, 0x90, 0xC3]);
+            let found = run(&bytes, CHUNK_SIZE);
+            assert_eq!(found.len(), 1, "{encoded:?}");
+            assert_eq!(found[0].rule.code, "MG251");
+            assert_eq!(found[0].key.as_ref().unwrap().key.reveal_unmasked(), MAK);
+            assert!(
+                found[0].message.contains(&format!("byte offset {offset})")),
+                "{}",
+                found[0].message
+            );
+            assert_eq!(found[0].line, None);
+        }
+    }
+
+    #[test]
+    fn legacy_keys_need_a_key_word_and_gvlks_are_quiet() {
+        let plain = format!("\x01{LEGACY}\x01{GVLK}\x01");
+        assert!(run(plain.as_bytes(), CHUNK_SIZE).is_empty());
+        let worded = utf16le(&format!("ProductKey={LEGACY}"));
+        assert_eq!(run(&worded, CHUNK_SIZE).len(), 1);
+    }
+
+    #[test]
+    fn a_key_across_every_chunk_boundary_is_found_once() {
+        let chunk = OVERLAP;
+        for encoded in [MAK.as_bytes().to_vec(), utf16le(MAK)] {
+            for split in 0..encoded.len() + GUARD + 2 {
+                let start = 3 * chunk - split;
+                let mut bytes = vec![0x01u8; 5 * chunk];
+                bytes[start..start + encoded.len()].copy_from_slice(&encoded);
+                let found = run(&bytes, chunk);
+                assert_eq!(found.len(), 1, "split {split}");
+                assert!(
+                    found[0].message.contains(&format!("byte offset {start})")),
+                    "{}",
+                    found[0].message
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn longer_runs_are_not_keys() {
+        let bytes = format!("\x01{MAK}-BCDFG\x01");
+        assert!(run(bytes.as_bytes(), CHUNK_SIZE).is_empty());
+    }
+
+    #[test]
+    fn repeated_keys_are_counted() {
+        let bytes = format!("\x01{MAK}\x01{MAK}\x01");
+        let found = run(bytes.as_bytes(), CHUNK_SIZE);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.contains("2 occurrences"));
+    }
+}

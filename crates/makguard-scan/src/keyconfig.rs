@@ -1,0 +1,455 @@
+//! The image's key configuration: finding and parsing `pkeyconfig*.xrm-ms` files into a
+//! [`KeyConfigIndex`] (key-format.md §6).
+//!
+//! Each file is an XrML licence whose `infoBin` named `pkeyConfigData` holds, in base64, a
+//! UTF-8 `ProductKeyConfiguration` document. Its `Configuration` elements map a key group
+//! (`RefGroupId`) to a channel (`ProductKeyType`) and an edition, which is how a post-2009
+//! key is told apart as a MAK, retail, OEM, KMS host or KMS client key. Elements are matched by
+//! local name so that any namespace prefix works.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use makguard_core::{KeyConfigIndex, KeyGroupInfo};
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+use thiserror::Error;
+
+/// The `infoBin` `name` that carries the key configuration.
+const PAYLOAD_NAME: &str = "pkeyConfigData";
+const PAYLOAD_ROOT: &str = "ProductKeyConfiguration";
+
+/// Why a key-configuration file could not be used.
+#[derive(Debug, Error)]
+pub enum KeyConfigError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: the licence is not well-formed XML ({message})")]
+    LicenceXml { path: String, message: String },
+    #[error("{path}: the licence has no infoBin named '{PAYLOAD_NAME}'")]
+    NoPayload { path: String },
+    #[error("{path}: the '{PAYLOAD_NAME}' infoBin is not valid base64 ({source})")]
+    Base64 {
+        path: String,
+        #[source]
+        source: Base64Error,
+    },
+    #[error("{path}: the decoded '{PAYLOAD_NAME}' is not UTF-8 or UTF-16 text")]
+    PayloadEncoding { path: String },
+    #[error("{path}: the decoded ProductKeyConfiguration is not well-formed XML ({message})")]
+    PayloadXml { path: String, message: String },
+    #[error("{path}: the decoded payload's root element is '{found}', not '{PAYLOAD_ROOT}'")]
+    NotProductKeyConfiguration { path: String, found: String },
+    #[error("{path}: Configuration #{index} has no usable RefGroupId ('{value}')")]
+    BadGroup { path: String, index: usize, value: String },
+    #[error("{path}: the ProductKeyConfiguration defines no key groups")]
+    NoConfigurations { path: String },
+}
+
+/// Why a base64 text could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Base64Error {
+    #[error("byte {position} ({byte:#04x}) is not a base64 symbol")]
+    Symbol { position: usize, byte: u8 },
+    #[error("its length ({0} symbols) is not a whole number of base64 quanta")]
+    Length(usize),
+    #[error("padding '=' appears before the end")]
+    Padding,
+}
+
+/// Decodes standard base64 (RFC 4648 §4) with optional padding, ignoring ASCII whitespace
+/// (XrML wraps the payload across lines). Twenty lines do not earn a dependency.
+pub fn decode_base64(text: &str) -> Result<Vec<u8>, Base64Error> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let mut quantum: u32 = 0;
+    let mut symbols = 0usize;
+    let mut padding = 0usize;
+    for (position, byte) in text.bytes().enumerate() {
+        let sextet = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => {
+                padding += 1;
+                continue;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => continue,
+            _ => return Err(Base64Error::Symbol { position, byte }),
+        };
+        if padding > 0 {
+            return Err(Base64Error::Padding);
+        }
+        quantum = (quantum << 6) | u32::from(sextet);
+        symbols += 1;
+        if symbols.is_multiple_of(4) {
+            out.extend_from_slice(&[(quantum >> 16) as u8, (quantum >> 8) as u8, quantum as u8]);
+            quantum = 0;
+        }
+    }
+    match symbols % 4 {
+        0 if padding == 0 => {}
+        2 if padding == 0 || padding == 2 => out.push((quantum >> 4) as u8),
+        3 if padding == 0 || padding == 1 => {
+            out.extend_from_slice(&[(quantum >> 10) as u8, (quantum >> 2) as u8]);
+        }
+        _ => return Err(Base64Error::Length(symbols + padding)),
+    }
+    Ok(out)
+}
+
+/// Reads one loose `pkeyconfig*.xrm-ms` file (`--pkeyconfig FILE`, or one file of an image).
+/// `display` is how the file is named in messages and in [`KeyGroupInfo::source_file`].
+pub fn load_key_config_file(path: &Path, display: &str) -> Result<KeyConfigIndex, KeyConfigError> {
+    let bytes = fs::read(path).map_err(|source| KeyConfigError::Io {
+        path: display.to_string(),
+        source,
+    })?;
+    parse_key_config(&bytes, display)
+}
+
+/// Parses the bytes of a `pkeyconfig*.xrm-ms` licence.
+pub fn parse_key_config(bytes: &[u8], display: &str) -> Result<KeyConfigIndex, KeyConfigError> {
+    let licence = makguard_core::text::decode(bytes);
+    let payload_base64 = extract_payload(&licence.text, display)?;
+    let payload = decode_base64(&payload_base64).map_err(|source| KeyConfigError::Base64 {
+        path: display.to_string(),
+        source,
+    })?;
+    let payload_text = decode_payload_text(&payload).ok_or_else(|| KeyConfigError::PayloadEncoding {
+        path: display.to_string(),
+    })?;
+    parse_product_key_configuration(&payload_text, display)
+}
+
+fn local_name_is(element: &BytesStart<'_>, name: &str) -> bool {
+    element.local_name().as_ref() == name.as_bytes()
+}
+
+fn xml_error(reader: &Reader<&[u8]>, error: impl std::fmt::Display) -> String {
+    format!("{error} near byte {}", reader.error_position())
+}
+
+/// The base64 text of the `infoBin` whose `name` is `pkeyConfigData`.
+fn extract_payload(licence: &str, display: &str) -> Result<String, KeyConfigError> {
+    let licence_error = |message: String| KeyConfigError::LicenceXml {
+        path: display.to_string(),
+        message,
+    };
+    let mut reader = Reader::from_str(licence);
+    let mut payload: Option<String> = None;
+    let mut inside_payload = false;
+    // A licence cut short must not pass just because its payload came early.
+    let mut depth = 0usize;
+    loop {
+        let event = reader.read_event().map_err(|e| licence_error(xml_error(&reader, e)))?;
+        match &event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        match event {
+            Event::Start(element)
+                if !inside_payload
+                    && payload.is_none()
+                    && local_name_is(&element, "infoBin")
+                    && has_name_attribute(&element, PAYLOAD_NAME) =>
+            {
+                inside_payload = true;
+                payload = Some(String::new());
+            }
+            Event::Text(text) if inside_payload => {
+                let text = text.unescape().map_err(|e| licence_error(xml_error(&reader, e)))?;
+                if let Some(payload) = payload.as_mut() {
+                    payload.push_str(&text);
+                }
+            }
+            Event::CData(data) if inside_payload => {
+                if let Some(payload) = payload.as_mut() {
+                    payload.push_str(&String::from_utf8_lossy(&data));
+                }
+            }
+            Event::End(_) if inside_payload => inside_payload = false,
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if inside_payload || depth != 0 {
+        return Err(licence_error(
+            "the licence ends before its elements are closed".to_string(),
+        ));
+    }
+    payload.ok_or_else(|| KeyConfigError::NoPayload {
+        path: display.to_string(),
+    })
+}
+
+fn has_name_attribute(element: &BytesStart<'_>, wanted: &str) -> bool {
+    element.attributes().flatten().any(|attribute| {
+        attribute.key.local_name().as_ref() == b"name"
+            && attribute
+                .unescape_value()
+                .is_ok_and(|value| value.trim().eq_ignore_ascii_case(wanted))
+    })
+}
+
+/// The payload is documented as UTF-8; a BOM (UTF-8 or UTF-16) is honoured, anything that
+/// does not decode losslessly is refused rather than guessed at.
+fn decode_payload_text(payload: &[u8]) -> Option<String> {
+    if let Some(rest) = payload.strip_prefix(b"\xFF\xFE") {
+        return decode_utf16le(rest);
+    }
+    let rest = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
+    String::from_utf8(rest.to_vec()).ok()
+}
+
+fn decode_utf16le(bytes: &[u8]) -> Option<String> {
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    let units = bytes.chunks_exact(2).map(|pair| u16::from_le_bytes([pair[0], pair[1]]));
+    char::decode_utf16(units).collect::<Result<String, _>>().ok()
+}
+
+/// One `Configuration` as read, before its group is validated.
+#[derive(Default)]
+struct RawConfiguration {
+    act_config_id: String,
+    ref_group_id: String,
+    edition_id: String,
+    description: String,
+    product_key_type: String,
+}
+
+/// Parses the decoded `ProductKeyConfiguration` document.
+pub fn parse_product_key_configuration(xml: &str, display: &str) -> Result<KeyConfigIndex, KeyConfigError> {
+    let payload_error = |message: String| KeyConfigError::PayloadXml {
+        path: display.to_string(),
+        message,
+    };
+    let mut reader = Reader::from_str(xml);
+    // Local names of the open elements, from the root down.
+    let mut open: Vec<String> = Vec::new();
+    let mut seen_root = false;
+    let mut configurations: Vec<RawConfiguration> = Vec::new();
+    let mut current: Option<RawConfiguration> = None;
+    loop {
+        let event = reader.read_event().map_err(|e| payload_error(xml_error(&reader, e)))?;
+        match event {
+            Event::Start(element) => {
+                let name = String::from_utf8_lossy(element.local_name().as_ref()).into_owned();
+                if !seen_root {
+                    seen_root = true;
+                    if name != PAYLOAD_ROOT {
+                        return Err(KeyConfigError::NotProductKeyConfiguration {
+                            path: display.to_string(),
+                            found: name,
+                        });
+                    }
+                }
+                open.push(name);
+                if is_configuration_path(&open) {
+                    current = Some(RawConfiguration::default());
+                }
+            }
+            Event::Empty(element) if !seen_root => {
+                let found = String::from_utf8_lossy(element.local_name().as_ref()).into_owned();
+                if found == PAYLOAD_ROOT {
+                    return Err(KeyConfigError::NoConfigurations {
+                        path: display.to_string(),
+                    });
+                }
+                return Err(KeyConfigError::NotProductKeyConfiguration {
+                    path: display.to_string(),
+                    found,
+                });
+            }
+            Event::Text(text) if open.len() == 4 && current.is_some() => {
+                let text = text.unescape().map_err(|e| payload_error(xml_error(&reader, e)))?;
+                if let (Some(configuration), Some(field)) = (current.as_mut(), open.last()) {
+                    let slot = match field.as_str() {
+                        "ActConfigId" => &mut configuration.act_config_id,
+                        "RefGroupId" => &mut configuration.ref_group_id,
+                        "EditionId" => &mut configuration.edition_id,
+                        "ProductDescription" => &mut configuration.description,
+                        "ProductKeyType" => &mut configuration.product_key_type,
+                        _ => continue,
+                    };
+                    slot.push_str(&text);
+                }
+            }
+            Event::End(_) => {
+                if is_configuration_path(&open)
+                    && let Some(configuration) = current.take()
+                {
+                    configurations.push(configuration);
+                }
+                open.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !seen_root {
+        return Err(KeyConfigError::NotProductKeyConfiguration {
+            path: display.to_string(),
+            found: "(no element)".to_string(),
+        });
+    }
+    if !open.is_empty() {
+        return Err(payload_error(format!("element '{}' is not closed", open.join("/"))));
+    }
+    if configurations.is_empty() {
+        return Err(KeyConfigError::NoConfigurations {
+            path: display.to_string(),
+        });
+    }
+    let mut index = KeyConfigIndex::default();
+    for (position, raw) in configurations.into_iter().enumerate() {
+        let group = raw
+            .ref_group_id
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&group| group <= 0xF_FFFF)
+            .ok_or_else(|| KeyConfigError::BadGroup {
+                path: display.to_string(),
+                index: position + 1,
+                value: raw.ref_group_id.trim().to_string(),
+            })?;
+        index.insert(KeyGroupInfo {
+            group,
+            act_config_id: raw.act_config_id.trim().to_string(),
+            edition_id: raw.edition_id.trim().to_string(),
+            description: raw.description.trim().to_string(),
+            product_key_type: raw.product_key_type.trim().to_string(),
+            source_file: display.to_string(),
+        });
+    }
+    Ok(index)
+}
+
+fn is_configuration_path(open: &[String]) -> bool {
+    open.len() == 3 && open[1] == "Configurations" && open[2] == "Configuration"
+}
+
+/// A key-configuration file found in an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyConfigFile {
+    pub path: PathBuf,
+    /// Relative to the image root, `/`-separated, with the file's own letter case.
+    pub display: String,
+}
+
+/// Where key-configuration files live, relative to an image root (matched without regard to
+/// letter case). Windows' own directory comes first: its groups win over Office's.
+const WINDOWS_PKEYCONFIG_DIR: &[&str] = &["Windows", "System32", "spp", "tokens", "pkeyconfig"];
+const OFFICE_LICENCE_DIRS: &[&[&str]] = &[
+    &["Program Files", "Microsoft Office", "root", "Licenses16"],
+    &["Program Files (x86)", "Microsoft Office", "root", "Licenses16"],
+];
+
+/// The key-configuration files of the image at `root`, in load order: Windows'
+/// `pkeyconfig.xrm-ms`, then `-downlevel`, then `-csvlk`, then any other `pkeyconfig*.xrm-ms`,
+/// then Office's `pkeyconfig-office*.xrm-ms`. Links are not followed.
+pub fn find_key_config_files(root: &Path) -> Vec<KeyConfigFile> {
+    let mut files = Vec::new();
+    if let Some((dir, display)) = resolve_case_insensitive(root, WINDOWS_PKEYCONFIG_DIR) {
+        let mut found = list_matching(&dir, &display, "pkeyconfig", ".xrm-ms");
+        found.sort_by_key(|f| (windows_file_rank(&f.display), f.display.to_ascii_lowercase()));
+        files.extend(found);
+    }
+    for components in OFFICE_LICENCE_DIRS {
+        if let Some((dir, display)) = resolve_case_insensitive(root, components) {
+            let mut found = list_matching(&dir, &display, "pkeyconfig-office", ".xrm-ms");
+            found.sort_by_key(|f| f.display.to_ascii_lowercase());
+            files.extend(found);
+        }
+    }
+    files
+}
+
+fn windows_file_rank(display: &str) -> u8 {
+    let name = display.rsplit('/').next().unwrap_or(display).to_ascii_lowercase();
+    match name.as_str() {
+        "pkeyconfig.xrm-ms" => 0,
+        "pkeyconfig-downlevel.xrm-ms" => 1,
+        "pkeyconfig-csvlk.xrm-ms" => 2,
+        _ => 3,
+    }
+}
+
+fn list_matching(dir: &Path, dir_display: &str, prefix: &str, suffix: &str) -> Vec<KeyConfigFile> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let lower = name.to_ascii_lowercase();
+            (lower.starts_with(prefix) && lower.ends_with(suffix)).then(|| KeyConfigFile {
+                path: entry.path(),
+                display: format!("{dir_display}/{name}"),
+            })
+        })
+        .collect()
+}
+
+/// Resolves `components` under `root` one by one, ignoring ASCII letter case, as Windows
+/// would. Returns the path and its `/`-separated display relative to the root. A symbolic
+/// link on the way is not followed (the walk never leaves the scanned tree).
+pub fn resolve_case_insensitive(root: &Path, components: &[&str]) -> Option<(PathBuf, String)> {
+    let mut path = root.to_path_buf();
+    let mut display: Vec<String> = Vec::with_capacity(components.len());
+    for component in components {
+        let exact = path.join(component);
+        let name = match fs::symlink_metadata(&exact) {
+            Ok(meta) if !meta.file_type().is_symlink() => component.to_string(),
+            _ => fs::read_dir(&path)
+                .ok()?
+                .flatten()
+                .filter(|entry| entry.file_type().is_ok_and(|t| !t.is_symlink()))
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .find(|name| name.eq_ignore_ascii_case(component))?,
+        };
+        path.push(&name);
+        display.push(name);
+    }
+    Some((path, display.join("/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_rfc4648_vectors() {
+        for (encoded, decoded) in [
+            ("", ""),
+            ("Zg==", "f"),
+            ("Zm8=", "fo"),
+            ("Zm9v", "foo"),
+            ("Zm9vYg==", "foob"),
+            ("Zm9vYmE=", "fooba"),
+            ("Zm9vYmFy", "foobar"),
+            ("Zm9v\r\n YmFy", "foobar"),
+            ("Zm9vYg", "foob"),
+        ] {
+            assert_eq!(decode_base64(encoded).unwrap(), decoded.as_bytes(), "{encoded}");
+        }
+        assert!(matches!(
+            decode_base64("Zm9v!"),
+            Err(Base64Error::Symbol { position: 4, .. })
+        ));
+        assert_eq!(decode_base64("Zg==Zg=="), Err(Base64Error::Padding));
+        assert!(matches!(decode_base64("Z"), Err(Base64Error::Length(1))));
+        assert!(matches!(decode_base64("Zm9=="), Err(Base64Error::Length(_))));
+    }
+}

@@ -1,0 +1,297 @@
+//! Office configuration files: Click-to-Run / Office Deployment Tool `configuration.xml`
+//! (`<Product ID="ProPlus2021Volume" PIDKEY="…">`, `MG211`) and MSI Office `config.xml`
+//! (`<PIDKEY Value="…"/>`, usually 25 characters without dashes, `MG212`).
+//!
+//! Keys in XML comments are reported under the same rules: they ship with the file. Any other
+//! key in the file falls to the text rule (`MG241`). A file that is not well-formed XML is an
+//! `MG902` finding: Setup would reject it and makguard cannot say what it holds.
+
+use makguard_core::classify::{SlotValue, classify_slot};
+use makguard_core::rules::{OFFICE_C2R_KEY, OFFICE_MSI_KEY, XML_MALFORMED};
+use makguard_core::text::{DecodedText, LineIndex};
+use makguard_core::{Finding, Rule, TextRange};
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
+use crate::kind::FileKind;
+use crate::textfile::{is_secret_candidate, leftover_findings};
+use crate::{FileContext, key_finding, keyscan};
+
+/// The Office kind of an XML text, from its root element and the elements it holds.
+pub(crate) fn sniff(text: &str) -> Option<FileKind> {
+    let mut reader = Reader::from_str(text);
+    let root_tag = loop {
+        let start = position(&reader);
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                if e.local_name().as_ref() != b"Configuration" {
+                    return None;
+                }
+                break text.get(start..position(&reader)).unwrap_or_default();
+            }
+            Ok(Event::Eof) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    };
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("<pidkey") || attribute_value_range(root_tag, "Product").is_some() {
+        Some(FileKind::OfficeMsi)
+    } else if lower.contains("<add") || lower.contains("<product") {
+        Some(FileKind::OfficeClickToRun)
+    } else {
+        None
+    }
+}
+
+fn position(reader: &Reader<&[u8]>) -> usize {
+    usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX)
+}
+
+/// The range of attribute `name`'s value (any case) inside one start tag, relative to the tag.
+fn attribute_value_range(tag: &str, name: &str) -> Option<TextRange> {
+    let bytes = tag.as_bytes();
+    let mut i = 1;
+    while i < bytes.len() && !bytes[i].is_ascii_whitespace() && bytes[i] != b'>' && bytes[i] != b'/' {
+        i += 1;
+    }
+    loop {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= bytes.len() || bytes[i] == b'>' || bytes[i] == b'/' {
+            return None;
+        }
+        let name_start = i;
+        while i < bytes.len() && bytes[i] != b'=' && !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let attr_name = &tag[name_start..i];
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&b'=') {
+            return None;
+        }
+        i += 1;
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let quote = *bytes.get(i)?;
+        if quote != b'"' && quote != b'\'' {
+            return None;
+        }
+        let value_start = i + 1;
+        let value_end = value_start + tag[value_start..].find(quote as char)?;
+        if attr_name.eq_ignore_ascii_case(name) {
+            return Some(TextRange::new(value_start, value_end));
+        }
+        i = value_end + 1;
+    }
+}
+
+/// The trimmed value of attribute `name` as an absolute range in the text.
+fn attribute(tag_start: usize, tag: &str, name: &str) -> Option<TextRange> {
+    let relative = attribute_value_range(tag, name)?;
+    let value = &tag[relative.start..relative.end];
+    let leading = value.len() - value.trim_start().len();
+    let start = tag_start + relative.start + leading;
+    Some(TextRange::new(start, start + value.trim().len()))
+}
+
+struct OfficeScan<'t, 'c> {
+    text: &'t str,
+    index: LineIndex,
+    ctx: &'t FileContext<'c>,
+    rule: &'static Rule,
+    findings: Vec<Finding>,
+    reported: Vec<TextRange>,
+}
+
+impl OfficeScan<'_, '_> {
+    fn slot(&mut self, range: TextRange, what: &str, product_id: Option<&str>) {
+        let value = &self.text[range.start..range.end];
+        let SlotValue::Key(key) = classify_slot(value) else {
+            return;
+        };
+        self.reported.push(range);
+        if key.is_gvlk() {
+            return;
+        }
+        let mut finding = key_finding(self.rule, self.ctx, self.text, &self.index, range, &key, what);
+        finding.hints.office_product_id = product_id.map(str::to_string);
+        finding.hints.bare_key = !value.contains('-');
+        self.findings.push(finding);
+    }
+
+    fn comment(&mut self, range: TextRange) {
+        let comment = &self.text[range.start..range.end];
+        let bare = keyscan::find_bare_keys(comment)
+            .into_iter()
+            .filter(|t| keyscan::key_word_before(comment, t.range.start));
+        for token in keyscan::find_dashed_keys(comment).into_iter().chain(bare) {
+            let absolute = TextRange::new(range.start + token.range.start, range.start + token.range.end);
+            self.reported.push(absolute);
+            if !is_secret_candidate(&token, comment) {
+                continue;
+            }
+            let mut finding = key_finding(
+                self.rule,
+                self.ctx,
+                self.text,
+                &self.index,
+                absolute,
+                &token.key,
+                "An XML comment in the Office configuration",
+            );
+            finding.hints.bare_key = token.bare;
+            self.findings.push(finding);
+        }
+    }
+}
+
+/// Every key finding in an Office configuration of `kind` (`OfficeClickToRun` or `OfficeMsi`).
+pub fn scan(kind: FileKind, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
+    let text = decoded.text.as_str();
+    let rule = if kind == FileKind::OfficeMsi {
+        &OFFICE_MSI_KEY
+    } else {
+        &OFFICE_C2R_KEY
+    };
+    let mut scan = OfficeScan {
+        text,
+        index: LineIndex::new(text),
+        ctx,
+        rule,
+        findings: Vec::new(),
+        reported: Vec::new(),
+    };
+    let mut reader = Reader::from_str(text);
+    let mut open_elements = 0usize;
+    loop {
+        let start = position(&reader);
+        let event = reader.read_event();
+        let end = position(&reader).min(text.len());
+        let tag = text.get(start..end).unwrap_or_default();
+        if matches!(event, Ok(Event::Start(_))) {
+            open_elements += 1;
+        }
+        match event {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                let name = e.local_name();
+                if name.as_ref().eq_ignore_ascii_case(b"Product") {
+                    let id = attribute(start, tag, "ID").map(|r| text[r.start..r.end].to_string());
+                    if let Some(range) = attribute(start, tag, "PIDKEY") {
+                        let what = match &id {
+                            Some(id) => format!("The PIDKEY of Office product {id}"),
+                            None => "The PIDKEY of an Office product".to_string(),
+                        };
+                        scan.slot(range, &what, id.as_deref());
+                    }
+                } else if name.as_ref().eq_ignore_ascii_case(b"PIDKEY")
+                    && let Some(range) = attribute(start, tag, "Value")
+                {
+                    scan.slot(range, "The MSI Office PIDKEY Value", None);
+                }
+            }
+            Ok(Event::End(_)) => open_elements = open_elements.saturating_sub(1),
+            Ok(Event::Comment(_)) if tag.len() >= 7 => scan.comment(TextRange::new(start + 4, end - 3)),
+            Ok(Event::Eof) => {
+                if open_elements > 0 {
+                    scan.findings.push(malformed(
+                        ctx,
+                        text,
+                        &scan.index,
+                        text.len(),
+                        "an element is not closed",
+                    ));
+                }
+                break;
+            }
+            Err(error) => {
+                let at = usize::try_from(reader.error_position()).unwrap_or(0).min(text.len());
+                scan.findings
+                    .push(malformed(ctx, text, &scan.index, at, &error.to_string()));
+                break;
+            }
+            Ok(_) => {}
+        }
+    }
+    let leftovers = leftover_findings(text, &scan.index, ctx, &scan.reported);
+    scan.findings.extend(leftovers);
+    scan.findings
+}
+
+fn malformed(ctx: &FileContext<'_>, text: &str, index: &LineIndex, at: usize, why: &str) -> Finding {
+    let mut at = at;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    Finding::new(
+        &XML_MALFORMED,
+        ctx.path.clone(),
+        format!("The Office configuration is not well-formed XML ({why}); its keys could not be checked"),
+    )
+    .at(text, index, TextRange::new(at, at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use makguard_core::FindingPath;
+    use makguard_core::text::decode;
+
+    const MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
+    const OFFICE_GVLK: &str = "FXYTK-NJJ8C-GB6DW-3DYQT-6F7TH";
+
+    fn run(kind: FileKind, text: &str) -> Vec<Finding> {
+        let path = FindingPath::new("configuration.xml");
+        let ctx = FileContext {
+            path: &path,
+            key_config: None,
+        };
+        scan(kind, &decode(text.as_bytes()), &ctx)
+    }
+
+    #[test]
+    fn click_to_run_pidkey_keeps_the_product_id() {
+        let text = format!(
+            "<Configuration>\n <Add Channel=\"PerpetualVL2021\">\n  <Product ID=\"ProPlus2021Volume\" PIDKEY = ' {MAK} '>\n  </Product>\n  <Product ID=\"ProPlus2021Volume\" PIDKEY=\"{OFFICE_GVLK}\"/>\n </Add>\n</Configuration>\n"
+        );
+        assert_eq!(sniff(&text), Some(FileKind::OfficeClickToRun));
+        let found = run(FileKind::OfficeClickToRun, &text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].rule.code, "MG211");
+        assert_eq!(found[0].hints.office_product_id.as_deref(), Some("ProPlus2021Volume"));
+        assert!(!found[0].hints.bare_key);
+        let range = found[0].range.unwrap();
+        assert_eq!(&text[range.start..range.end], MAK);
+        assert_eq!(found[0].line, Some(3));
+    }
+
+    #[test]
+    fn msi_pidkey_is_bare_and_comments_count() {
+        let bare = MAK.replace('-', "");
+        let text = format!(
+            "<Configuration Product=\"ProPlus\">\n<PIDKEY Value=\"{bare}\" />\n<!-- old <PIDKEY Value=\"{bare}\"/> -->\n</Configuration>\n"
+        );
+        assert_eq!(sniff(&text), Some(FileKind::OfficeMsi));
+        let found = run(FileKind::OfficeMsi, &text);
+        let lines: Vec<_> = found.iter().map(|f| (f.rule.code, f.line, f.hints.bare_key)).collect();
+        assert_eq!(lines, vec![("MG212", Some(2), true), ("MG212", Some(3), true)]);
+    }
+
+    #[test]
+    fn malformed_xml_is_mg902() {
+        let found = run(FileKind::OfficeMsi, "<Configuration>\n<PIDKEY Value=\"x\"\n");
+        assert!(found.iter().any(|f| f.rule.code == "MG902"), "{found:?}");
+        let found = run(FileKind::OfficeMsi, "<Configuration>\n<Add>\n");
+        assert!(found.iter().any(|f| f.rule.code == "MG902"), "{found:?}");
+    }
+
+    #[test]
+    fn attribute_ranges_respect_quotes() {
+        let tag = r#"<Product ID="a b" Other='PIDKEY="no"' PIDKEY="yes">"#;
+        let range = attribute_value_range(tag, "pidkey").unwrap();
+        assert_eq!(&tag[range.start..range.end], "yes");
+    }
+}
