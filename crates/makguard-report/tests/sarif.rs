@@ -1,0 +1,351 @@
+//! SARIF: validated by Microsoft's SARIF Multitool (SARIF rules and GitHub code scanning's
+//! ingestion rules), and checked for the mapping makguard promises.
+//!
+//! The Multitool comes from npm:
+//! `npm install --prefix target/sarif-tools @microsoft/sarif-multitool-linux`, or set
+//! MAKGUARD_SARIF_MULTITOOL to its `Sarif.Multitool` executable.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use makguard_core::{ProductKey, ScanReport};
+use makguard_report::{Format, RenderOptions, render};
+use serde_json::Value;
+
+const INSTALL: &str = "npm install --prefix target/sarif-tools @microsoft/sarif-multitool-linux";
+
+fn multitool() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(path) = std::env::var_os("MAKGUARD_SARIF_MULTITOOL") {
+        candidates.push(PathBuf::from(path));
+    }
+    candidates
+        .push(workspace_target().join("sarif-tools/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool"));
+    external_tool("SARIF Multitool", &candidates, INSTALL)
+}
+
+/// A problem the Multitool reports: level, rule id, message.
+type Problem = (String, String, String);
+
+/// Validates each named log in one Multitool run (it starts slowly) and returns the problems
+/// it reports for each, by name.
+fn validate(tool: &Path, logs: &[(&str, String)]) -> Vec<(String, Vec<Problem>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("validation.sarif");
+    let mut inputs = Vec::new();
+    for (n, (_, sarif)) in logs.iter().enumerate() {
+        let input = dir.path().join(format!("log{n}.sarif"));
+        std::fs::write(&input, sarif).unwrap();
+        inputs.push(input);
+    }
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sarif-multitool-config.xml");
+    let run = Command::new(tool)
+        .arg("validate")
+        .args(&inputs)
+        .args(["--rule-kind", "Sarif;Ghas", "--log", "ForceOverwrite", "--config"])
+        .arg(&config)
+        .arg("--output")
+        .arg(&output)
+        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {}: {e} (is it executable? chmod u+x it)", tool.display()));
+    let console = String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "the Multitool failed:\n{console}");
+    assert!(
+        console.contains(&format!("{} files scanned", logs.len())),
+        "the Multitool did not scan every log:\n{console}"
+    );
+    let log: Value = serde_json::from_str(
+        &std::fs::read_to_string(&output).unwrap_or_else(|e| panic!("no validation log ({e}):\n{console}")),
+    )
+    .unwrap();
+    let run = &log["runs"][0];
+    for invocation in run["invocations"].as_array().into_iter().flatten() {
+        for key in ["toolExecutionNotifications", "toolConfigurationNotifications"] {
+            for notification in invocation[key].as_array().into_iter().flatten() {
+                assert_ne!(
+                    notification["level"], "error",
+                    "the Multitool reports a problem: {notification}\n{console}"
+                );
+            }
+        }
+    }
+    let rules = run["tool"]["driver"]["rules"].as_array().cloned().unwrap_or_default();
+    let results = run["results"].as_array().cloned().unwrap_or_default();
+    logs.iter()
+        .enumerate()
+        .map(|(n, (name, _))| {
+            let file = format!("/log{n}.sarif");
+            let problems = results
+                .iter()
+                .filter(|result| {
+                    result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                        .as_str()
+                        .is_some_and(|uri| uri.ends_with(&file))
+                })
+                .map(|result| {
+                    let id = result["ruleId"].as_str().unwrap_or_default().to_string();
+                    // A result's level defaults to its rule's configured level, then to "warning".
+                    let level = result["level"]
+                        .as_str()
+                        .or_else(|| {
+                            rules
+                                .iter()
+                                .find(|r| r["id"] == id.as_str())
+                                .and_then(|r| r["defaultConfiguration"]["level"].as_str())
+                        })
+                        .unwrap_or("warning")
+                        .to_string();
+                    (level, id, result["message"].to_string())
+                })
+                .collect();
+            (name.to_string(), problems)
+        })
+        .collect()
+}
+
+#[test]
+fn multitool_accepts_every_report_shape() {
+    let Some(tool) = multitool() else { return };
+    let reports = [
+        ("relative root", sample_report("build/mount")),
+        ("absolute root", sample_report("/mnt/wim")),
+        ("windows root", sample_report("C:\\Mount\\Win 11")),
+        ("clean scan", clean_report()),
+        ("empty report", ScanReport::default()),
+        (
+            "policy file outside the roots",
+            with_policy_finding(sample_report("/mnt/wim"), "/etc/makguard/makguard.toml"),
+        ),
+        (
+            "relative policy file",
+            with_policy_finding(clean_report(), "ci/makguard.toml"),
+        ),
+    ];
+    let logs: Vec<(&str, String)> = reports
+        .iter()
+        .map(|(name, report)| (*name, render(Format::Sarif, report, &options())))
+        .collect();
+    for (name, sarif) in &logs {
+        assert_no_secret_key(sarif, name);
+    }
+    for (name, problems) in validate(&tool, &logs) {
+        let serious: Vec<_> = problems.iter().filter(|(level, _, _)| level != "note").collect();
+        assert!(serious.is_empty(), "{name}: the Multitool reports {serious:#?}");
+        for (_, id, message) in &problems {
+            println!("{name}: note {id}: {message}");
+        }
+    }
+}
+
+#[test]
+fn multitool_catches_what_github_rejects() {
+    // Proves the GitHub rules are really on: break a good log the way GitHub would refuse.
+    let Some(tool) = multitool() else { return };
+    let mut log: Value =
+        serde_json::from_str(&render(Format::Sarif, &sample_report("build/mount"), &options())).unwrap();
+    let location = &mut log["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
+    location["artifactLocation"] = serde_json::json!({"uri": "file:///srv/image/unattend.xml"});
+    location.as_object_mut().unwrap().remove("region");
+    let good = render(Format::Sarif, &sample_report("build/mount"), &options());
+    let validated = validate(&tool, &[("good", good), ("broken", log.to_string())]);
+    assert!(validated[0].1.is_empty(), "{validated:#?}");
+    let problems = &validated[1].1;
+    let errors: Vec<&str> = problems
+        .iter()
+        .filter(|(level, _, _)| level == "error")
+        .map(|(_, id, _)| id.as_str())
+        .collect();
+    assert!(errors.contains(&"GH1003"), "missing region not reported: {problems:#?}");
+    assert!(
+        errors.contains(&"GH1006"),
+        "absolute file URI not reported: {problems:#?}"
+    );
+}
+
+fn sarif(report: &ScanReport, options: &RenderOptions) -> Value {
+    serde_json::from_str(&render(Format::Sarif, report, options)).unwrap()
+}
+
+fn result_for<'a>(log: &'a Value, code: &str) -> &'a Value {
+    log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == code)
+        .unwrap_or_else(|| panic!("no {code} result"))
+}
+
+#[test]
+fn rules_and_results_map_as_documented() {
+    let log = sarif(&sample_report("build/mount"), &options());
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(log["$schema"], "https://json.schemastore.org/sarif-2.1.0.json");
+    let run = &log["runs"][0];
+    assert_eq!(run["columnKind"], "unicodeCodePoints");
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), makguard_core::rules::ALL.len());
+    let mg101 = &rules[run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "MG101")
+        .unwrap()["ruleIndex"]
+        .as_u64()
+        .unwrap() as usize];
+    assert_eq!(mg101["id"], "MG101");
+    assert_eq!(mg101["name"], "UnattendNonKmsKey");
+    assert_eq!(mg101["properties"]["makguardName"], "unattend-non-kms-key");
+    assert_eq!(mg101["defaultConfiguration"]["level"], "error");
+    assert_eq!(
+        mg101["helpUri"],
+        "https://github.com/makguard/makguard/blob/main/docs/rules.md#mg101"
+    );
+    for rule in rules {
+        for field in ["shortDescription", "fullDescription", "help"] {
+            assert!(rule[field]["text"].as_str().is_some_and(|t| t.ends_with('.')), "{rule}");
+        }
+        assert!(rule["help"]["markdown"].as_str().is_some());
+    }
+
+    let mak = result_for(&log, "MG101");
+    assert_eq!(mak["level"], "error");
+    let physical = &mak["locations"][0]["physicalLocation"];
+    assert_eq!(
+        physical["artifactLocation"]["uri"],
+        "build/mount/Windows/Panther/unattend.xml"
+    );
+    assert_eq!(physical["artifactLocation"]["uriBaseId"], "%SRCROOT%");
+    assert_eq!(physical["region"]["startLine"], 41);
+    assert_eq!(physical["region"]["startColumn"], 25);
+    assert_eq!(mak["properties"]["key"]["masked"], "*****-*****-*****-*****-3PPQC");
+    assert_eq!(mak["properties"]["fix"]["newKey"], ENTERPRISE_GVLK);
+    assert_eq!(mak["locations"].as_array().unwrap().len(), 1);
+
+    // A registry finding has no line: line 1, flagged as unknown.
+    let registry = result_for(&log, "MG301");
+    assert_eq!(
+        registry["locations"][0]["physicalLocation"]["region"],
+        serde_json::json!({"startLine": 1})
+    );
+    assert_eq!(registry["properties"]["lineKnown"], false);
+
+    let suppressed = result_for(&log, "MG201");
+    assert_eq!(suppressed["suppressions"][0]["kind"], "external");
+    assert!(
+        suppressed["suppressions"][0]["justification"]
+            .as_str()
+            .unwrap()
+            .contains("CHG-1234")
+    );
+    assert!(result_for(&log, "MG101").get("suppressions").is_none());
+
+    let odd = result_for(&log, "MG241");
+    assert_eq!(
+        odd["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "build/mount/Users/caf%E9/notes%2C%2050%25.txt"
+    );
+    let single_file = result_for(&log, "MG902");
+    assert_eq!(
+        single_file["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "answer-files/autounattend.xml"
+    );
+
+    assert_eq!(run["properties"]["image"]["edition_id"], "Enterprise");
+    assert_eq!(run["properties"]["image"]["build"], 22631);
+    assert_eq!(run["properties"]["summary"]["exitCode"], 3);
+}
+
+#[test]
+fn absolute_roots_get_their_own_base() {
+    let log = sarif(&sample_report("/mnt/wim"), &options());
+    let run = &log["runs"][0];
+    assert_eq!(run["originalUriBaseIds"]["ROOT0"]["uri"], "file:///mnt/wim/");
+    let location = &result_for(&log, "MG101")["locations"][0]["physicalLocation"]["artifactLocation"];
+    assert_eq!(location["uri"], "Windows/Panther/unattend.xml");
+    assert_eq!(location["uriBaseId"], "ROOT0");
+    let windows = sarif(&sample_report("C:\\Mount\\Win 11"), &options());
+    assert_eq!(
+        windows["runs"][0]["originalUriBaseIds"]["ROOT0"]["uri"],
+        "file:///C:/Mount/Win%2011/"
+    );
+}
+
+#[test]
+fn findings_outside_every_root_keep_relative_uris() {
+    let log = sarif(
+        &with_policy_finding(clean_report(), "/etc/makguard/makguard.toml"),
+        &options(),
+    );
+    let location = &result_for(&log, "MG502")["locations"][0]["physicalLocation"]["artifactLocation"];
+    assert_eq!(location["uri"], "makguard.toml");
+    assert_eq!(location["uriBaseId"], "OUTSIDE0");
+    assert_eq!(
+        log["runs"][0]["originalUriBaseIds"]["OUTSIDE0"]["uri"],
+        "file:///etc/makguard/"
+    );
+
+    let log = sarif(&with_policy_finding(clean_report(), "ci/makguard.toml"), &options());
+    let location = &result_for(&log, "MG502")["locations"][0]["physicalLocation"]["artifactLocation"];
+    assert_eq!(location["uri"], "ci/makguard.toml");
+    assert_eq!(location["uriBaseId"], "%SRCROOT%");
+}
+
+#[test]
+fn fingerprints_ignore_lines_but_not_keys_paths_or_rules() {
+    let report = sample_report("build/mount");
+    let hash = |report: &ScanReport| {
+        result_for(&sarif(report, &options()), "MG101")["partialFingerprints"]["primaryLocationLineHash"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let original = hash(&report);
+    assert!(original.ends_with(":1") && original.len() == 18, "{original}");
+
+    let mut moved = report.clone();
+    let finding = moved.findings.iter_mut().find(|f| f.rule.code == "MG101").unwrap();
+    finding.line = Some(400);
+    finding.column = Some(3);
+    assert_eq!(hash(&moved), original, "moving the key to another line keeps the alert");
+
+    let mut other_key = report.clone();
+    let finding = other_key.findings.iter_mut().find(|f| f.rule.code == "MG101").unwrap();
+    finding.key.as_mut().unwrap().key = ProductKey::parse("YNTHT-YF2BV-TTMDY-RHH7J-VCPQD").unwrap();
+    assert_ne!(hash(&other_key), original);
+
+    let mut other_path = report.clone();
+    let finding = other_path.findings.iter_mut().find(|f| f.rule.code == "MG101").unwrap();
+    finding.path = makguard_core::FindingPath::new("Windows/System32/sysprep/unattend.xml");
+    assert_ne!(hash(&other_path), original);
+
+    // The same key twice in one file: two alerts, told apart by the occurrence suffix.
+    let mut twice = report.clone();
+    let copy = twice.findings.iter().find(|f| f.rule.code == "MG101").unwrap().clone();
+    twice.findings.push(copy);
+    let log = sarif(&twice, &options());
+    let hashes: Vec<&str> = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ruleId"] == "MG101")
+        .map(|r| r["partialFingerprints"]["primaryLocationLineHash"].as_str().unwrap())
+        .collect();
+    assert_eq!(hashes.len(), 2);
+    assert_eq!(hashes[0], original);
+    assert_eq!(hashes[1], original.replace(":1", ":2"));
+}
+
+#[test]
+fn sarif_never_reveals_keys_even_with_show_keys() {
+    let revealing = RenderOptions {
+        show_keys: true,
+        ..options()
+    };
+    let output = render(Format::Sarif, &sample_report("build/mount"), &revealing);
+    assert_no_secret_key(&output, "sarif with --show-keys");
+    assert_eq!(output, render(Format::Sarif, &sample_report("build/mount"), &options()));
+}
