@@ -1,1 +1,345 @@
-//! placeholder
+//! makguard-fix: rewrites embedded keys to the right GVLK, changing only the key's bytes.
+//!
+//! The flow is [`plan`] (choose a GVLK for each fixable finding and attach a [`Fix`]), then
+//! [`apply`] (per file: re-read, check the keys are still there, rewrite in memory with
+//! [`edit::rewrite`], prove every other byte is unchanged, re-parse, and write atomically with
+//! [`write::atomic_write`]). Failures stay per file in the [`ChangeLog`]; a run never stops
+//! half-way because one file is odd. See docs/fixing.md.
+//!
+//! [`Fix`]: makguard_core::Fix
+
+pub mod changelog;
+pub mod choose;
+pub mod edit;
+pub mod write;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use makguard_core::catalog::{self, Family};
+use makguard_core::{Finding, FindingPath, ScanReport, TextRange};
+use makguard_scan::FileContext;
+use makguard_scan::keyscan::{self, InstallCommand};
+use makguard_scan::kind;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+pub use changelog::{ChangeLog, EditRecord, FileChange, FileStatus, mask_keys, unified_diff};
+pub use choose::{KeyChoice, KeyChoiceError, Unfixable, edition_from_image_name, edition_mismatches, plan};
+pub use write::{TEMP_MARKER, cleanup_stale_temp_files};
+
+/// The backup suffix `--backup` uses when none is given.
+pub const DEFAULT_BACKUP_SUFFIX: &str = ".makguard-orig";
+
+/// How [`apply`] runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// Compute and check every rewrite, write nothing.
+    pub dry_run: bool,
+    /// `--backup[=SUFFIX]`: copy each original to `<name><SUFFIX>` (atomically) before
+    /// replacing it. The backup still holds the old key.
+    pub backup_suffix: Option<String>,
+}
+
+/// A failure of the whole run (per-file failures go into the [`ChangeLog`]).
+#[derive(Debug, Error)]
+pub enum FixError {
+    #[error("the report has fixes but no roots to resolve their paths against")]
+    NoRoots,
+}
+
+/// A scanned root, resolved once.
+struct Root {
+    display: String,
+    path: PathBuf,
+    /// A single file given on the command line.
+    is_file: bool,
+    /// The canonical directory every write must stay inside.
+    canonical_dir: Result<PathBuf, String>,
+}
+
+fn resolve_roots(report: &ScanReport) -> Vec<Root> {
+    report
+        .roots
+        .iter()
+        .map(|r| {
+            let path = PathBuf::from(&r.path);
+            let is_file = r.is_file || fs::metadata(&path).is_ok_and(|m| m.is_file());
+            let dir = if is_file {
+                match path.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                }
+            } else {
+                path.clone()
+            };
+            let canonical_dir = fs::canonicalize(&dir).map_err(|e| format!("cannot resolve root {}: {e}", r.path));
+            Root {
+                display: r.path.clone(),
+                path,
+                is_file,
+                canonical_dir,
+            }
+        })
+        .collect()
+}
+
+fn relative_path(path: &FindingPath) -> PathBuf {
+    #[cfg(unix)]
+    if let Some(raw) = &path.raw_bytes {
+        use std::os::unix::ffi::OsStringExt;
+        return PathBuf::from(std::ffi::OsString::from_vec(raw.clone()));
+    }
+    PathBuf::from(&path.display)
+}
+
+/// The file a finding's path names under `root`, if it exists there (links included: the
+/// safety check refuses them later, with a reason).
+fn locate(root: &Root, relative: &Path) -> Result<Option<PathBuf>, write::PathRefusal> {
+    let candidate = if root.is_file {
+        if root.path.file_name() != Some(relative.as_os_str()) {
+            return Ok(None);
+        }
+        root.path.clone()
+    } else {
+        write::join_relative(&root.path, relative)?
+    };
+    Ok(fs::symlink_metadata(&candidate).is_ok().then_some(candidate))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Applies every fix in `report` (as filled by [`plan`] or [`edition_mismatches`]), one file
+/// at a time. Suppressed findings are never applied.
+pub fn apply(report: &ScanReport, options: &ApplyOptions) -> Result<ChangeLog, FixError> {
+    type FileId = (usize, String, Option<Vec<u8>>);
+    let mut by_file: BTreeMap<FileId, Vec<&Finding>> = BTreeMap::new();
+    for finding in &report.findings {
+        if finding.suppressed.is_none() && finding.fix.is_some() && finding.key.is_some() {
+            by_file
+                .entry((
+                    finding.root,
+                    finding.path.display.clone(),
+                    finding.path.raw_bytes.clone(),
+                ))
+                .or_default()
+                .push(finding);
+        }
+    }
+    let mut log = ChangeLog {
+        dry_run: options.dry_run,
+        files: Vec::new(),
+    };
+    if by_file.is_empty() {
+        return Ok(log);
+    }
+    if report.roots.is_empty() {
+        return Err(FixError::NoRoots);
+    }
+    let roots = resolve_roots(report);
+    for ((root, ..), findings) in &by_file {
+        log.files.push(fix_file(roots.get(*root), findings, options));
+    }
+    Ok(log)
+}
+
+fn edit_records(findings: &[&Finding]) -> Vec<(EditRecord, edit::KeyEdit)> {
+    let mut out = Vec::new();
+    for finding in findings {
+        let (Some(fix), Some(info)) = (&finding.fix, &finding.key) else {
+            continue;
+        };
+        for e in &fix.edits {
+            let record = EditRecord {
+                rule: finding.rule.code,
+                rule_name: finding.rule.name,
+                old_key_fingerprint: info.key.fingerprint(),
+                old_key_masked: info.key.masked(),
+                new_gvlk: fix.new_key.reveal_unmasked().to_string(),
+                chosen_by: fix.chosen_by.clone(),
+                applicability: fix.applicability,
+                text_range: e.range,
+                byte_range: None,
+            };
+            let key_edit = edit::KeyEdit {
+                range: e.range,
+                old_key: info.key.clone(),
+                replacement: e.replacement.clone(),
+            };
+            out.push((record, key_edit));
+        }
+    }
+    out
+}
+
+fn fix_file(root: Option<&Root>, findings: &[&Finding], options: &ApplyOptions) -> FileChange {
+    let path = &findings[0].path;
+    let relative = relative_path(path);
+    let pairs = edit_records(findings);
+    let (records, key_edits): (Vec<EditRecord>, Vec<edit::KeyEdit>) = pairs.into_iter().unzip();
+    let mut change = FileChange {
+        root: String::new(),
+        path: path.display.clone(),
+        edits: records,
+        encoding: None,
+        sha256_before: None,
+        sha256_after: None,
+        backup: None,
+        status: FileStatus::Skipped(String::new()),
+        texts: None,
+    };
+
+    let Some(root) = root else {
+        change.status = FileStatus::Skipped("the finding names a root the report does not have".to_string());
+        return change;
+    };
+    change.root = root.display.clone();
+    let target = match locate(root, &relative) {
+        Ok(Some(target)) => target,
+        Ok(None) => {
+            change.status = FileStatus::Skipped("the file is not under its root any more".to_string());
+            return change;
+        }
+        Err(write::PathRefusal::Unsafe(reason)) => {
+            change.status = FileStatus::Skipped(reason);
+            return change;
+        }
+    };
+    change.status = match fix_located(path, root, &target, &key_edits, options, &mut change) {
+        Ok(status) | Err(status) => status,
+    };
+    change
+}
+
+/// Re-scans the rewritten bytes with the scanner for the file's kind; `Some(reason)` when
+/// the new content fails to parse where the old one did.
+fn rescan_breaks(path: &FindingPath, old: &[u8], new: &[u8]) -> Option<String> {
+    let kind = kind::detect_kind(&path.display, old)?;
+    let ctx = FileContext { path, key_config: None };
+    let parse_failures = |bytes: &[u8]| {
+        kind::scan_file_bytes(kind, bytes, &ctx)
+            .iter()
+            .filter(|f| f.rule.code.starts_with("MG9"))
+            .count()
+    };
+    (parse_failures(new) > parse_failures(old)).then(|| {
+        format!(
+            "the rewritten file no longer parses as {}; nothing was written",
+            kind.as_str()
+        )
+    })
+}
+
+fn fix_located(
+    finding_path: &FindingPath,
+    root: &Root,
+    target: &Path,
+    key_edits: &[edit::KeyEdit],
+    options: &ApplyOptions,
+    change: &mut FileChange,
+) -> Result<FileStatus, FileStatus> {
+    let canonical_root = root
+        .canonical_dir
+        .as_ref()
+        .map_err(|e| FileStatus::Skipped(e.clone()))?;
+    let meta = write::check_writable_target(target, canonical_root)
+        .map_err(|write::PathRefusal::Unsafe(r)| FileStatus::Skipped(r))?;
+    let bytes = fs::read(target).map_err(|e| FileStatus::Failed(format!("cannot read the file: {e}")))?;
+    change.sha256_before = Some(sha256_hex(&bytes));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+
+    let rewrite = edit::rewrite(&name, &bytes, key_edits).map_err(|e| match e {
+        edit::RewriteError::Skipped(r) => FileStatus::Skipped(r),
+        edit::RewriteError::RolledBack(r) => FileStatus::RolledBack(r),
+    })?;
+    change.encoding = Some(rewrite.encoding.name());
+    if let Some(reason) = rescan_breaks(finding_path, &bytes, &rewrite.new_bytes) {
+        return Err(FileStatus::RolledBack(reason));
+    }
+
+    // `ospp.vbs /inpkey:` installs Office keys only; a Windows GVLK there is a wrong guess.
+    for key_edit in key_edits {
+        let windows_key = makguard_core::ProductKey::parse(&key_edit.replacement)
+            .ok()
+            .and_then(|k| catalog::lookup_key(&k))
+            .is_some_and(|e| e.family == Family::Windows);
+        if windows_key
+            && keyscan::install_command_before(&rewrite.old_text, key_edit.range.start) == Some(InstallCommand::Ospp)
+        {
+            return Err(FileStatus::Skipped(
+                "ospp.vbs /inpkey installs an Office key, but a Windows GVLK was chosen: pass --gvlk with the Office product's GVLK"
+                    .to_string(),
+            ));
+        }
+    }
+
+    let mut sorted: Vec<&edit::KeyEdit> = key_edits.iter().collect();
+    sorted.sort_by_key(|e| (e.range.start, e.range.end));
+    sorted.dedup_by(|a, b| a == b);
+    for record in &mut change.edits {
+        record.byte_range = sorted
+            .iter()
+            .position(|e| e.range == record.text_range)
+            .and_then(|i| rewrite.changed_byte_ranges.get(i).copied());
+    }
+    change.sha256_after = Some(sha256_hex(&rewrite.new_bytes));
+    change.texts = Some((rewrite.old_text.clone(), rewrite.new_text.clone()));
+
+    if options.dry_run {
+        return Ok(FileStatus::DryRun);
+    }
+    if let Some(suffix) = &options.backup_suffix {
+        let suffix = if suffix.is_empty() {
+            DEFAULT_BACKUP_SUFFIX
+        } else {
+            suffix
+        };
+        let mut backup_name = target.file_name().unwrap_or_default().to_os_string();
+        backup_name.push(suffix);
+        let backup = target.with_file_name(backup_name);
+        if fs::symlink_metadata(&backup).is_ok() {
+            return Err(FileStatus::Skipped(format!(
+                "the backup {} already exists; move it away or choose another --backup suffix",
+                backup.display()
+            )));
+        }
+        write::atomic_write(&backup, &bytes, Some(meta.permissions()))
+            .map_err(|e| FileStatus::Failed(format!("cannot write the backup: {e}")))?;
+        change.backup = Some(backup.to_string_lossy().into_owned());
+    }
+    // The file must not have changed between the read and the rename.
+    let current = fs::read(target).map_err(|e| FileStatus::Failed(format!("cannot re-read the file: {e}")))?;
+    if current != bytes {
+        return Err(FileStatus::Skipped(
+            "the file changed while makguard was fixing it; scan again".to_string(),
+        ));
+    }
+    write::atomic_write(target, &rewrite.new_bytes, Some(meta.permissions()))
+        .map_err(|e| FileStatus::Failed(format!("cannot write the file: {e}")))?;
+    Ok(FileStatus::Written)
+}
+
+/// The byte ranges where `old` and `new` differ, coalesced; for proving a change log accounts
+/// for every byte changed.
+pub fn differing_byte_ranges(old: &[u8], new: &[u8]) -> Vec<TextRange> {
+    let mut out: Vec<TextRange> = Vec::new();
+    let common = old.len().min(new.len());
+    for i in 0..common {
+        if old[i] != new[i] {
+            match out.last_mut() {
+                Some(last) if last.end == i => last.end = i + 1,
+                _ => out.push(TextRange::new(i, i + 1)),
+            }
+        }
+    }
+    if old.len() != new.len() {
+        out.push(TextRange::new(common, old.len().max(new.len())));
+    }
+    out
+}

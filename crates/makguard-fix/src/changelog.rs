@@ -1,0 +1,333 @@
+//! The change log of a fix run: per file, every key replaced, how its GVLK was chosen, the
+//! byte ranges changed and the file's SHA-256 before and after; as JSON (`--report FILE`) and
+//! as a redacted unified diff (`--dry-run`).
+
+use std::sync::OnceLock;
+
+use makguard_core::{Applicability, ProductKey, TextRange};
+use regex::Regex;
+use serde_json::{Value, json};
+
+/// The change-log JSON format version. Later versions only add fields.
+pub const CHANGE_LOG_FORMAT_VERSION: u32 = 1;
+
+/// One key replacement in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditRecord {
+    /// The rule code, e.g. `MG101`.
+    pub rule: &'static str,
+    pub rule_name: &'static str,
+    pub old_key_fingerprint: String,
+    /// The old key masked to its last group.
+    pub old_key_masked: String,
+    /// The GVLK written (normalised, with dashes).
+    pub new_gvlk: String,
+    pub chosen_by: String,
+    pub applicability: Applicability,
+    /// The key's byte range in the file's decoded text.
+    pub text_range: TextRange,
+    /// The bytes replaced, as a range of the ORIGINAL file's bytes (BOM and UTF-16 included);
+    /// `None` when the file was not rewritten.
+    pub byte_range: Option<TextRange>,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileStatus {
+    /// The new content replaced the original.
+    Written,
+    /// `--dry-run`: the new content was computed and checked, not written.
+    DryRun,
+    /// The rewrite was made in memory and failed a check (bytes outside the keys would change,
+    /// or the result no longer parses); the file was not written.
+    RolledBack(String),
+    /// The file was not touched: a link, outside the root, changed since the scan, not
+    /// decodable losslessly, and so on.
+    Skipped(String),
+    /// An I/O error; the original is intact (the rename is the only step that changes it).
+    Failed(String),
+}
+
+impl FileStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FileStatus::Written => "written",
+            FileStatus::DryRun => "dry-run",
+            FileStatus::RolledBack(_) => "rolled-back",
+            FileStatus::Skipped(_) => "skipped",
+            FileStatus::Failed(_) => "failed",
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            FileStatus::Written | FileStatus::DryRun => None,
+            FileStatus::RolledBack(r) | FileStatus::Skipped(r) | FileStatus::Failed(r) => Some(r),
+        }
+    }
+}
+
+/// Everything done (or, in a dry run, planned) to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    /// The root as given on the command line.
+    pub root: String,
+    /// The path relative to the root, as in the findings.
+    pub path: String,
+    pub edits: Vec<EditRecord>,
+    /// The encoding the file was read and written in (`utf-16le-bom`, ...).
+    pub encoding: Option<&'static str>,
+    /// Lower-case hex SHA-256 of the file as read.
+    pub sha256_before: Option<String>,
+    /// Lower-case hex SHA-256 of the new content (written, or that would be written).
+    pub sha256_after: Option<String>,
+    /// Where `--backup` copied the original.
+    pub backup: Option<String>,
+    pub status: FileStatus,
+    /// Decoded text before and after, kept for the diff; never serialised.
+    pub(crate) texts: Option<(String, String)>,
+}
+
+impl FileChange {
+    /// The distinct rule codes of this file's edits.
+    pub fn rule_codes(&self) -> Vec<&'static str> {
+        let mut codes: Vec<&'static str> = self.edits.iter().map(|e| e.rule).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        codes
+    }
+
+    /// The distinct byte ranges of the original file that were (or would be) replaced.
+    pub fn changed_byte_ranges(&self) -> Vec<TextRange> {
+        let mut ranges: Vec<TextRange> = self.edits.iter().filter_map(|e| e.byte_range).collect();
+        ranges.sort_unstable();
+        ranges.dedup();
+        ranges
+    }
+
+    fn to_json(&self) -> Value {
+        let range = |r: TextRange| json!({ "start": r.start, "end": r.end });
+        json!({
+            "root": self.root,
+            "path": self.path,
+            "status": self.status.as_str(),
+            "reason": self.status.reason(),
+            "encoding": self.encoding,
+            "sha256_before": self.sha256_before,
+            "sha256_after": self.sha256_after,
+            "backup": self.backup,
+            "rules": self.rule_codes(),
+            "changed_byte_ranges": self.changed_byte_ranges().into_iter().map(range).collect::<Vec<_>>(),
+            "edits": self.edits.iter().map(|e| json!({
+                "rule": e.rule,
+                "rule_name": e.rule_name,
+                "old_key_fingerprint": e.old_key_fingerprint,
+                "old_key_masked": e.old_key_masked,
+                "new_gvlk": e.new_gvlk,
+                "chosen_by": e.chosen_by,
+                "applicability": e.applicability.as_str(),
+                "text_range": range(e.text_range),
+                "byte_range": e.byte_range.map(range),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The result of [`crate::apply`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeLog {
+    pub dry_run: bool,
+    pub files: Vec<FileChange>,
+}
+
+impl ChangeLog {
+    /// Files in `status` (compared by kind, ignoring the reason).
+    pub fn count(&self, status: &str) -> usize {
+        self.files.iter().filter(|f| f.status.as_str() == status).count()
+    }
+
+    /// True when some file could not be fixed (skipped, rolled back or failed).
+    pub fn has_failures(&self) -> bool {
+        self.files
+            .iter()
+            .any(|f| !matches!(f.status, FileStatus::Written | FileStatus::DryRun))
+    }
+
+    /// The `--report FILE` JSON (see docs/fixing.md).
+    pub fn to_json(&self) -> String {
+        let value = json!({
+            "version": CHANGE_LOG_FORMAT_VERSION,
+            "dry_run": self.dry_run,
+            "summary": {
+                "files": self.files.len(),
+                "written": self.count("written"),
+                "dry_run": self.count("dry-run"),
+                "rolled_back": self.count("rolled-back"),
+                "skipped": self.count("skipped"),
+                "failed": self.count("failed"),
+                "keys_replaced": self.files.iter()
+                    .filter(|f| matches!(f.status, FileStatus::Written | FileStatus::DryRun))
+                    .map(|f| f.edits.len()).sum::<usize>(),
+            },
+            "files": self.files.iter().map(FileChange::to_json).collect::<Vec<_>>(),
+        });
+        let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
+        out.push('\n');
+        out
+    }
+
+    /// A unified diff (3 lines of context) of every file written or, in a dry run, to be
+    /// written, over the decoded text. Every key that is not a GVLK is masked in every line;
+    /// the new GVLKs show in full.
+    pub fn unified_diff(&self) -> String {
+        let mut out = String::new();
+        for file in &self.files {
+            if let Some((old, new)) = &file.texts {
+                out.push_str(&unified_diff(&file.path, old, new));
+            }
+        }
+        out
+    }
+}
+
+const SYMBOLS: &str = "[BCDFGHJKMNPQRTVWXY2346789bcdfghjkmnpqrtvwxy]";
+
+fn symbol_run_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(&format!("{s}+(?:-{s}+)*", s = SYMBOLS)).expect("static regex"))
+}
+
+/// Runs with this many key symbols may hold a key (or a four-group partial key).
+const MASK_MIN_SYMBOLS: usize = 20;
+
+/// `line` with every run of key symbols that could hold a key, and is not exactly a GVLK,
+/// masked but for its last five symbols. Whole maximal runs are masked, so a key glued to
+/// other key-alphabet text or inside a longer dashed run does not leak either.
+pub fn mask_keys(line: &str) -> String {
+    symbol_run_regex()
+        .replace_all(line, |caps: &regex::Captures<'_>| {
+            let run = &caps[0];
+            let symbols = run.bytes().filter(|&b| b != b'-').count();
+            if symbols < MASK_MIN_SYMBOLS || ProductKey::parse(run).is_ok_and(|k| k.is_gvlk()) {
+                return run.to_string();
+            }
+            let mut kept = 0;
+            let mut out: Vec<char> = run
+                .chars()
+                .rev()
+                .map(|c| {
+                    if c == '-' {
+                        c
+                    } else if kept < 5 {
+                        kept += 1;
+                        c.to_ascii_uppercase()
+                    } else {
+                        '*'
+                    }
+                })
+                .collect();
+            out.reverse();
+            out.into_iter().collect::<String>()
+        })
+        .into_owned()
+}
+
+fn display_line(line: &str) -> String {
+    mask_keys(line.trim_end_matches('\n').trim_end_matches('\r'))
+}
+
+/// A unified diff of `old` and `new` for `path`, masked. Fixes never add or remove line
+/// breaks, so lines pair up one to one; if they ever do not, the whole file is one hunk.
+pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
+    const CONTEXT: usize = 3;
+    if old == new {
+        return String::new();
+    }
+    let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
+    let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
+    let mut out = format!("--- a/{path}\n+++ b/{path}\n");
+    if old_lines.len() != new_lines.len() {
+        out.push_str(&format!("@@ -1,{} +1,{} @@\n", old_lines.len(), new_lines.len()));
+        for line in &old_lines {
+            out.push_str(&format!("-{}\n", display_line(line)));
+        }
+        for line in &new_lines {
+            out.push_str(&format!("+{}\n", display_line(line)));
+        }
+        return out;
+    }
+    let changed: Vec<usize> = (0..old_lines.len()).filter(|&i| old_lines[i] != new_lines[i]).collect();
+    let mut hunks: Vec<(usize, usize)> = Vec::new();
+    for &i in &changed {
+        let start = i.saturating_sub(CONTEXT);
+        let end = (i + CONTEXT + 1).min(old_lines.len());
+        match hunks.last_mut() {
+            Some(last) if start <= last.1 => last.1 = end,
+            _ => hunks.push((start, end)),
+        }
+    }
+    for (start, end) in hunks {
+        let count = end - start;
+        out.push_str(&format!("@@ -{},{count} +{},{count} @@\n", start + 1, start + 1));
+        for i in start..end {
+            if old_lines[i] == new_lines[i] {
+                out.push_str(&format!(" {}\n", display_line(old_lines[i])));
+            } else {
+                out.push_str(&format!("-{}\n", display_line(old_lines[i])));
+            }
+            // Changed lines print as a block: all removals, then all additions.
+            if old_lines[i] != new_lines[i] && (i + 1 == end || old_lines[i + 1] == new_lines[i + 1]) {
+                let mut j = i;
+                while j > start && old_lines[j - 1] != new_lines[j - 1] {
+                    j -= 1;
+                }
+                for line in &new_lines[j..=i] {
+                    out.push_str(&format!("+{}\n", display_line(line)));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
+    const GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
+
+    #[test]
+    fn masks_every_non_gvlk_key_shape() {
+        let bare = MAK.replace('-', "");
+        let line = format!(
+            "a {MAK} b {} c ={bare}; BCDFG-{MAK} {GVLK} {}",
+            MAK.to_lowercase(),
+            GVLK.replace('-', "")
+        );
+        let masked = mask_keys(&line);
+        assert_eq!(
+            masked,
+            format!(
+                "a *****-*****-*****-*****-3PPQC b *****-*****-*****-*****-3PPQC c ={}3PPQC; *****-*****-*****-*****-*****-3PPQC {GVLK} {}",
+                "*".repeat(20),
+                GVLK.replace('-', "")
+            )
+        );
+        assert_eq!(mask_keys("plain words and 2024-11-29"), "plain words and 2024-11-29");
+    }
+
+    #[test]
+    fn diff_hunks_have_context_and_block_changes() {
+        let old: String = (1..=12).map(|i| format!("line {i}\r\n")).collect();
+        let new = old
+            .replace("line 2\r\n", &format!("key {GVLK}\r\n"))
+            .replace("line 11", "eleven");
+        let diff = unified_diff("f.txt", &old, &new);
+        let expected = format!(
+            "--- a/f.txt\n+++ b/f.txt\n@@ -1,5 +1,5 @@\n line 1\n-line 2\n+key {GVLK}\n line 3\n line 4\n line 5\n@@ -8,5 +8,5 @@\n line 8\n line 9\n line 10\n-line 11\n+eleven\n line 12\n"
+        );
+        assert_eq!(diff, expected);
+        assert_eq!(unified_diff("f", "same", "same"), "");
+    }
+}

@@ -1,0 +1,496 @@
+//! Choosing the GVLK that replaces each fixable key, and recording how it was chosen.
+//!
+//! The order is fixed and never guesses: the user's `--edition`/`--gvlk`, then the image's
+//! `EditionID` and build, then the edition of the key's own group in the image's key
+//! configuration, then (Office) the Click-to-Run product ID or the MSI product, and last,
+//! only with `--unsafe-fixes`, the answer file's `/IMAGE/NAME`. A finding no step decides
+//! stays unfixed with a reason that names what to pass.
+
+use makguard_core::catalog::{self, Family, GvlkEntry, GvlkLookupError};
+use makguard_core::{
+    Applicability, ClassSource, Edit, Finding, Fix, ImageInfo, KeyClass, ProductKey, ScanReport, TextRange, rules,
+};
+use thiserror::Error;
+
+/// The user's explicit choice of replacement key (`--edition`, `--gvlk`, `--unsafe-fixes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyChoice {
+    /// `--edition EDITIONID`: a Windows `EditionID` (`Enterprise`) or an Office Click-to-Run
+    /// product ID (`ProPlus2021Volume`) the catalog knows.
+    pub edition: Option<String>,
+    /// `--gvlk KEY`: a key from the catalog.
+    pub gvlk: Option<ProductKey>,
+    /// `--unsafe-fixes`: also choose keys from weak hints (the answer file's image name).
+    pub unsafe_fixes: bool,
+}
+
+/// Why the user's `--edition`/`--gvlk` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KeyChoiceError {
+    #[error("--gvlk: {0}")]
+    GvlkUnparsable(#[from] makguard_core::KeyParseError),
+    /// Carries the masked form only: a key that is not a GVLK may be a secret.
+    #[error("--gvlk {masked} ({fingerprint}) is not a KMS client key (GVLK) in the catalog")]
+    NotAGvlk { masked: String, fingerprint: String },
+    #[error(
+        "--edition {0}: no KMS client key is published for this edition (expected a Windows EditionID such as Enterprise or an Office product ID such as ProPlus2021Volume)"
+    )]
+    UnknownEdition(String),
+    #[error("--edition {edition} and --gvlk {gvlk} name different editions; give one of them")]
+    Conflict { edition: String, gvlk: String },
+}
+
+impl KeyChoice {
+    /// Validates `--edition` and `--gvlk` against the catalog.
+    pub fn new(edition: Option<&str>, gvlk: Option<&str>, unsafe_fixes: bool) -> Result<KeyChoice, KeyChoiceError> {
+        let gvlk = match gvlk {
+            Some(text) => {
+                let key = ProductKey::parse(text.trim())?;
+                if catalog::lookup_key(&key).is_none() {
+                    return Err(KeyChoiceError::NotAGvlk {
+                        masked: key.masked(),
+                        fingerprint: key.fingerprint(),
+                    });
+                }
+                Some(key)
+            }
+            None => None,
+        };
+        let edition = match edition.map(str::trim) {
+            Some(name) => {
+                if !edition_is_known(name) {
+                    return Err(KeyChoiceError::UnknownEdition(name.to_string()));
+                }
+                Some(name.to_string())
+            }
+            None => None,
+        };
+        if let (Some(name), Some(key)) = (&edition, &gvlk)
+            && catalog::lookup_key(key).is_none_or(|entry| !entry.edition_id.eq_ignore_ascii_case(name))
+        {
+            return Err(KeyChoiceError::Conflict {
+                edition: name.clone(),
+                gvlk: key.reveal_unmasked().to_string(),
+            });
+        }
+        Ok(KeyChoice {
+            edition,
+            gvlk,
+            unsafe_fixes,
+        })
+    }
+}
+
+fn edition_is_known(name: &str) -> bool {
+    !matches!(
+        catalog::windows_gvlk_for(name, None),
+        Err(GvlkLookupError::UnknownEdition(_))
+    ) || catalog::office_gvlk_for_product_id(name).is_some()
+}
+
+fn is_windows_edition(name: &str) -> bool {
+    !matches!(
+        catalog::windows_gvlk_for(name, None),
+        Err(GvlkLookupError::UnknownEdition(_))
+    )
+}
+
+/// A fixable finding that [`plan`] could not choose a key for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfixable {
+    /// Index into `ScanReport::findings`.
+    pub finding: usize,
+    /// Why, and what to pass (`--edition EDITIONID` or `--gvlk KEY`).
+    pub reason: String,
+}
+
+/// The product line a key belongs to, as far as the finding tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyFamily {
+    Windows,
+    Office,
+    /// A key literal whose product no scanner could tell (a script literal, a text file).
+    Unknown,
+}
+
+fn key_family(finding: &Finding) -> KeyFamily {
+    let hints = &finding.hints;
+    if hints.office_product_id.is_some()
+        || hints.office_msi_product.is_some()
+        || finding.rule.code == rules::OFFICE_C2R_KEY.code
+        || finding.rule.code == rules::OFFICE_MSI_KEY.code
+    {
+        return KeyFamily::Office;
+    }
+    if let Some(info) = &finding.key {
+        let edition_id = info.classification.edition_id.as_deref().unwrap_or("");
+        if !edition_id.is_empty() && catalog::office_gvlk_for_product_id(edition_id).is_some() {
+            return KeyFamily::Office;
+        }
+        if let Some(entry) = catalog::lookup_key(&info.key) {
+            return match entry.family {
+                Family::Windows => KeyFamily::Windows,
+                Family::Office => KeyFamily::Office,
+            };
+        }
+    }
+    let code = finding.rule.code;
+    let windows_rules = [
+        &rules::UNATTEND_NON_KMS_KEY,
+        &rules::UNATTEND_KEY_IN_COMMENT,
+        &rules::UNATTEND_COMMAND_INSTALLS_KEY,
+        &rules::SCRIPT_INSTALLS_KEY,
+        &rules::MDT_KEY,
+        &rules::PID_TXT_KEY,
+        &rules::GVLK_EDITION_MISMATCH,
+    ];
+    if windows_rules.iter().any(|rule| rule.code == code) {
+        KeyFamily::Windows
+    } else {
+        KeyFamily::Unknown
+    }
+}
+
+/// The image of the root a finding belongs to.
+fn image_for<'a>(report: &'a ScanReport, finding: &Finding) -> Option<&'a ImageInfo> {
+    report.roots.get(finding.root).and_then(|r| r.image.as_ref())
+}
+
+/// What a chooser step decided.
+enum Choice {
+    Key {
+        entry: &'static GvlkEntry,
+        applicability: Applicability,
+        chosen_by: String,
+    },
+    /// This step applies but cannot decide; stop with this reason.
+    Stop(String),
+}
+
+fn build_text(build: Option<u32>) -> String {
+    build.map_or_else(String::new, |b| format!(", build {b}"))
+}
+
+fn windows_by_edition(edition: &str, build: Option<u32>, origin: &str) -> Choice {
+    match catalog::windows_gvlk_for(edition, build) {
+        Ok(entry) => Choice::Key {
+            entry,
+            applicability: Applicability::Safe,
+            chosen_by: format!("{origin} {edition}{}", build_text(build)),
+        },
+        Err(GvlkLookupError::NeedsBuild { products, .. }) => Choice::Stop(format!(
+            "{origin} {edition} has KMS client keys for several releases ({products}) and the image's build is unknown: pass --gvlk KEY"
+        )),
+        Err(error) => Choice::Stop(format!("{origin}: {error}: pass --edition EDITIONID or --gvlk KEY")),
+    }
+}
+
+fn choose(finding: &Finding, choice: &KeyChoice, image: Option<&ImageInfo>) -> Option<Choice> {
+    let family = key_family(finding);
+    let build = image.and_then(|i| i.build);
+
+    // 1. The user's choice, for keys of the family it names.
+    if let Some(gvlk) = &choice.gvlk
+        && let Some(entry) = catalog::lookup_key(gvlk)
+    {
+        let applies = match entry.family {
+            Family::Windows => family != KeyFamily::Office,
+            Family::Office => family != KeyFamily::Windows,
+        };
+        if applies {
+            return Some(Choice::Key {
+                entry,
+                applicability: Applicability::Safe,
+                chosen_by: format!("--gvlk given by the user ({})", entry.edition),
+            });
+        }
+    }
+    if let Some(edition) = &choice.edition {
+        if is_windows_edition(edition) {
+            if family != KeyFamily::Office {
+                return Some(windows_by_edition(edition, build, "--edition"));
+            }
+        } else if family != KeyFamily::Windows
+            && let Some(entry) = catalog::office_gvlk_for_product_id(edition)
+        {
+            return Some(Choice::Key {
+                entry,
+                applicability: Applicability::Safe,
+                chosen_by: format!("--edition {edition} (Office product ID)"),
+            });
+        }
+    }
+
+    // 2. The image's EditionID and build, for Windows keys only.
+    if family == KeyFamily::Windows
+        && let Some(edition) = image.and_then(|i| i.edition_id.as_deref())
+    {
+        return Some(windows_by_edition(edition, build, "image EditionID"));
+    }
+
+    // 3. The edition of the key's own group in the image's key configuration.
+    if let Some(info) = &finding.key
+        && info.classification.source == ClassSource::ImageKeyConfiguration
+        && let Some(edition) = info.classification.edition_id.as_deref()
+    {
+        let group = info.key.decode().map(|d| d.group);
+        let origin = match group {
+            Some(group) => format!("EditionId of key group {group} in the image's key configuration:"),
+            None => "EditionId in the image's key configuration:".to_string(),
+        };
+        if let Some(entry) = catalog::office_gvlk_for_product_id(edition) {
+            return Some(Choice::Key {
+                entry,
+                applicability: Applicability::Safe,
+                chosen_by: format!("{origin} {edition}"),
+            });
+        }
+        if family != KeyFamily::Office && is_windows_edition(edition) {
+            return Some(windows_by_edition(edition, build, &origin));
+        }
+    }
+
+    // 4. Office: the Click-to-Run product ID, or the MSI product.
+    if family == KeyFamily::Office {
+        if let Some(id) = finding.hints.office_product_id.as_deref() {
+            return Some(match catalog::office_gvlk_for_product_id(id) {
+                Some(entry) => Choice::Key {
+                    entry,
+                    applicability: Applicability::Safe,
+                    chosen_by: format!("Office Click-to-Run product ID {id}"),
+                },
+                None => Choice::Stop(format!(
+                    "Office product ID {id} has no KMS client key in the catalog (not a volume product?): pass --gvlk KEY"
+                )),
+            });
+        }
+        if let Some(product) = finding.hints.office_msi_product.as_deref() {
+            return Some(match catalog::office_gvlk_for_edition_name(product) {
+                Some(entry) => Choice::Key {
+                    entry,
+                    applicability: Applicability::Safe,
+                    chosen_by: format!("MSI Office product {product}"),
+                },
+                None => Choice::Stop(format!(
+                    "MSI Office product '{product}' has no KMS client key in the catalog: pass --gvlk KEY"
+                )),
+            });
+        }
+        return Some(Choice::Stop(
+            "the Office product this key belongs to is unknown: pass --gvlk KEY (the product's GVLK) or --edition PRODUCTID (e.g. ProPlus2021Volume)"
+                .to_string(),
+        ));
+    }
+
+    // 5. The answer file's image name, only when the user accepts unsafe fixes.
+    if family == KeyFamily::Windows
+        && let Some(name) = finding.hints.install_image_name.as_deref()
+    {
+        if !choice.unsafe_fixes {
+            return Some(Choice::Stop(format!(
+                "the image's edition is unknown; the answer file names image \"{name}\", which --unsafe-fixes would use; otherwise pass --edition EDITIONID or --gvlk KEY"
+            )));
+        }
+        return Some(match edition_from_image_name(name, build) {
+            Some(entry) => Choice::Key {
+                entry,
+                applicability: Applicability::Unsafe,
+                chosen_by: format!("answer file /IMAGE/NAME \"{name}\" ({})", entry.edition),
+            },
+            None => Choice::Stop(format!(
+                "the answer file's image name \"{name}\" does not name one edition for certain: pass --edition EDITIONID or --gvlk KEY"
+            )),
+        });
+    }
+    None
+}
+
+/// Maps a WIM image name to one catalog entry, or `None` when it does not name exactly one
+/// GVLK. Accepts Microsoft's display names (`Windows 11 Enterprise`, `Windows Server 2022
+/// Datacenter`) and the install-media form with an edition ID (`Windows Server 2022
+/// SERVERDATACENTER`, `... SERVERSTANDARDCORE`).
+pub fn edition_from_image_name(name: &str, build: Option<u32>) -> Option<&'static GvlkEntry> {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    let windows = || {
+        catalog::entries()
+            .iter()
+            .filter(|e| e.family == Family::Windows && e.official)
+    };
+
+    let mut matches: Vec<&'static GvlkEntry> = windows()
+        .filter(|e| e.edition.split(" / ").any(|alt| alt.trim().eq_ignore_ascii_case(&name)))
+        .collect();
+
+    if matches.is_empty() {
+        // `Windows Server 2022 SERVERDATACENTER`: a product name followed by an edition ID.
+        let (product_part, last) = name.rsplit_once(' ')?;
+        let edition_id = strip_suffix_ignore_case(last, "Core").unwrap_or(last);
+        let product_part = product_part.trim();
+        matches = windows()
+            .filter(|e| e.edition_id.eq_ignore_ascii_case(edition_id))
+            .filter(|e| {
+                e.product.eq_ignore_ascii_case(product_part)
+                    || e.edition
+                        .to_ascii_lowercase()
+                        .starts_with(&product_part.to_ascii_lowercase())
+            })
+            .collect();
+    }
+    if let Some(build) = build {
+        let in_build: Vec<_> = matches.iter().copied().filter(|e| e.covers_build(build)).collect();
+        if !in_build.is_empty() {
+            matches = in_build;
+        }
+    }
+    let first = *matches.first()?;
+    matches.iter().all(|e| e.key == first.key).then_some(first)
+}
+
+fn strip_suffix_ignore_case<'a>(text: &'a str, suffix: &str) -> Option<&'a str> {
+    let cut = text.len().checked_sub(suffix.len())?;
+    (text.is_char_boundary(cut) && text[cut..].eq_ignore_ascii_case(suffix) && cut > 0).then(|| &text[..cut])
+}
+
+/// The replacement text for the key at `range`: without dashes when the key was written
+/// without them, always upper case.
+fn replacement_for(finding: &Finding, range: TextRange, key: &ProductKey) -> String {
+    let bare = range.len() == 25 || (finding.hints.bare_key && range.len() != 29);
+    if bare {
+        key.reveal_unmasked().replace('-', "")
+    } else {
+        key.reveal_unmasked().to_string()
+    }
+}
+
+fn needs_fix(finding: &Finding) -> bool {
+    if finding.suppressed.is_some() || !finding.rule.fixable {
+        return false;
+    }
+    match &finding.key {
+        Some(info) => info.class().is_forbidden_key() || finding.rule.code == rules::GVLK_EDITION_MISMATCH.code,
+        None => true,
+    }
+}
+
+/// Fills `finding.fix` for every fixable finding it can choose a key for, and returns the
+/// fixable findings it could not, each with what to pass. Suppressed findings are left alone.
+pub fn plan(report: &mut ScanReport, choice: &KeyChoice) -> Vec<Unfixable> {
+    let mut unfixable = Vec::new();
+    let images: Vec<Option<ImageInfo>> = report.findings.iter().map(|f| image_for(report, f).cloned()).collect();
+    for (index, finding) in report.findings.iter_mut().enumerate() {
+        if !needs_fix(finding) {
+            continue;
+        }
+        let (Some(range), Some(info)) = (finding.range, finding.key.as_ref()) else {
+            finding.fix = None;
+            unfixable.push(Unfixable {
+                finding: index,
+                reason: "the finding has no key position in a text file to edit".to_string(),
+            });
+            continue;
+        };
+        let image = images[index].as_ref();
+        match choose(finding, choice, image) {
+            Some(Choice::Key {
+                entry,
+                applicability,
+                chosen_by,
+            }) => {
+                if entry.key == info.key {
+                    // Already the right key (an MG401 re-planned after the user chose this edition).
+                    finding.fix = None;
+                    continue;
+                }
+                let replacement = replacement_for(finding, range, &entry.key);
+                finding.fix = Some(Fix {
+                    applicability,
+                    edits: vec![Edit { range, replacement }],
+                    new_key: entry.key.clone(),
+                    chosen_by,
+                });
+            }
+            Some(Choice::Stop(reason)) => {
+                finding.fix = None;
+                unfixable.push(Unfixable { finding: index, reason });
+            }
+            None => {
+                finding.fix = None;
+                unfixable.push(Unfixable {
+                    finding: index,
+                    reason: "cannot tell which product this key is for: pass --edition EDITIONID or --gvlk KEY"
+                        .to_string(),
+                });
+            }
+        }
+    }
+    unfixable
+}
+
+/// `MG401 gvlk-edition-mismatch` findings for GVLK findings (`MG100`) whose key is for another
+/// edition (or release) than the image's, each with a fix to the image's GVLK when the
+/// catalog names one.
+pub fn edition_mismatches(report: &ScanReport) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for finding in &report.findings {
+        if finding.rule.code != rules::UNATTEND_GVLK.code || finding.suppressed.is_some() {
+            continue;
+        }
+        let Some(image) = image_for(report, finding) else {
+            continue;
+        };
+        let Some(image_edition) = image.edition_id.as_deref() else {
+            continue;
+        };
+        let expected = catalog::windows_gvlk_for(image_edition, image.build);
+        let Some(info) = &finding.key else { continue };
+        if info.class() != KeyClass::Gvlk {
+            continue;
+        }
+        let Some(entry) = catalog::lookup_key(&info.key) else {
+            continue;
+        };
+        if entry.family != Family::Windows {
+            continue;
+        }
+        let mismatch = match &expected {
+            Ok(expected) => expected.key != info.key,
+            // Without a single expected key, only a different edition ID is certain.
+            Err(_) => !entry.edition_id.eq_ignore_ascii_case(image_edition),
+        };
+        if !mismatch {
+            continue;
+        }
+        let mut mismatch_finding = finding.clone();
+        mismatch_finding.rule = &rules::GVLK_EDITION_MISMATCH;
+        mismatch_finding.severity = rules::GVLK_EDITION_MISMATCH.default_severity;
+        mismatch_finding.fix = None;
+        let image_desc = format!("{image_edition}{}", build_text(image.build));
+        match &expected {
+            Ok(expected) => {
+                mismatch_finding.message = format!(
+                    "KMS client key {} is for {}, but the image is {image_desc}, whose KMS client key is {}",
+                    info.key, entry.edition, expected.key
+                );
+                if let Some(range) = finding.range {
+                    mismatch_finding.fix = Some(Fix {
+                        applicability: Applicability::Safe,
+                        edits: vec![Edit {
+                            range,
+                            replacement: replacement_for(finding, range, &expected.key),
+                        }],
+                        new_key: expected.key.clone(),
+                        chosen_by: format!("image EditionID {image_desc}"),
+                    });
+                }
+            }
+            Err(error) => {
+                mismatch_finding.message = format!(
+                    "KMS client key {} is for {}, but the image is {image_desc} ({error})",
+                    info.key, entry.edition
+                );
+            }
+        }
+        out.push(mismatch_finding);
+    }
+    out
+}
