@@ -1,1 +1,52 @@
-fn main() {}
+//! The `makguard` command: parses the command line, runs one subcommand and turns its outcome
+//! into the exit-code contract (docs/exit-codes.md): 0 clean, 1 findings, 2 usage or
+//! configuration error, 3 incomplete scan.
+
+mod cli;
+mod commands;
+mod config;
+mod date;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// Usage or configuration errors, internal errors included: never a panic message, which
+/// could carry a key.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        // The payload is not printed: a bug must not leak a key that happened to be in it.
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("makguard: internal error{location}; please report this bug");
+    }));
+    // clap exits 2 on usage errors and 0 for --help and --version.
+    let cli = Cli::parse();
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(err)) => {
+            eprintln!("makguard: error: {err:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(_) => ExitCode::from(EXIT_USAGE),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Scan(args) => commands::scan::run(&args),
+        Command::Fix(args) => commands::fix::run(&args),
+        Command::Key(args) => commands::key::run(&args),
+        Command::Rules(args) => commands::rules::run_rules(&args),
+        Command::Explain(args) => commands::rules::run_explain(&args),
+        Command::Allow(args) => commands::allow::run(&args),
+    }
+}

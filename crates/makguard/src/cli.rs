@@ -1,0 +1,329 @@
+//! The command line: every subcommand, option and value parser, and the help text users read.
+//!
+//! Values that may hold a product key (`--gvlk`, the `key` arguments) are taken as plain text and
+//! checked later: clap echoes a rejected value in full, and a key must never be echoed.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use makguard_core::Severity;
+
+use makguard_report::Format;
+
+const ABOUT: &str = "Keeps Multiple Activation Keys (MAKs) out of Windows deployment images";
+
+const LONG_ABOUT: &str = "\
+makguard keeps Multiple Activation Keys (MAKs) out of Windows deployment images. It lints
+answer files (unattend.xml, autounattend.xml) and related configs, scans mounted WIM images
+(including the offline registry and licensing data), refuses any image that embeds a key that
+is not a public KMS client setup key (GVLK), and can rewrite embedded MAKs to the right GVLK.
+
+Keys are never printed in full unless they are public GVLKs: other keys show their last group
+and a sha256: fingerprint.
+
+Exit codes (a contract; see docs/exit-codes.md):
+  0  nothing at or above --fail-on (suppressed findings never count)
+  1  findings at or above --fail-on
+  2  usage or configuration error (the message names file, line and column)
+  3  the scan was incomplete: a candidate file could not be read or parsed (wins over 1,
+     unless --allow-incomplete)
+
+Examples:
+  makguard scan unattend-samples
+  makguard scan /mnt/image --format text --format sarif=makguard.sarif --format junit=makguard.xml
+  makguard fix --dry-run /mnt/image
+  makguard key W269N-WFGWX-YVC9B-4J6C9-T83GX
+  makguard explain MG101";
+
+#[derive(Debug, Parser)]
+#[command(name = "makguard", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan answer files, configs and mounted images for embedded product keys
+    Scan(ScanArgs),
+    /// Rewrite embedded non-KMS keys to the GVLK for the image's edition, then scan again
+    Fix(FixArgs),
+    /// Classify product keys you have in hand (arguments, or one per line on standard input)
+    Key(KeyArgs),
+    /// List every rule: code, name, default severity and summary
+    Rules(RulesArgs),
+    /// Explain one rule, by code (MG101) or name (unattend-non-kms-key)
+    Explain(ExplainArgs),
+    /// Add a justified exception ([[allow]] entry) to the policy file makguard.toml
+    Allow(AllowArgs),
+}
+
+/// When a finding fails the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Note,
+}
+
+impl FailOn {
+    pub fn severity(self) -> Severity {
+        match self {
+            FailOn::Error => Severity::Error,
+            FailOn::Warning => Severity::Warning,
+            FailOn::Note => Severity::Note,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// One `--format FORMAT[=FILE]`: a report format and where it goes (standard output when no file).
+#[derive(Debug, Clone)]
+pub struct OutputSpec {
+    pub format: Format,
+    pub format_name: String,
+    pub file: Option<PathBuf>,
+}
+
+fn parse_output_spec(text: &str) -> Result<OutputSpec, String> {
+    let (name, file) = match text.split_once('=') {
+        Some((name, "")) => return Err(format!("no file name after '{name}='")),
+        Some((name, file)) => (name, Some(PathBuf::from(file))),
+        None => (text, None),
+    };
+    let name = name.trim().to_ascii_lowercase();
+    let format = name
+        .parse::<Format>()
+        .map_err(|_| format!("unknown format '{name}' (expected text, json, sarif, junit, github or markdown)"))?;
+    Ok(OutputSpec {
+        format,
+        format_name: name,
+        file,
+    })
+}
+
+/// Parses `16777216`, `16MiB`, `16M`, `512KiB`, `1GiB`, `10MB` (decimal) and the like.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let (digits, unit) = trimmed.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (examples: 16777216, 16MiB, 512KiB, 1GiB)"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}' (use B, KiB, MiB, GiB, KB, MB or GB)"
+            ));
+        }
+    };
+    number
+        .checked_mul(multiplier)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("size '{text}' is out of range"))
+}
+
+/// The options `scan` and `fix` share.
+#[derive(Debug, Args)]
+pub struct ScanOpts {
+    /// Files and directories to scan (a directory may be a mounted image root)
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Report format, optionally written to FILE; repeatable, e.g. `--format text --format
+    /// sarif=makguard.sarif`. Formats: text, json, sarif, junit, github, markdown. Without any
+    /// --format, text goes to standard output; at most one format may go there
+    #[arg(long = "format", value_name = "FORMAT[=FILE]", value_parser = parse_output_spec)]
+    pub formats: Vec<OutputSpec>,
+
+    /// Lowest severity that fails the gate (exit 1)
+    #[arg(long, value_enum, default_value_t = FailOn::Error, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+
+    /// Also search binary files (ASCII and UTF-16 key strings); also `deep = true` in makguard.toml
+    #[arg(long)]
+    pub deep: bool,
+
+    /// Largest file searched, e.g. 16MiB [default: 16MiB, or `size_cap` in makguard.toml]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub size_cap: Option<u64>,
+
+    /// Worker threads [default: the number of CPUs]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
+    /// Do not exit 3 when a candidate file could not be read or parsed (the MG9xx findings stay)
+    #[arg(long)]
+    pub allow_incomplete: bool,
+
+    /// Extra key-configuration file (pkeyconfig*.xrm-ms) for classifying keys; repeatable
+    #[arg(long = "pkeyconfig", value_name = "FILE")]
+    pub pkeyconfig: Vec<PathBuf>,
+
+    /// Policy file [default: makguard.toml in the first PATH if it is a directory, else beside it]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print full product keys. For local use only: never in CI logs or shared reports
+    #[arg(long)]
+    pub show_keys: bool,
+
+    /// Colour the text report
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Do not show progress on standard error
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub scan: ScanOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    #[command(flatten)]
+    pub scan: ScanOpts,
+
+    /// Change nothing; print the unified diff of what would change (keys masked)
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The image's EditionID, when it cannot be read from the image (e.g. Enterprise)
+    #[arg(long, value_name = "EDITIONID")]
+    pub edition: Option<String>,
+
+    /// The GVLK to write in, overriding the edition lookup (must be a public KMS client key)
+    #[arg(long, value_name = "KEY")]
+    pub gvlk: Option<String>,
+
+    /// Also apply fixes whose key choice rests on weak hints (an answer file's image name)
+    #[arg(long)]
+    pub unsafe_fixes: bool,
+
+    /// Keep a copy of every changed file with SUFFIX appended [default suffix: .makguard-orig].
+    /// The copy still holds the old key: delete it before capturing the image
+    #[arg(long, value_name = "SUFFIX", num_args = 0..=1, require_equals = true,
+          default_missing_value = makguard_fix::DEFAULT_BACKUP_SUFFIX)]
+    pub backup: Option<String>,
+
+    /// Write the change log as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Keys to classify; without any, read one per line from standard input
+    #[arg(value_name = "KEY")]
+    pub keys: Vec<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = KeyFormat::Text)]
+    pub format: KeyFormat,
+
+    /// Key-configuration file (pkeyconfig*.xrm-ms) that tells MAK, retail, OEM and KMS host keys apart; repeatable
+    #[arg(long = "pkeyconfig", value_name = "FILE")]
+    pub pkeyconfig: Vec<PathBuf>,
+
+    /// Print full product keys. For local use only: never in CI logs or shared reports
+    #[arg(long)]
+    pub show_keys: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Print the generated rules reference (docs/rules.md) instead of the table
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Rule code or name, e.g. MG101 or unattend-non-kms-key
+    #[arg(value_name = "CODE|NAME")]
+    pub rule: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AllowArgs {
+    /// The key's fingerprint as reports print it: sha256: and 64 lower-case hex digits
+    #[arg(value_name = "FINGERPRINT")]
+    pub fingerprint: String,
+
+    /// Why this key may stay (who approved it, ticket, until when); required
+    #[arg(long, value_name = "TEXT")]
+    pub justification: String,
+
+    /// Last day the exception applies (YYYY-MM-DD)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub expires: Option<String>,
+
+    /// Only findings in files matching this glob (relative to the scanned root, `/`-separated)
+    #[arg(long, value_name = "GLOB")]
+    pub path: Option<String>,
+
+    /// Only findings of this rule (code or name)
+    #[arg(long, value_name = "CODE|NAME")]
+    pub rule: Option<String>,
+
+    /// Policy file to change (created if absent)
+    #[arg(long, value_name = "FILE", default_value = "makguard.toml")]
+    pub config: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("16M"), Ok(16 << 20));
+        assert_eq!(parse_size("512 KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("10MB"), Ok(10_000_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("16 parsecs").is_err());
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("99999999999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn output_specs_split_at_the_first_equals() {
+        let spec = parse_output_spec("sarif=out=1.sarif").unwrap();
+        assert_eq!(spec.format_name, "sarif");
+        assert_eq!(spec.file, Some(PathBuf::from("out=1.sarif")));
+        assert!(parse_output_spec("json").unwrap().file.is_none());
+        assert!(parse_output_spec("yaml").is_err());
+        assert!(parse_output_spec("json=").is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! `makguard fix`: removes stale temporary files, scans, plans a GVLK for every fixable
+//! finding, rewrites the files (or with `--dry-run` prints the masked diff), then scans again
+//! and exits by the post-fix scan, so a key no file edit can remove still fails the gate.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use makguard_core::{ProductKey, ScanReport};
+use makguard_fix::{ApplyOptions, ChangeLog, KeyChoice, apply, cleanup_stale_temp_files, edition_mismatches, plan};
+use makguard_scan::scan_paths;
+
+use crate::cli::FixArgs;
+use crate::commands::{PreparedScan, prepare_scan};
+use crate::output::write_reports;
+use crate::progress::with_progress;
+
+/// The `[editions]` override for the image of scan root `root`, if the policy has one.
+fn edition_override<'a>(
+    report: &ScanReport,
+    root: usize,
+    overrides: &'a BTreeMap<String, ProductKey>,
+) -> Option<(&'a String, &'a ProductKey)> {
+    let edition = report.roots.get(root)?.image.as_ref()?.edition_id.as_deref()?;
+    overrides.iter().find(|(name, _)| name.eq_ignore_ascii_case(edition))
+}
+
+/// Scan, then add the edition-mismatch findings (MG401), then apply the policy. A GVLK that
+/// is the policy's `[editions]` choice for the image is what the organisation wants, not a
+/// mismatch.
+fn scan_for_fix(args: &FixArgs, prepared: &PreparedScan) -> ScanReport {
+    let mut report = with_progress(prepared.options.progress, "scanning", || {
+        scan_paths(&args.scan.paths, &prepared.options)
+    });
+    let overrides = &prepared.policy.editions;
+    let mismatches: Vec<_> = edition_mismatches(&report)
+        .into_iter()
+        .filter(|finding| {
+            let chosen = edition_override(&report, finding.root, overrides).map(|(_, key)| key);
+            chosen.is_none() || chosen != finding.key.as_ref().map(|info| &info.key)
+        })
+        .collect();
+    report.findings.extend(mismatches);
+    prepared.policy.apply(&mut report, prepared.today);
+    report
+}
+
+/// One line per fixable finding that could not be planned: where, which rule, and why.
+type UnfixableReason = String;
+
+/// Plans fixes. With `[editions]` overrides in the policy (and neither `--edition` nor
+/// `--gvlk`), each root is planned on its own with the override for its image's EditionID.
+fn plan_fixes(
+    report: &mut ScanReport,
+    choice: &KeyChoice,
+    overrides: &BTreeMap<String, ProductKey>,
+    policy_display: &str,
+) -> Vec<UnfixableReason> {
+    let describe = |report: &ScanReport, index: usize, reason: &str| {
+        report.findings.get(index).map_or_else(
+            || reason.to_string(),
+            |f| format!("{}:{} {}: {reason}", f.path, f.line.unwrap_or(0), f.rule.code),
+        )
+    };
+    let user_chose = choice.edition.is_some() || choice.gvlk.is_some();
+    if overrides.is_empty() || user_chose {
+        let unfixable = plan(report, choice);
+        return unfixable
+            .iter()
+            .map(|u| describe(report, u.finding, &u.reason))
+            .collect();
+    }
+    let mut reasons = Vec::new();
+    let all_findings = std::mem::take(&mut report.findings);
+    let mut by_root: BTreeMap<usize, Vec<_>> = BTreeMap::new();
+    for finding in all_findings {
+        by_root.entry(finding.root).or_default().push(finding);
+    }
+    for (root, findings) in by_root {
+        let override_entry = edition_override(report, root, overrides).map(|(name, key)| (name.clone(), key.clone()));
+        let mut root_choice = choice.clone();
+        if let Some((_, key)) = &override_entry {
+            root_choice.gvlk = Some(key.clone());
+        }
+        let mut sub = ScanReport {
+            findings,
+            ..report.clone()
+        };
+        let unfixable = plan(&mut sub, &root_choice);
+        reasons.extend(unfixable.iter().map(|u| describe(&sub, u.finding, &u.reason)));
+        if let Some((name, key)) = &override_entry {
+            for finding in &mut sub.findings {
+                if let Some(fix) = &mut finding.fix
+                    && fix.new_key == *key
+                {
+                    fix.chosen_by = format!("{policy_display} [editions] {name}");
+                }
+            }
+        }
+        report.findings.extend(sub.findings);
+    }
+    report.sort();
+    reasons
+}
+
+fn print_change_summary(log: &ChangeLog) {
+    for file in &log.files {
+        let what = match file.status.reason() {
+            Some(reason) => format!("{}: {reason}", file.status.as_str()),
+            None => file.status.as_str().to_string(),
+        };
+        eprintln!(
+            "makguard: {} ({} key{}): {what}",
+            file.path,
+            file.edits.len(),
+            if file.edits.len() == 1 { "" } else { "s" }
+        );
+        if let Some(backup) = &file.backup {
+            eprintln!("makguard: the backup {backup} still holds the old key: delete it before capturing the image");
+        }
+    }
+}
+
+pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
+    let opts = &args.scan;
+    let choice = KeyChoice::new(args.edition.as_deref(), args.gvlk.as_deref(), args.unsafe_fixes)?;
+    let prepared = prepare_scan(opts)?;
+    let fail_on = opts.fail_on.severity();
+
+    if !args.dry_run {
+        for path in &opts.paths {
+            let removed = cleanup_stale_temp_files(path);
+            if removed > 0 {
+                eprintln!(
+                    "makguard: removed {removed} temporary file(s) an interrupted fix left under {}",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    let mut report = scan_for_fix(args, &prepared);
+    let unfixable = plan_fixes(
+        &mut report,
+        &choice,
+        &prepared.policy.editions,
+        &prepared.policy.display,
+    );
+    let options = ApplyOptions {
+        dry_run: args.dry_run,
+        backup_suffix: args.backup.clone(),
+    };
+    let log = apply(&report, &options)?;
+    if let Some(file) = &args.report {
+        std::fs::write(file, log.to_json())
+            .with_context(|| format!("cannot write the change log to {}", file.display()))?;
+    }
+    for reason in &unfixable {
+        eprintln!("makguard: cannot fix {reason}");
+    }
+    print_change_summary(&log);
+
+    if args.dry_run {
+        print!("{}", log.unified_diff());
+        write_reports(&report, &opts.formats, opts.color, opts.show_keys, fail_on)?;
+        return Ok(report.exit_status(fail_on) as u8);
+    }
+    let after = scan_for_fix(args, &prepared);
+    write_reports(&after, &opts.formats, opts.color, opts.show_keys, fail_on)?;
+    Ok(after.exit_status(fail_on) as u8)
+}

@@ -1,0 +1,65 @@
+//! One module per subcommand. `scan` and `fix` share the preparation of a scan (policy file,
+//! options, path checks) through [`prepare_scan`].
+
+pub mod allow;
+pub mod fix;
+pub mod key;
+pub mod rules;
+pub mod scan;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use crate::cli::ScanOpts;
+use crate::config::{self, Policy};
+use crate::date::CivilDate;
+use makguard_scan::ScanOptions;
+
+/// Everything a scan needs, resolved from the command line and the policy file.
+pub struct PreparedScan {
+    pub policy: Policy,
+    pub options: ScanOptions,
+    pub today: CivilDate,
+}
+
+/// Checks the paths, loads the policy (command-line options win over it) and builds the
+/// scan options. Every failure here is a usage or configuration error (exit 2).
+pub fn prepare_scan(opts: &ScanOpts) -> anyhow::Result<PreparedScan> {
+    crate::output::check_outputs(&opts.formats)?;
+    for path in &opts.paths {
+        std::fs::symlink_metadata(path).with_context(|| format!("cannot scan {}", path.display()))?;
+    }
+    let policy = match config::locate(opts.config.as_deref(), &opts.paths) {
+        Some(location) => {
+            if !location.file.is_file() {
+                bail!("the policy file {} does not exist", location.file.display());
+            }
+            Policy::load(&location)?
+        }
+        None => Policy::default(),
+    };
+    let mut key_config_files: Vec<PathBuf> = opts.pkeyconfig.clone();
+    key_config_files.extend(policy.scan.pkeyconfig.iter().cloned());
+    for file in &key_config_files {
+        if !file.is_file() {
+            bail!("the key-configuration file {} does not exist", file.display());
+        }
+    }
+    let options = ScanOptions {
+        deep: opts.deep || policy.scan.deep.unwrap_or(false),
+        size_cap: opts
+            .size_cap
+            .or(policy.scan.size_cap)
+            .unwrap_or(makguard_scan::walk::DEFAULT_SIZE_CAP),
+        jobs: opts.jobs.map(usize::from),
+        allow_incomplete: opts.allow_incomplete,
+        key_config_files,
+        include_globs: policy.scan.include.clone(),
+        exclude_globs: policy.scan.exclude.clone(),
+        progress: !opts.no_progress && std::io::stderr().is_terminal(),
+    };
+    let today = CivilDate::today().map_err(anyhow::Error::msg)?;
+    Ok(PreparedScan { policy, options, today })
+}

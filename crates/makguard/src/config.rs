@@ -1,0 +1,633 @@
+//! The policy file `makguard.toml`: finding it, parsing it strictly (unknown keys are errors
+//! that name file, line and column), and applying it to a scan report: severity overrides,
+//! justified exceptions (`[[allow]]`) with expiry, and the scan and edition settings.
+//!
+//! docs/policy.md is the reference for the format; keep the two in step.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobBuilder, GlobMatcher};
+use makguard_core::rules::{self, Rule};
+use makguard_core::text::LineIndex;
+use makguard_core::{Finding, FindingPath, ProductKey, ScanReport, Severity, Suppression};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::date::CivilDate;
+
+/// The policy file's conventional name.
+pub const POLICY_FILE_NAME: &str = "makguard.toml";
+
+/// A configuration error: where it is and what is wrong. Exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    allow: Vec<Spanned<RawAllow>>,
+    #[serde(default)]
+    severity: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    scan: Option<RawScan>,
+    #[serde(default)]
+    editions: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAllow {
+    fingerprint: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    rule: Option<Spanned<String>>,
+    justification: Option<Spanned<String>>,
+    expires: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScan {
+    #[serde(default)]
+    include: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    size_cap: Option<Spanned<toml::Value>>,
+    deep: Option<bool>,
+    #[serde(default)]
+    pkeyconfig: Vec<Spanned<String>>,
+}
+
+/// One justified exception.
+#[derive(Debug, Clone)]
+pub struct AllowEntry {
+    /// Line and column of the entry's `[[allow]]` header.
+    pub line: u32,
+    pub column: u32,
+    pub fingerprint: Option<String>,
+    pub path_glob: Option<String>,
+    path_matcher: Option<GlobMatcher>,
+    pub rule: Option<&'static Rule>,
+    pub justification: String,
+    /// Last day the entry applies.
+    pub expires: Option<CivilDate>,
+}
+
+impl AllowEntry {
+    fn matches(&self, finding: &Finding) -> bool {
+        if let Some(fingerprint) = &self.fingerprint {
+            match &finding.key {
+                Some(key) if key.key.fingerprint() == *fingerprint => {}
+                _ => return false,
+            }
+        }
+        if let Some(matcher) = &self.path_matcher
+            && !matcher.is_match(&finding.path.display)
+        {
+            return false;
+        }
+        if let Some(rule) = self.rule
+            && rule.code != finding.rule.code
+        {
+            return false;
+        }
+        true
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(fingerprint) = &self.fingerprint {
+            parts.push(format!("fingerprint {fingerprint}"));
+        }
+        if let Some(glob) = &self.path_glob {
+            parts.push(format!("path '{glob}'"));
+        }
+        if let Some(rule) = self.rule {
+            parts.push(format!("rule {} {}", rule.code, rule.name));
+        }
+        parts.join(", ")
+    }
+}
+
+/// The `[scan]` table.
+#[derive(Debug, Clone, Default)]
+pub struct ScanSettings {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub size_cap: Option<u64>,
+    pub deep: Option<bool>,
+    /// Resolved against the policy file's directory.
+    pub pkeyconfig: Vec<PathBuf>,
+}
+
+/// A parsed, validated policy file.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// How findings name the file (e.g. `makguard.toml`, relative to scan root `root`).
+    pub display: String,
+    /// The scan root the file lies in; `None` when it lies outside every root.
+    pub root: Option<usize>,
+    pub allow: Vec<AllowEntry>,
+    /// Rule code → new severity, `None` for `off`.
+    pub severity: BTreeMap<&'static str, Option<Severity>>,
+    pub scan: ScanSettings,
+    /// EditionID → the GVLK `makguard fix` writes for it.
+    pub editions: BTreeMap<String, ProductKey>,
+}
+
+struct PolicyParser<'a> {
+    display: &'a str,
+    text: &'a str,
+    index: LineIndex,
+}
+
+impl PolicyParser<'_> {
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+        let (line, column) = self.index.line_col(self.text, span.start);
+        ConfigError {
+            file: self.display.to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+/// Globs are matched as the scanner matches `[scan]` globs: case-insensitively (Windows paths
+/// are), against the `/`-separated path relative to the scanned root.
+fn path_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern).case_insensitive(true).build()
+}
+
+/// True for `sha256:` followed by 64 lower-case hex digits (the fingerprint contract).
+pub fn is_fingerprint(text: &str) -> bool {
+    text.strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+/// Rules whose severity a policy may not change: turning them down would let an unreadable
+/// file or an expired exception pass silently.
+fn is_protected(rule: &Rule) -> bool {
+    rule.code.starts_with("MG9") || rule.code == rules::ALLOW_EXPIRED.code
+}
+
+impl Policy {
+    /// Reads and validates the policy at `location`. Errors name the file as found.
+    pub fn load(location: &PolicyLocation) -> Result<Policy, ConfigError> {
+        let path = &location.file;
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the policy file: {err}"),
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        let mut policy = Policy::parse(&text, &location.display, base).map_err(|mut err| {
+            err.file = path.display().to_string();
+            err
+        })?;
+        policy.root = location.root;
+        Ok(policy)
+    }
+
+    /// Parses policy text; relative `pkeyconfig` paths resolve against `base_dir`.
+    pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<Policy, ConfigError> {
+        let parser = PolicyParser {
+            display,
+            text,
+            index: LineIndex::new(text),
+        };
+        let raw: RawPolicy = toml::from_str(text).map_err(|err| {
+            let span = err.span().unwrap_or(0..0);
+            parser.error(span, err.message().trim().to_string())
+        })?;
+        let mut policy = Policy {
+            display: display.to_string(),
+            ..Policy::default()
+        };
+        for entry in raw.allow {
+            policy.allow.push(parse_allow(&parser, entry)?);
+        }
+        for (rule_name, level) in raw.severity {
+            let rule = rules::find(rule_name.get_ref()).ok_or_else(|| {
+                parser.error(
+                    rule_name.span(),
+                    format!("unknown rule '{}' in [severity]", rule_name.get_ref()),
+                )
+            })?;
+            if is_protected(rule) {
+                return Err(parser.error(
+                    rule_name.span(),
+                    format!(
+                        "the severity of {} {} cannot be changed (unreadable files and expired exceptions always count)",
+                        rule.code, rule.name
+                    ),
+                ));
+            }
+            let severity = match level.get_ref().as_str() {
+                "off" => None,
+                other => Some(
+                    Severity::parse(other)
+                        .filter(|_| other == other.to_ascii_lowercase())
+                        .ok_or_else(|| {
+                            parser.error(
+                                level.span(),
+                                format!("unknown severity '{other}' (expected error, warning, note or off)"),
+                            )
+                        })?,
+                ),
+            };
+            policy.severity.insert(rule.code, severity);
+        }
+        if let Some(scan) = raw.scan {
+            policy.scan = parse_scan(&parser, scan, base_dir)?;
+        }
+        for (edition, key_text) in raw.editions {
+            let key = ProductKey::parse(key_text.get_ref().trim())
+                .ok()
+                .filter(ProductKey::is_gvlk)
+                .ok_or_else(|| {
+                    parser.error(
+                        key_text.span(),
+                        format!(
+                            "[editions] {} must be a public KMS client key (GVLK) from the catalog",
+                            edition.get_ref()
+                        ),
+                    )
+                })?;
+            policy.editions.insert(edition.into_inner(), key);
+        }
+        Ok(policy)
+    }
+
+    /// Applies severity overrides and exceptions to `report`, adding MG501 for expired entries
+    /// and MG502 for entries that match nothing. `today` decides expiry.
+    pub fn apply(&self, report: &mut ScanReport, today: CivilDate) {
+        report
+            .findings
+            .retain_mut(|finding| match self.severity.get(finding.rule.code) {
+                Some(None) => false,
+                Some(Some(severity)) => {
+                    finding.severity = *severity;
+                    true
+                }
+                None => true,
+            });
+        let mut policy_findings = Vec::new();
+        for entry in &self.allow {
+            let origin = format!("{}:{}", self.display, entry.line);
+            if let Some(expires) = entry.expires
+                && today > expires
+            {
+                policy_findings.push(self.policy_finding(
+                    &rules::ALLOW_EXPIRED,
+                    entry,
+                    format!(
+                        "exception ({}) expired on {expires} and no longer applies; justification was: {}",
+                        entry.describe(),
+                        entry.justification
+                    ),
+                    report.roots.len(),
+                ));
+                continue;
+            }
+            let mut used = false;
+            for finding in report.findings.iter_mut().filter(|f| entry.matches(f)) {
+                used = true;
+                if finding.suppressed.is_none() {
+                    finding.suppressed = Some(Suppression {
+                        justification: entry.justification.clone(),
+                        origin: origin.clone(),
+                    });
+                }
+            }
+            if !used {
+                policy_findings.push(self.policy_finding(
+                    &rules::ALLOW_UNUSED,
+                    entry,
+                    format!("exception ({}) matches no finding; remove it", entry.describe()),
+                    report.roots.len(),
+                ));
+            }
+        }
+        for mut finding in policy_findings {
+            match self.severity.get(finding.rule.code) {
+                Some(None) => continue,
+                Some(Some(severity)) => finding.severity = *severity,
+                None => {}
+            }
+            report.findings.push(finding);
+        }
+        report.sort();
+    }
+
+    fn policy_finding(&self, rule: &'static Rule, entry: &AllowEntry, message: String, roots: usize) -> Finding {
+        let mut finding = Finding::new(rule, FindingPath::new(self.display.clone()), message);
+        // Outside every root, an index past the last root makes reports print the path as is.
+        finding.root = self.root.unwrap_or(roots);
+        finding.line = Some(entry.line);
+        finding.column = Some(entry.column);
+        finding
+    }
+}
+
+fn parse_allow(parser: &PolicyParser<'_>, entry: Spanned<RawAllow>) -> Result<AllowEntry, ConfigError> {
+    let span = entry.span();
+    let (line, column) = parser.index.line_col(parser.text, span.start);
+    let raw = entry.into_inner();
+    if raw.fingerprint.is_none() && raw.path.is_none() && raw.rule.is_none() {
+        return Err(parser.error(
+            span,
+            "an [[allow]] entry needs at least one of fingerprint, path or rule",
+        ));
+    }
+    let justification = match raw.justification {
+        Some(text) if !text.get_ref().trim().is_empty() => text.into_inner().trim().to_string(),
+        Some(text) => return Err(parser.error(text.span(), "justification must not be empty")),
+        None => return Err(parser.error(span, "an [[allow]] entry needs a justification")),
+    };
+    let fingerprint = match raw.fingerprint {
+        Some(fp) if is_fingerprint(fp.get_ref()) => Some(fp.into_inner()),
+        Some(fp) => {
+            return Err(parser.error(
+                fp.span(),
+                "fingerprint must be 'sha256:' followed by 64 lower-case hex digits, as reports print it",
+            ));
+        }
+        None => None,
+    };
+    let (path_glob, path_matcher) = match raw.path {
+        Some(glob) => {
+            let matcher = path_glob(glob.get_ref())
+                .map_err(|err| parser.error(glob.span(), format!("invalid path glob: {}", err.kind())))?
+                .compile_matcher();
+            (Some(glob.into_inner()), Some(matcher))
+        }
+        None => (None, None),
+    };
+    let rule = match raw.rule {
+        Some(name) => Some(
+            rules::find(name.get_ref())
+                .ok_or_else(|| parser.error(name.span(), format!("unknown rule '{}'", name.get_ref())))?,
+        ),
+        None => None,
+    };
+    let expires = match raw.expires {
+        Some(value) => Some(parse_date_value(parser, &value)?),
+        None => None,
+    };
+    Ok(AllowEntry {
+        line,
+        column,
+        fingerprint,
+        path_glob,
+        path_matcher,
+        rule,
+        justification,
+        expires,
+    })
+}
+
+fn parse_date_value(parser: &PolicyParser<'_>, value: &Spanned<toml::Value>) -> Result<CivilDate, ConfigError> {
+    let bad = || parser.error(value.span(), "expires must be a date, YYYY-MM-DD");
+    match value.get_ref() {
+        toml::Value::Datetime(dt) if dt.time.is_none() && dt.offset.is_none() => {
+            let date = dt.date.ok_or_else(bad)?;
+            CivilDate::new(i64::from(date.year), u32::from(date.month), u32::from(date.day)).ok_or_else(bad)
+        }
+        toml::Value::String(text) => CivilDate::parse(text).ok_or_else(bad),
+        _ => Err(bad()),
+    }
+}
+
+fn parse_scan(parser: &PolicyParser<'_>, raw: RawScan, base_dir: &Path) -> Result<ScanSettings, ConfigError> {
+    let globs = |list: Vec<Spanned<String>>| -> Result<Vec<String>, ConfigError> {
+        list.into_iter()
+            .map(|glob| {
+                path_glob(glob.get_ref())
+                    .map_err(|err| parser.error(glob.span(), format!("invalid glob: {}", err.kind())))?;
+                Ok(glob.into_inner())
+            })
+            .collect()
+    };
+    let size_cap = match raw.size_cap {
+        None => None,
+        Some(value) => {
+            let bad = |why: String| parser.error(value.span(), format!("size_cap: {why}"));
+            Some(match value.get_ref() {
+                toml::Value::Integer(n) if *n > 0 => u64::try_from(*n).map_err(|e| bad(e.to_string()))?,
+                toml::Value::String(text) => crate::cli::parse_size(text).map_err(bad)?,
+                _ => {
+                    return Err(bad(
+                        "expected a positive number of bytes or a size such as \"16MiB\"".into()
+                    ));
+                }
+            })
+        }
+    };
+    Ok(ScanSettings {
+        include: globs(raw.include)?,
+        exclude: globs(raw.exclude)?,
+        size_cap,
+        deep: raw.deep,
+        pkeyconfig: raw
+            .pkeyconfig
+            .into_iter()
+            .map(|p| base_dir.join(p.into_inner()))
+            .collect(),
+    })
+}
+
+/// Where the policy file for a scan is and how findings name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyLocation {
+    pub file: PathBuf,
+    /// The path findings carry: relative to scan root `root` when the file lies inside it,
+    /// else the path as found or given.
+    pub display: String,
+    pub root: Option<usize>,
+}
+
+/// The policy file for a scan of `paths`: `--config` when given (it must exist), else
+/// `makguard.toml` in the first path if it is a directory, or beside it if it is a file.
+pub fn locate(explicit: Option<&Path>, paths: &[PathBuf]) -> Option<PolicyLocation> {
+    let first = paths.first();
+    let first_dir = first.filter(|p| p.is_dir());
+    if let Some(file) = explicit {
+        let inside = first_dir.and_then(|dir| {
+            let dir = std::fs::canonicalize(dir).ok()?;
+            let file = std::fs::canonicalize(file).ok()?;
+            let relative = file.strip_prefix(&dir).ok()?;
+            let parts: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            Some(parts.join("/"))
+        });
+        return Some(match inside {
+            Some(relative) => PolicyLocation {
+                file: file.to_path_buf(),
+                display: relative,
+                root: Some(0),
+            },
+            None => PolicyLocation {
+                file: file.to_path_buf(),
+                display: file.display().to_string(),
+                root: None,
+            },
+        });
+    }
+    if let Some(dir) = first_dir {
+        let file = dir.join(POLICY_FILE_NAME);
+        return file.is_file().then(|| PolicyLocation {
+            file,
+            display: POLICY_FILE_NAME.to_string(),
+            root: Some(0),
+        });
+    }
+    let parent = first?.parent().map(Path::to_path_buf).unwrap_or_default();
+    let file = if parent.as_os_str().is_empty() {
+        PathBuf::from(POLICY_FILE_NAME)
+    } else {
+        parent.join(POLICY_FILE_NAME)
+    };
+    file.is_file().then(|| PolicyLocation {
+        display: file.display().to_string(),
+        file,
+        root: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FP: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+    fn parse(text: &str) -> Result<Policy, ConfigError> {
+        Policy::parse(text, "makguard.toml", Path::new("/policy"))
+    }
+
+    #[test]
+    fn full_policy_parses() {
+        let policy = parse(&format!(
+            "[[allow]]\nfingerprint = \"{FP}\"\njustification = \"approved\"\nexpires = 2027-01-31\n\n\
+             [[allow]]\npath = \"sources/**\"\nrule = \"unattend-non-kms-key\"\njustification = \"x\"\nexpires = \"2027-02-28\"\n\n\
+             [severity]\nMG105 = \"note\"\nunattend-gvlk = \"off\"\n\n\
+             [scan]\ninclude = [\"**/*.cfg\"]\nexclude = [\"Windows/WinSxS/**\"]\nsize_cap = \"8MiB\"\ndeep = true\npkeyconfig = [\"keys.xrm-ms\"]\n\n\
+             [editions]\nEnterprise = \"NPPR9-FWDCX-D2C8J-H872K-2YT43\"\n"
+        ))
+        .unwrap();
+        assert_eq!(policy.allow.len(), 2);
+        assert_eq!(policy.allow[0].line, 1);
+        assert_eq!(policy.allow[1].line, 6);
+        assert_eq!(policy.allow[0].expires, CivilDate::new(2027, 1, 31));
+        assert_eq!(policy.allow[1].rule.map(|r| r.code), Some("MG101"));
+        assert_eq!(policy.severity.get("MG105"), Some(&Some(Severity::Note)));
+        assert_eq!(policy.severity.get("MG100"), Some(&None));
+        assert_eq!(policy.scan.size_cap, Some(8 << 20));
+        assert_eq!(policy.scan.deep, Some(true));
+        assert_eq!(policy.scan.pkeyconfig, vec![PathBuf::from("/policy/keys.xrm-ms")]);
+        assert!(policy.editions.contains_key("Enterprise"));
+    }
+
+    #[test]
+    fn unknown_keys_name_line_and_column() {
+        let err = parse("[scan]\ndeep = true\ncolour = 1\n").unwrap_err();
+        assert_eq!((err.line, err.column), (3, 1), "{err}");
+        assert!(err.message.contains("colour"), "{err}");
+        let err = parse("[[allow]]\nrule = \"MG101\"\njustification = \"j\"\nexpire = 2027-01-01\n").unwrap_err();
+        assert_eq!((err.line, err.column), (4, 1), "{err}");
+        let err = parse("[policy]\n").unwrap_err();
+        assert_eq!(err.line, 1, "{err}");
+    }
+
+    #[test]
+    fn allow_entries_are_validated() {
+        let err = parse("[[allow]]\njustification = \"j\"\n").unwrap_err();
+        assert!(err.message.contains("at least one"), "{err}");
+        let err = parse("[[allow]]\nrule = \"MG101\"\njustification = \"  \"\n").unwrap_err();
+        assert_eq!((err.line, err.column), (3, 17), "{err}");
+        let err = parse("[[allow]]\nrule = \"MG101\"\n").unwrap_err();
+        assert!(err.message.contains("justification"), "{err}");
+        let err = parse("[[allow]]\nfingerprint = \"sha256:ABC\"\njustification = \"j\"\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 15), "{err}");
+        let err = parse("[[allow]]\nrule = \"MG999\"\njustification = \"j\"\n").unwrap_err();
+        assert!(err.message.contains("MG999"), "{err}");
+        let err = parse("[[allow]]\nrule = \"MG101\"\njustification = \"j\"\nexpires = \"2027-02-30\"\n").unwrap_err();
+        assert_eq!(err.line, 4, "{err}");
+        let err = parse("[[allow]]\npath = \"a/[b\"\njustification = \"j\"\n").unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+    }
+
+    #[test]
+    fn protected_rules_and_bad_severities_are_rejected() {
+        assert!(parse("[severity]\nMG902 = \"off\"\n").is_err());
+        assert!(parse("[severity]\nallow-expired = \"warning\"\n").is_err());
+        assert!(parse("[severity]\nMG101 = \"fatal\"\n").is_err());
+        assert!(parse("[severity]\nMG777 = \"note\"\n").is_err());
+    }
+
+    #[test]
+    fn editions_must_be_catalog_gvlks() {
+        let err = parse("[editions]\nEnterprise = \"6QWQ4-8NRCW-KHGHV-CR226-3PPQC\"\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 14), "{err}");
+        assert!(
+            !err.to_string().contains("6QWQ4"),
+            "a rejected key must not be echoed: {err}"
+        );
+    }
+
+    #[test]
+    fn every_policy_example_in_the_docs_parses() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/policy.md"))
+            .expect("docs/policy.md");
+        let mut blocks = 0;
+        for block in doc.split("```toml\n").skip(1) {
+            let example = block.split("```").next().unwrap_or_default();
+            if let Err(err) = parse(example) {
+                panic!("docs/policy.md example does not parse: {err}\n{example}");
+            }
+            blocks += 1;
+        }
+        assert!(blocks >= 5, "found {blocks} TOML examples");
+    }
+
+    #[test]
+    fn fingerprint_shape() {
+        assert!(is_fingerprint(FP));
+        assert!(!is_fingerprint(&FP.to_uppercase()));
+        assert!(!is_fingerprint(&FP[..70]));
+        assert!(!is_fingerprint("md5:00"));
+    }
+
+    #[test]
+    fn globs_match_like_the_scanner() {
+        let glob = path_glob("sources/*.xml").unwrap().compile_matcher();
+        assert!(glob.is_match("sources/unattend.xml"));
+        assert!(glob.is_match("Sources/Unattend.XML"));
+        assert!(!glob.is_match("other/unattend.xml"));
+        assert!(
+            path_glob("**/unattend.xml")
+                .unwrap()
+                .compile_matcher()
+                .is_match("a/b/unattend.xml")
+        );
+    }
+}

@@ -1,0 +1,431 @@
+//! The command line as users and CI systems see it: exit codes, formats, keys never printed
+//! in full, the `key`, `rules` and `explain` commands, and `fix`.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn clean_answer_file_exits_0() {
+    let out = run(&["scan", &fixture("clean")]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("MG100"),
+        "the GVLK is reported as a note:\n{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(ENTERPRISE_GVLK),
+        "GVLKs are public and print in full"
+    );
+}
+
+#[test]
+fn mak_exits_1_and_is_masked_in_text() {
+    let out = run(&["scan", &fixture("mak")]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stdout.contains("MG101"), "{}", out.stdout);
+    assert!(out.stdout.contains("*****-*****-*****-*****-3PPQC"), "{}", out.stdout);
+    assert!(out.stdout.contains(&fingerprint(SYNTHETIC_MAK)), "{}", out.stdout);
+    assert!(!out.all().contains(SYNTHETIC_MAK), "the MAK must never print in full");
+}
+
+#[test]
+fn mak_in_json_format() {
+    let out = run(&["scan", "--format", "json", &fixture("mak")]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let report = out.json();
+    let findings = findings(&report);
+    assert_eq!(findings.len(), 1, "{report:#}");
+    let finding = &findings[0];
+    assert_eq!(finding["code"], "MG101");
+    assert_eq!(finding["rule"], "unattend-non-kms-key");
+    assert_eq!(finding["severity"], "error");
+    assert_eq!(finding["path"], "unattend.xml");
+    assert_eq!(finding["line"], 6);
+    assert_eq!(finding["key"]["masked"], "*****-*****-*****-*****-3PPQC");
+    assert_eq!(finding["key"]["fingerprint"], fingerprint(SYNTHETIC_MAK));
+    assert_eq!(finding["key"]["class"], "non-kms");
+    assert_eq!(report["summary"]["errors"], 1);
+    assert!(!out.all().contains(SYNTHETIC_MAK));
+}
+
+#[test]
+fn show_keys_prints_the_full_key() {
+    let out = run(&["scan", "--show-keys", &fixture("mak")]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stdout.contains(SYNTHETIC_MAK),
+        "--show-keys reveals the key:\n{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn fail_on_lowers_the_threshold() {
+    assert_eq!(run(&["scan", "--fail-on", "warning", &fixture("clean")]).code, 0);
+    let out = run(&["scan", "--fail-on", "note", &fixture("clean")]);
+    assert_eq!(out.code, 1, "the GVLK note fails --fail-on note: {}", out.all());
+}
+
+#[test]
+fn malformed_xml_is_incomplete_exit_3() {
+    let out = run(&["scan", "--format", "json", &fixture("malformed")]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    let report = out.json();
+    assert!(codes(&report).contains(&"MG902".to_string()), "{report:#}");
+    assert_eq!(report["summary"]["incomplete"], true);
+}
+
+#[test]
+fn allow_incomplete_turns_3_into_the_findings_verdict() {
+    // MG902 is an error: accepted as a gap, it still fails the error gate (1), never passes silently.
+    let out = run(&["scan", "--allow-incomplete", &fixture("malformed")]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stdout.contains("MG902"),
+        "the finding stays visible:\n{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn incomplete_wins_over_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("mak/unattend.xml"), dir.path().join("a-unattend.xml")).unwrap();
+    std::fs::copy(fixture("malformed/unattend.xml"), dir.path().join("b-unattend.xml")).unwrap();
+    let out = run(&["scan", dir.path().to_str().unwrap()]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stdout.contains("MG101") && out.stdout.contains("MG902"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        vec!["scan", "--no-such-flag", "."],
+        vec!["scan"],
+        vec!["scan", "--format", "yaml", "."],
+        vec!["scan", "--format", "json=", "."],
+        vec!["scan", "--fail-on", "fatal", "."],
+        vec!["scan", "--size-cap", "lots", "."],
+        vec!["scan", "--jobs", "0", "."],
+        vec!["scan", "--color", "purple", "."],
+        vec!["scan", "--format", "text", "--format", "json", "."],
+        vec!["scan", "/no/such/path/anywhere"],
+        vec!["scan", "--config", "/no/such/makguard.toml", "."],
+        vec!["scan", "--pkeyconfig", "/no/such/pkeyconfig.xrm-ms", "."],
+        vec!["frobnicate"],
+        vec![],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.code, 2, "{args:?} should be a usage error:\n{}", out.all());
+        assert!(!out.stderr.is_empty(), "{args:?} should say why");
+    }
+}
+
+#[test]
+fn size_units_are_accepted() {
+    let out = run(&[
+        "scan",
+        "--size-cap",
+        "16MiB",
+        "--jobs",
+        "2",
+        "--no-progress",
+        &fixture("clean"),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+}
+
+#[test]
+fn several_formats_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out.json");
+    let sarif = dir.path().join("out.sarif");
+    let junit = dir.path().join("out.xml");
+    let out = run(&[
+        "scan",
+        "--format",
+        "text",
+        "--format",
+        &format!("json={}", json.display()),
+        "--format",
+        &format!("sarif={}", sarif.display()),
+        "--format",
+        &format!("junit={}", junit.display()),
+        &fixture("mak"),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stdout.contains("MG101"),
+        "text still goes to stdout:\n{}",
+        out.stdout
+    );
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(codes(&report), vec!["MG101"]);
+    let sarif_text = std::fs::read_to_string(&sarif).unwrap();
+    let sarif_json: serde_json::Value = serde_json::from_str(&sarif_text).unwrap();
+    assert_eq!(sarif_json["version"], "2.1.0");
+    let junit_text = std::fs::read_to_string(&junit).unwrap();
+    assert!(junit_text.contains("<testsuite"), "{junit_text}");
+    for text in [&sarif_text, &junit_text, &out.stdout] {
+        assert!(!text.contains(SYNTHETIC_MAK));
+    }
+}
+
+#[test]
+fn help_documents_exit_codes_and_show_keys() {
+    let out = run(&["--help"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("Exit codes"), "{}", out.stdout);
+    assert!(out.stdout.contains("incomplete"), "{}", out.stdout);
+    let out = run(&["scan", "--help"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("never in CI logs"), "{}", out.stdout);
+    assert_eq!(run(&["--version"]).code, 0);
+}
+
+#[test]
+fn key_classifies_every_catalog_gvlk() {
+    let rows = read_tsv("gvlk.tsv");
+    assert!(rows.len() >= 170, "gvlk.tsv has {} rows", rows.len());
+    let stdin: String = rows.iter().map(|r| format!("{}\n", r["key"])).collect();
+    let out = run_in(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["key", "--format", "json"],
+        &stdin,
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let list = out.json();
+    let list = list.as_array().expect("a JSON list");
+    assert_eq!(list.len(), rows.len());
+    for (row, entry) in rows.iter().zip(list) {
+        assert_eq!(entry["class"], "gvlk", "{} -> {entry}", row["key"]);
+        assert_eq!(entry["key"], row["key"].as_str(), "a GVLK is public and shown in full");
+        assert_eq!(entry["fingerprint"], fingerprint(&row["key"]));
+        assert!(entry["product"].is_string() && entry["edition"].is_string(), "{entry}");
+        let expected_checksum = if row["key"].contains('N') {
+            "valid"
+        } else {
+            "not-applicable"
+        };
+        assert_eq!(entry["checksum"], expected_checksum, "{}", row["key"]);
+    }
+}
+
+#[test]
+fn key_classifies_synthetic_keys_without_revealing_them() {
+    let rows = read_tsv("synthetic-keys.tsv");
+    assert!(rows.len() >= 20);
+    let keys: Vec<&str> = rows.iter().map(|r| r["key"].as_str()).collect();
+    let mut args = vec!["key", "--format", "json"];
+    args.extend(&keys);
+    let out = run(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let list = out.json();
+    let list = list.as_array().expect("a JSON list");
+    assert_eq!(list.len(), rows.len());
+    for (row, entry) in rows.iter().zip(list) {
+        let key = &row["key"];
+        assert_eq!(entry["class"], "non-kms", "{entry}");
+        let expected = match row["checksum_ok"].as_str() {
+            "true" => "valid",
+            "false" => "invalid",
+            _ => "not-applicable",
+        };
+        assert_eq!(entry["checksum"], expected, "{entry}");
+        assert_eq!(entry["masked"], format!("*****-*****-*****-*****-{}", &key[24..]));
+        assert_eq!(entry["fingerprint"], fingerprint(key));
+        assert!(entry.get("key").is_none(), "no full key for a non-GVLK: {entry}");
+        assert!(!out.all().contains(key.as_str()), "{key} printed in full");
+        assert!(!out.all().contains(&key.replace('-', "")), "{key} printed in full");
+    }
+    let text = run(&["key", SYNTHETIC_MAK, ENTERPRISE_GVLK]);
+    assert_eq!(text.code, 0);
+    assert!(!text.all().contains(SYNTHETIC_MAK), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("3PPQC") && text.stdout.contains(ENTERPRISE_GVLK),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn key_show_keys_reveals_and_odd_input_is_not_echoed() {
+    let out = run(&["key", "--show-keys", "--format", "json", SYNTHETIC_MAK]);
+    assert_eq!(out.json()[0]["key"], SYNTHETIC_MAK);
+
+    let stdin = "not a key at all SECRETWORD\n\nXXXXX-XXXXX-XXXXX-XXXXX-XXXXX\n6QWQ4-8NRCW-KHGHV-CR226\n";
+    let out = run_in(std::path::Path::new("."), &["key", "--format", "json"], stdin, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let list = out.json();
+    let classes: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, ["malformed", "placeholder", "partial"]);
+    assert!(
+        !out.all().contains("SECRETWORD") && !out.all().contains("6QWQ4"),
+        "{}",
+        out.all()
+    );
+}
+
+#[test]
+fn rules_lists_every_rule_and_markdown_is_generated() {
+    let out = run(&["rules"]);
+    assert_eq!(out.code, 0);
+    for rule in makguard_core::rules::ALL {
+        assert!(
+            out.stdout.contains(rule.code) && out.stdout.contains(rule.name),
+            "{}",
+            rule.code
+        );
+    }
+    let out = run(&["rules", "--markdown"]);
+    assert_eq!(out.stdout, makguard_core::rules::reference_markdown());
+}
+
+#[test]
+fn docs_rules_md_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules.md");
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == makguard_core::rules::reference_markdown(),
+        "docs/rules.md is out of date with crates/makguard-core/src/rules.rs; regenerate it with\n    \
+         cargo run -p makguard -- rules --markdown > docs/rules.md"
+    );
+}
+
+#[test]
+fn explain_by_code_or_name() {
+    let out = run(&["explain", "MG101"]);
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stdout.contains("unattend-non-kms-key") && out.stdout.contains("activation"),
+        "{}",
+        out.stdout
+    );
+    let out = run(&["explain", "mak-installed"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("MG301"), "{}", out.stdout);
+    let out = run(&["explain", "MG999"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("MG999"), "{}", out.stderr);
+}
+
+#[test]
+fn fix_dry_run_shows_a_masked_diff_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("unattend.xml");
+    std::fs::copy(fixture("mak/unattend.xml"), &file).unwrap();
+    let before = std::fs::read(&file).unwrap();
+    let out = run(&[
+        "fix",
+        "--dry-run",
+        "--gvlk",
+        ENTERPRISE_GVLK,
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 1, "exit from the pre-fix scan:\n{}", out.all());
+    assert!(
+        out.stdout
+            .contains("-      <ProductKey>*****-*****-*****-*****-3PPQC</ProductKey>"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("+      <ProductKey>{ENTERPRISE_GVLK}</ProductKey>")),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.all().contains(SYNTHETIC_MAK));
+    assert_eq!(std::fs::read(&file).unwrap(), before, "--dry-run writes nothing");
+}
+
+#[test]
+fn fix_rewrites_and_exits_from_the_post_fix_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("unattend.xml");
+    std::fs::copy(fixture("mak/unattend.xml"), &file).unwrap();
+    let log = dir.path().join("changes.json");
+    let out = run(&[
+        "fix",
+        "--gvlk",
+        ENTERPRISE_GVLK,
+        "--report",
+        log.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let after = std::fs::read_to_string(&file).unwrap();
+    let before = std::fs::read_to_string(fixture("mak/unattend.xml")).unwrap();
+    assert_eq!(
+        after,
+        before.replace(SYNTHETIC_MAK, ENTERPRISE_GVLK),
+        "only the key changes"
+    );
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    let log_json: serde_json::Value = serde_json::from_str(&log_text).unwrap();
+    assert_eq!(log_json["summary"]["keys_replaced"], 1, "{log_json:#}");
+    assert!(!log_text.contains(SYNTHETIC_MAK));
+    assert!(!out.all().contains(SYNTHETIC_MAK));
+}
+
+#[test]
+fn fix_without_an_edition_leaves_the_key_and_still_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("mak/unattend.xml"), dir.path().join("unattend.xml")).unwrap();
+    let out = run(&["fix", dir.path().to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stderr.contains("cannot fix"), "{}", out.stderr);
+    let text = std::fs::read_to_string(dir.path().join("unattend.xml")).unwrap();
+    assert!(text.contains(SYNTHETIC_MAK), "nothing was guessed");
+}
+
+#[test]
+fn fix_refuses_a_non_gvlk_replacement_without_echoing_it() {
+    let out = run(&["fix", "--gvlk", SECOND_SYNTHETIC_MAK, &fixture("mak")]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(!out.all().contains(SECOND_SYNTHETIC_MAK), "{}", out.all());
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let piped = run(&["scan", &fixture("mak")]);
+    assert!(
+        !piped.stdout.contains('\u{1b}'),
+        "no colour into a pipe:\n{}",
+        piped.stdout
+    );
+    let always = run(&["scan", "--color", "always", &fixture("mak")]);
+    assert!(
+        always.stdout.contains("\u{1b}["),
+        "--color always colours:\n{}",
+        always.stdout
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.txt");
+    let out = run(&[
+        "scan",
+        "--color",
+        "always",
+        "--format",
+        &format!("text={}", file.display()),
+        &fixture("mak"),
+    ]);
+    assert_eq!(out.code, 1);
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        written.contains("MG101") && !written.contains('\u{1b}'),
+        "files are never coloured:\n{written}"
+    );
+}
