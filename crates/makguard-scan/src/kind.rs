@@ -70,7 +70,8 @@ const ANSWER_FILE_FOLDERS: &[&str] = &["windows/panther/unattend/", "$windows.~b
 /// back as [`FileKind::Text`] or [`FileKind::AnswerFile`] and are refined from their content by
 /// [`detect_kind`].
 pub fn candidate_by_name(rel_path: &str) -> Option<FileKind> {
-    let lower = rel_path.to_lowercase();
+    let lower_with_suffix = rel_path.to_lowercase();
+    let lower = strip_backup_suffixes(&lower_with_suffix);
     let name = lower.rsplit('/').next().unwrap_or(&lower);
     let extension = name.rsplit_once('.').map(|(_, ext)| ext);
     match name {
@@ -89,6 +90,19 @@ pub fn candidate_by_name(rel_path: &str) -> Option<FileKind> {
         return Some(FileKind::AnswerFile);
     }
     TEXT_EXTENSIONS.contains(&extension).then_some(FileKind::Text)
+}
+
+/// Suffixes that editors and tools (`makguard fix --backup` among them) append to a backup
+/// copy. A backup of a candidate ships with the image just like the original, so it is
+/// searched as the original would be.
+const BACKUP_SUFFIXES: &[&str] = &[".makguard-orig", ".bak", ".orig", ".old", ".backup", "~"];
+
+fn strip_backup_suffixes(lower_path: &str) -> &str {
+    let mut path = lower_path;
+    while let Some(stripped) = BACKUP_SUFFIXES.iter().find_map(|suffix| path.strip_suffix(suffix)) {
+        path = stripped;
+    }
+    path
 }
 
 /// True for an `.xml` in a folder Setup searches for answer files, and for MDT's per-task-

@@ -49,7 +49,8 @@ pub struct ScanOptions {
     pub allow_incomplete: bool,
     /// `--pkeyconfig` files, loaded after each image's own key configuration.
     pub key_config_files: Vec<PathBuf>,
-    /// When not empty, only files whose root-relative path matches one of these are searched.
+    /// Extra candidates: files whose root-relative path matches one of these are searched as
+    /// text even when their name makes them no candidate (e.g. `**/*.pkr.hcl`).
     pub include_globs: Vec<String>,
     /// Files and folders whose root-relative path matches one of these are skipped.
     pub exclude_globs: Vec<String>,
@@ -132,7 +133,7 @@ impl Filters {
     }
 
     fn included(&self, rel: &str) -> bool {
-        self.include.as_ref().is_none_or(|set| set.is_match(rel))
+        self.include.as_ref().is_some_and(|set| set.is_match(rel))
     }
 }
 
@@ -523,8 +524,9 @@ fn walk(
             continue;
         }
         let by_name = match candidate_by_name(&rel.display) {
-            Some(kind) if filters.included(&rel.display) => kind,
-            None if options.deep && filters.included(&rel.display) => FileKind::Binary,
+            Some(kind) => kind,
+            None if filters.included(&rel.display) => FileKind::Text,
+            None if options.deep => FileKind::Binary,
             _ => {
                 tally.skip(skip_reason::NOT_A_CANDIDATE);
                 continue;

@@ -182,7 +182,7 @@ fn a_clean_image_exits_zero() {
 }
 
 #[test]
-fn exclude_and_include_globs_narrow_the_scan() {
+fn exclude_globs_narrow_the_scan_and_include_globs_widen_it() {
     let dir = tempfile::tempdir().unwrap();
     let Some(image) = build(dir.path()) else {
         return;
@@ -201,13 +201,61 @@ fn exclude_and_include_globs_narrow_the_scan() {
     assert!(report.findings.iter().all(|f| !f.path.display.ends_with(".LOG")));
     assert_eq!(report.summary.skipped.get("excluded"), Some(&1));
 
+    // A Packer template is no candidate by name; an include glob makes it one.
+    let template = "packer/windows.pkr.hcl";
+    std::fs::create_dir_all(image.root.join("packer")).unwrap();
+    std::fs::write(
+        image.root.join(template),
+        "variable \"product_key\" {\n  default = \"YNTHT-YF2BV-TTMDY-RHH7J-VCPQD\"\n}\n",
+    )
+    .unwrap();
+    let in_template = |report: &makguard_core::ScanReport| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.path.display == template)
+            .map(|f| (f.rule.code, f.line))
+            .collect::<Vec<_>>()
+    };
+    assert!(in_template(&scan(&image.root, &ScanOptions::default())).is_empty());
     let options = ScanOptions {
-        include_globs: vec!["sources/**".to_string()],
+        include_globs: vec!["**/*.pkr.hcl".to_string()],
         ..ScanOptions::default()
     };
-    let report = scan(&image.root, &options);
-    let codes: Vec<_> = report.findings.iter().map(|f| f.rule.code).collect();
-    assert_eq!(codes, vec!["MG261", "MG201", "MG232", "MG231"]);
+    let widened = scan(&image.root, &options);
+    assert_eq!(in_template(&widened), vec![("MG241", Some(2))]);
+    // Every default candidate is still searched.
+    let default_codes = scan(&image.root, &ScanOptions::default()).findings.len();
+    assert_eq!(widened.findings.len(), default_codes + 1);
+}
+
+#[test]
+fn backup_copies_are_searched_like_their_originals() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(image) = build(dir.path()) else {
+        return;
+    };
+    let answer = "<?xml version=\"1.0\"?>\n<unattend xmlns=\"urn:schemas-microsoft-com:unattend\">\n  <settings pass=\"specialize\">\n    <component name=\"Microsoft-Windows-Shell-Setup\" processorArchitecture=\"amd64\">\n      <ProductKey>YNTHT-YF2BV-TTMDY-RHH7J-VCPQD</ProductKey>\n    </component>\n  </settings>\n</unattend>\n";
+    for backup in [
+        "Windows/Panther/unattend.xml.makguard-orig",
+        "Windows/Panther/Unattend.XML.bak",
+    ] {
+        std::fs::create_dir_all(image.root.join("Windows/Panther")).unwrap();
+        std::fs::write(image.root.join(backup), answer).unwrap();
+    }
+    let report = scan(&image.root, &ScanOptions::default());
+    for backup in [
+        "Windows/Panther/unattend.xml.makguard-orig",
+        "Windows/Panther/Unattend.XML.bak",
+    ] {
+        let codes: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.path.display == backup)
+            .map(|f| f.rule.code)
+            .collect();
+        assert_eq!(codes, vec!["MG101"], "{backup}");
+    }
 }
 
 #[test]

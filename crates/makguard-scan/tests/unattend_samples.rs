@@ -71,9 +71,14 @@ fn readme_table_matches_what_makguard_reports() {
         rows.len()
     );
 
-    let mut on_disk: Vec<String> = std::fs::read_dir(samples_dir())
-        .expect("samples folder")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+    let mut on_disk: Vec<String> = walkdir::WalkDir::new(samples_dir())
+        .into_iter()
+        .map(|entry| entry.expect("entry"))
+        .filter(|entry| entry.file_type().is_file())
+        .map(|entry| {
+            let relative = entry.path().strip_prefix(samples_dir()).expect("inside the folder");
+            relative.to_string_lossy().replace('\\', "/")
+        })
         .filter(|name| name.ends_with(".xml"))
         .collect();
     on_disk.sort();
