@@ -22,6 +22,9 @@ pub struct KeyChoice {
     pub gvlk: Option<ProductKey>,
     /// `--unsafe-fixes`: also choose keys from weak hints (the answer file's image name).
     pub unsafe_fixes: bool,
+    /// `--build N`: the Windows build to pick a release by when the image does not say
+    /// (loose answer files); it wins over the image's own build.
+    pub build: Option<u32>,
 }
 
 /// Why the user's `--edition`/`--gvlk` cannot be used.
@@ -77,7 +80,14 @@ impl KeyChoice {
             edition,
             gvlk,
             unsafe_fixes,
+            build: None,
         })
+    }
+
+    /// Sets `--build`: the release to pick when an edition has one GVLK per release.
+    pub fn with_build(mut self, build: Option<u32>) -> KeyChoice {
+        self.build = build;
+        self
     }
 }
 
@@ -179,7 +189,7 @@ fn windows_by_edition(edition: &str, build: Option<u32>, origin: &str) -> Choice
             chosen_by: format!("{origin} {edition}{}", build_text(build)),
         },
         Err(GvlkLookupError::NeedsBuild { products, .. }) => Choice::Stop(format!(
-            "{origin} {edition} has KMS client keys for several releases ({products}) and the image's build is unknown: pass --gvlk KEY"
+            "{origin} {edition} has KMS client keys for several releases ({products}) and the image's build is unknown: pass --build BUILD (e.g. 22631) or --gvlk KEY"
         )),
         Err(error) => Choice::Stop(format!("{origin}: {error}: pass --edition EDITIONID or --gvlk KEY")),
     }
@@ -187,7 +197,7 @@ fn windows_by_edition(edition: &str, build: Option<u32>, origin: &str) -> Choice
 
 fn choose(finding: &Finding, choice: &KeyChoice, image: Option<&ImageInfo>) -> Option<Choice> {
     let family = key_family(finding);
-    let build = image.and_then(|i| i.build);
+    let build = choice.build.or_else(|| image.and_then(|i| i.build));
 
     // 1. The user's choice, for keys of the family it names.
     if let Some(gvlk) = &choice.gvlk

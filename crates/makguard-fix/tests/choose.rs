@@ -88,6 +88,42 @@ fn user_choice_beats_the_image() {
 }
 
 #[test]
+fn build_option_picks_the_release_for_loose_files() {
+    let choice = KeyChoice::new(Some("Professional"), None, false).unwrap();
+    let (report, unfixable) = planned(
+        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default())],
+        None,
+        &choice,
+    );
+    assert!(report.findings[0].fix.is_none());
+    assert!(unfixable[0].reason.contains("--build BUILD"), "{}", unfixable[0].reason);
+
+    let choice = choice.with_build(Some(22631));
+    let (report, unfixable) = planned(
+        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default())],
+        None,
+        &choice,
+    );
+    assert!(unfixable.is_empty());
+    assert_eq!(new_key(&report, 0).as_deref(), Some(PRO_GVLK));
+    assert_eq!(
+        report.findings[0].fix.as_ref().unwrap().chosen_by,
+        "--edition Professional, build 22631"
+    );
+
+    // Windows 8.1 is another release of the same edition, with another key.
+    let choice = KeyChoice::new(Some("Professional"), None, false)
+        .unwrap()
+        .with_build(Some(9600));
+    let (report, _) = planned(
+        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default())],
+        None,
+        &choice,
+    );
+    assert_eq!(new_key(&report, 0).as_deref(), Some("GCRJD-8NW9H-F2CDX-CCM8D-9D6T9"));
+}
+
+#[test]
 fn image_edition_and_build_decide_windows_keys() {
     let (report, unfixable) = planned(
         vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default())],

@@ -72,7 +72,7 @@ const ANSWER_FILE_FOLDERS: &[&str] = &["windows/panther/unattend/", "$windows.~b
 pub fn candidate_by_name(rel_path: &str) -> Option<FileKind> {
     let lower_with_suffix = rel_path.to_lowercase();
     let lower = strip_backup_suffixes(&lower_with_suffix);
-    let name = lower.rsplit('/').next().unwrap_or(&lower);
+    let name = lower.rsplit('/').next().unwrap_or(lower);
     let extension = name.rsplit_once('.').map(|(_, ext)| ext);
     match name {
         "unattend.xml" | "autounattend.xml" => return Some(FileKind::AnswerFile),
@@ -86,7 +86,7 @@ pub fn candidate_by_name(rel_path: &str) -> Option<FileKind> {
     if SCRIPT_EXTENSIONS.contains(&extension) {
         return Some(FileKind::Script);
     }
-    if extension == "xml" && is_answer_file_location(&lower) {
+    if extension == "xml" && is_answer_file_location(lower) {
         return Some(FileKind::AnswerFile);
     }
     TEXT_EXTENSIONS.contains(&extension).then_some(FileKind::Text)

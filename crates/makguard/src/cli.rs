@@ -213,6 +213,11 @@ pub struct FixArgs {
     #[arg(long, value_name = "KEY")]
     pub gvlk: Option<String>,
 
+    /// The Windows build (e.g. 22631), when it cannot be read from the image: picks the release
+    /// for editions whose GVLK differs by release (EnterpriseS, Professional, ServerStandard, ...)
+    #[arg(long, value_name = "BUILD")]
+    pub build: Option<u32>,
+
     /// Also apply fixes whose key choice rests on weak hints (an answer file's image name)
     #[arg(long)]
     pub unsafe_fixes: bool,
