@@ -19,7 +19,7 @@ pub mod unattend;
 pub mod walk;
 
 pub use kind::{FileKind, candidate_by_name, detect_kind, scan_file_bytes};
-pub use walk::{ScanOptions, scan_paths};
+pub use walk::{ScanOptions, ScanProgress, scan_paths};
 
 use makguard_core::text::LineIndex;
 use makguard_core::{Finding, FindingPath, KeyConfigIndex, KeyInfo, ProductKey, Rule, TextRange, classify_key};

@@ -11,8 +11,9 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -35,8 +36,37 @@ pub mod skip_reason {
     pub const EXCLUDED: &str = "excluded";
 }
 
+/// Live counters a caller may read while [`scan_paths`] runs, to show progress.
+#[derive(Debug, Default)]
+pub struct ScanProgress {
+    files_walked: AtomicU64,
+    files_searched: AtomicU64,
+}
+
+impl ScanProgress {
+    /// Files walked and files searched so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.files_walked.load(Ordering::Relaxed),
+            self.files_searched.load(Ordering::Relaxed),
+        )
+    }
+}
+
+fn count_walked(options: &ScanOptions) {
+    if let Some(progress) = &options.progress {
+        progress.files_walked.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn count_searched(options: &ScanOptions, files: u64) {
+    if let Some(progress) = &options.progress {
+        progress.files_searched.fetch_add(files, Ordering::Relaxed);
+    }
+}
+
 /// How to scan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ScanOptions {
     /// Search every regular file as bytes, not only candidates.
     pub deep: bool,
@@ -54,8 +84,8 @@ pub struct ScanOptions {
     pub include_globs: Vec<String>,
     /// Files and folders whose root-relative path matches one of these are skipped.
     pub exclude_globs: Vec<String>,
-    /// The caller wants progress; this library prints nothing either way.
-    pub progress: bool,
+    /// Counters to update for a progress display; this library prints nothing either way.
+    pub progress: Option<Arc<ScanProgress>>,
 }
 
 /// The default text size cap: 16 MiB.
@@ -71,7 +101,7 @@ impl Default for ScanOptions {
             key_config_files: Vec::new(),
             include_globs: Vec::new(),
             exclude_globs: Vec::new(),
-            progress: false,
+            progress: None,
         }
     }
 }
@@ -519,6 +549,7 @@ fn walk(
             continue;
         }
         tally.files_walked += 1;
+        count_walked(options);
         if filters.excluded(&rel.display) {
             tally.skip(skip_reason::EXCLUDED);
             continue;
@@ -606,7 +637,10 @@ fn work(
             search_file(&item.path, &item.rel, item.by_name, key_config, options)
         }));
         match outcome {
-            Ok(outcome) => tally.merge(outcome),
+            Ok(outcome) => {
+                count_searched(options, outcome.files_scanned);
+                tally.merge(outcome);
+            }
             Err(_) => tally.findings.push(unreadable_finding(
                 &item.rel,
                 &io::Error::other("internal error while searching the file"),

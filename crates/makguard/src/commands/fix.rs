@@ -28,7 +28,7 @@ fn edition_override<'a>(
 /// is the policy's `[editions]` choice for the image is what the organisation wants, not a
 /// mismatch.
 fn scan_for_fix(args: &FixArgs, prepared: &PreparedScan) -> ScanReport {
-    let mut report = with_progress(prepared.options.progress, "scanning", || {
+    let mut report = with_progress(prepared.options.progress.clone(), "scanning", || {
         scan_paths(&args.scan.paths, &prepared.options)
     });
     let overrides = &prepared.policy.editions;

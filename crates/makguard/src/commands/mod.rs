@@ -9,6 +9,7 @@ pub mod scan;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
@@ -58,7 +59,8 @@ pub fn prepare_scan(opts: &ScanOpts) -> anyhow::Result<PreparedScan> {
         key_config_files,
         include_globs: policy.scan.include.clone(),
         exclude_globs: policy.scan.exclude.clone(),
-        progress: !opts.no_progress && std::io::stderr().is_terminal(),
+        progress: (!opts.no_progress && std::io::stderr().is_terminal())
+            .then(|| Arc::new(makguard_scan::ScanProgress::default())),
     };
     let today = CivilDate::today().map_err(anyhow::Error::msg)?;
     Ok(PreparedScan { policy, options, today })

@@ -9,7 +9,7 @@ use makguard_scan::scan_paths;
 pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     let opts = &args.scan;
     let prepared = prepare_scan(opts)?;
-    let mut report = with_progress(prepared.options.progress, "scanning", || {
+    let mut report = with_progress(prepared.options.progress.clone(), "scanning", || {
         scan_paths(&opts.paths, &prepared.options)
     });
     prepared.policy.apply(&mut report, prepared.today);
