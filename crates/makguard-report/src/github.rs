@@ -67,8 +67,14 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
         }
         let _ = writeln!(out, "::{command} {}::{}", properties.join(","), escape_data(&message));
     }
+    // Plain log lines: the image's identity and the verdict belong in the job log, not in an
+    // annotation on a file.
+    for root in &report.roots {
+        if let Some(image) = &root.image {
+            let _ = writeln!(out, "{TOOL_NAME}: image {}: {}", root.path, image.describe());
+        }
+    }
     let verdict = verdict(report, options.fail_on);
-    // A plain log line: the verdict belongs in the job log, not as an annotation on a file.
     let _ = writeln!(
         out,
         "{TOOL_NAME}: {}, {}, {}, {} suppressed; {} ({})",
