@@ -28,6 +28,61 @@ const GUARD: usize = 8;
 
 const SYMBOLS: &str = "[BCDFGHJKMNPQRTVWXY2346789]";
 
+/// The prefilter's block size. A key in any of the searched forms puts its 25 symbol bytes
+/// within at most 58 bytes (UTF-16, with dashes), so it touches at most three blocks, and one of
+/// those holds at least nine of its symbols. Only blocks with that many symbol bytes ("hot"
+/// blocks, rare in binary data) and the bytes around them go to the regex, which is what makes
+/// `--deep` fast: the regex has no literal to skip ahead to.
+const BLOCK: usize = 32;
+const HOT_BLOCK_SYMBOLS: usize = 9;
+/// Bytes searched on each side of a hot block: more than the longest match (58 bytes), so every
+/// match that touches a hot block lies wholly inside its region.
+const MARGIN: usize = 64;
+
+const fn symbol_table() -> [bool; 256] {
+    let mut table = [false; 256];
+    let symbols = b"BCDFGHJKMNPQRTVWXY2346789";
+    let mut i = 0;
+    while i < symbols.len() {
+        table[symbols[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+static IS_SYMBOL: [bool; 256] = symbol_table();
+
+/// The parts of `buffer` that may hold a key, as merged, non-overlapping ranges in order.
+fn hot_regions(buffer: &[u8]) -> Vec<(usize, usize)> {
+    let mut regions: Vec<(usize, usize)> = Vec::new();
+    for (index, block) in buffer.chunks(BLOCK).enumerate() {
+        let symbols = block.iter().filter(|&&b| IS_SYMBOL[usize::from(b)]).count();
+        if symbols < HOT_BLOCK_SYMBOLS {
+            continue;
+        }
+        let start = (index * BLOCK).saturating_sub(MARGIN);
+        let end = (index * BLOCK + block.len() + MARGIN).min(buffer.len());
+        match regions.last_mut() {
+            // Touching regions merge, so no match can straddle two of them.
+            Some(last) if start <= last.1 => last.1 = end,
+            _ => regions.push((start, end)),
+        }
+    }
+    regions
+}
+
+/// Every regex match in `buffer`, as absolute ranges, found through the hot regions only.
+fn key_matches(buffer: &[u8]) -> Vec<(usize, usize)> {
+    hot_regions(buffer)
+        .into_iter()
+        .flat_map(|(start, end)| {
+            key_regex()
+                .find_iter(&buffer[start..end])
+                .map(move |m| (start + m.start(), start + m.end()))
+        })
+        .collect()
+}
+
 fn key_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -152,16 +207,16 @@ fn search(
     judged_to: usize,
     keys: &mut HashMap<ProductKey, Occurrence>,
 ) {
-    for m in key_regex().find_iter(buffer) {
-        if m.end() <= judged_from || m.end() > judged_to {
+    for (match_start, match_end) in key_matches(buffer) {
+        if match_end <= judged_from || match_end > judged_to {
             continue;
         }
-        let encoding = if m.as_bytes().contains(&0) {
+        let encoding = if buffer[match_start..match_end].contains(&0) {
             Encoding::Utf16
         } else {
             Encoding::Ascii
         };
-        let symbol_positions: Vec<usize> = (m.start()..m.end()).filter(|&i| buffer[i] != 0).collect();
+        let symbol_positions: Vec<usize> = (match_start..match_end).filter(|&i| buffer[i] != 0).collect();
         let (Some(&first_symbol), Some(&last_symbol)) = (symbol_positions.first(), symbol_positions.last()) else {
             continue;
         };
@@ -265,6 +320,29 @@ mod tests {
         let read = scan_reader_in_chunks(bytes, &ctx, &mut findings, chunk).unwrap();
         assert_eq!(read, bytes.len() as u64);
         findings
+    }
+
+    proptest::proptest! {
+        /// The prefilter never changes what the regex finds: same matches as a plain pass.
+        #[test]
+        fn hot_regions_find_every_match(
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000),
+            symbols in proptest::collection::vec(proptest::sample::select(b"BCDFGHJKMNPQRTVWXY2346789-\x00".to_vec()), 0..400),
+            at in 0usize..3000,
+            form in 0usize..4,
+        ) {
+            let mut bytes = noise;
+            let key = match form {
+                0 => MAK.as_bytes().to_vec(),
+                1 => utf16le(MAK),
+                2 => utf16be(MAK),
+                _ => symbols,
+            };
+            let at = at.min(bytes.len());
+            bytes.splice(at..at, key);
+            let plain: Vec<(usize, usize)> = key_regex().find_iter(&bytes).map(|m| (m.start(), m.end())).collect();
+            proptest::prop_assert_eq!(key_matches(&bytes), plain);
+        }
     }
 
     #[test]
