@@ -56,11 +56,12 @@ pub struct RootReport {
 /// Counts for the summary line and the JSON `summary` object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScanSummary {
-    /// Regular files seen by the walk.
+    /// Entries the walk saw that are not folders; always `files_scanned` plus the skipped.
     pub files_walked: u64,
     /// Files whose content was searched.
     pub files_scanned: u64,
-    /// Files not searched, by reason (`not-a-candidate`, `over-size-cap`, `special-file`, ...).
+    /// Files not searched, by reason (`not-a-candidate`, `over-size-cap`, `special-file`,
+    /// `symlink`, `excluded`, `unreadable`).
     pub skipped: BTreeMap<String, u64>,
     pub bytes_read: u64,
 }

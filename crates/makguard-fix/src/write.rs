@@ -128,8 +128,10 @@ pub fn check_writable_target(path: &Path, canonical_root: &Path) -> Result<fs::M
 /// original's permissions, fsync, rename over the original, fsync the directory. On any error
 /// the original is untouched and the temporary file is removed.
 ///
-/// Permissions (Unix mode bits, or the Windows read-only flag) are copied; other Windows
-/// attributes (hidden, system) and ownership, ACLs and extended attributes are not.
+/// Permissions (Unix mode bits, or the Windows read-only flag) are copied, and on Unix the
+/// owner and group where the process may set them (as root, e.g. on a `wimlib-imagex mountrw
+/// --unix-data` mount); other Windows attributes (hidden, system), ACLs and extended attributes
+/// are not.
 pub fn atomic_write(path: &Path, contents: &[u8], permissions: Option<fs::Permissions>) -> io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -149,8 +151,10 @@ fn write_and_rename(temp: &Path, path: &Path, contents: &[u8], permissions: Opti
     file.write_all(contents)?;
     file.sync_all()?;
     drop(file);
+    #[cfg(unix)]
+    keep_owner(temp, path);
     // A read-only original must not make the temporary file unwritable before it is synced,
-    // so the permissions go on last.
+    // so the permissions go on last (also because a change of owner may clear set-id bits).
     if let Some(permissions) = permissions {
         keep_permissions(temp, permissions)?;
     }
@@ -167,6 +171,16 @@ fn write_and_rename(temp: &Path, path: &Path, contents: &[u8], permissions: Opti
         }
     }
     fs::rename(temp, path)
+}
+
+/// Gives `temp` the original's owner and group when the process may. Best effort: without
+/// the privilege the new file belongs to whoever runs the fix (documented in docs/fixing.md).
+#[cfg(unix)]
+fn keep_owner(temp: &Path, original: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(meta) = fs::metadata(original) {
+        let _ = std::os::unix::fs::chown(temp, Some(meta.uid()), Some(meta.gid()));
+    }
 }
 
 /// Gives `temp` the original's permissions. File systems that cannot change permissions

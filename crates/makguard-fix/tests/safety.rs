@@ -53,6 +53,26 @@ fn permissions_are_kept() {
 
 #[cfg(unix)]
 #[test]
+fn owner_and_group_are_kept_where_the_process_may_set_them() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unattend.xml");
+    let bytes = Variant::Utf8.encode(&answer_file());
+    fs::write(&path, &bytes).unwrap();
+    // Only root may give a file away; anyone else keeps files they own, which is all they can fix.
+    if std::os::unix::fs::chown(&path, Some(65534), Some(65534)).is_err() {
+        println!("skipped: giving a file to another owner needs root");
+        return;
+    }
+    let report = planned_report(dir.path(), "unattend.xml", &bytes);
+    assert_eq!(status_of(&report, &ApplyOptions::default()), FileStatus::Written);
+    let meta = fs::metadata(&path).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    assert!(fs::read_to_string(&path).unwrap().contains(ENTERPRISE_GVLK));
+}
+
+#[cfg(unix)]
+#[test]
 fn symlinks_are_never_written_through() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("real.xml");

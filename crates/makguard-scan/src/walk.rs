@@ -34,6 +34,8 @@ pub mod skip_reason {
     pub const SPECIAL_FILE: &str = "special-file";
     pub const SYMLINK: &str = "symlink";
     pub const EXCLUDED: &str = "excluded";
+    /// Could not be opened (an `MG901` finding says why).
+    pub const UNREADABLE: &str = "unreadable";
 }
 
 /// Live counters a caller may read while [`scan_paths`] runs, to show progress.
@@ -349,6 +351,9 @@ struct ImageRootContext {
     /// Lower-case root-relative prefix (`""` or `"name/"`).
     prefix_lower: String,
     key_config: KeyConfigIndex,
+    /// Files the image scan read (hives, key configuration), root-relative: the walk counts
+    /// them as searched, not as `not-a-candidate`.
+    files_read: Vec<String>,
 }
 
 fn has_child_dir(dir: &Path, name: &str) -> Option<PathBuf> {
@@ -456,12 +461,16 @@ fn scan_tree(
             finding.path = prefixed(&prefix, &finding.path);
             tally.findings.push(finding);
         }
-        tally
-            .searched
-            .extend(scan.files_read.iter().map(|f| format!("{}{f}", prefix.display)));
+        let files_read: Vec<String> = scan
+            .files_read
+            .iter()
+            .map(|f| format!("{}{f}", prefix.display))
+            .collect();
+        tally.searched.extend(files_read.iter().cloned());
         images.push(ImageRootContext {
             prefix_lower: prefix.display.to_lowercase(),
             key_config: scan.key_config,
+            files_read,
         });
     }
 
@@ -537,6 +546,9 @@ fn walk(
             continue;
         }
         let rel = relative_path(root, entry.path());
+        // Every entry that is not a folder counts as walked, so that walked = searched + skipped.
+        tally.files_walked += 1;
+        count_walked(options);
         if file_type.is_symlink() {
             tally.skip(skip_reason::SYMLINK);
             if let Some(finding) = link_outside_finding(&root_abs, &entry, &rel) {
@@ -548,10 +560,14 @@ fn walk(
             tally.skip(skip_reason::SPECIAL_FILE);
             continue;
         }
-        tally.files_walked += 1;
-        count_walked(options);
         if filters.excluded(&rel.display) {
             tally.skip(skip_reason::EXCLUDED);
+            continue;
+        }
+        if !options.deep && images.iter().any(|image| image.files_read.contains(&rel.display)) {
+            // Read by the image scan already (the registry hive, the key configuration).
+            tally.files_scanned += 1;
+            tally.bytes_read += entry.metadata().map_or(0, |m| m.len());
             continue;
         }
         let by_name = match candidate_by_name(&rel.display) {
@@ -664,6 +680,7 @@ fn search_file(
     let file = match File::open(path) {
         Ok(file) => file,
         Err(error) => {
+            tally.skip(skip_reason::UNREADABLE);
             tally.findings.push(unreadable_finding(rel, &error));
             return tally;
         }
@@ -675,6 +692,7 @@ fn search_file(
             return tally;
         }
         Err(error) => {
+            tally.skip(skip_reason::UNREADABLE);
             tally.findings.push(unreadable_finding(rel, &error));
             return tally;
         }

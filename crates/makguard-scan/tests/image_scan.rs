@@ -113,11 +113,14 @@ fn summary_counts_walked_searched_and_skipped() {
     };
     let report = scan(&image.root, &ScanOptions::default());
     let summary = &report.summary;
-    // 23 regular files are planted; the SOFTWARE hive, kernel32.dll, Licensing.dat and split.bin
-    // are no candidates.
-    assert_eq!(summary.files_walked, 23, "{summary:?}");
-    assert_eq!(summary.files_scanned, 19, "{summary:?}");
-    assert_eq!(summary.skipped.get("not-a-candidate"), Some(&4), "{summary:?}");
+    // 23 regular files, 2 links and a FIFO are planted. The SOFTWARE hive is read by the image
+    // scan; kernel32.dll, Licensing.dat and split.bin are no candidates.
+    assert_eq!(summary.files_walked, 26, "{summary:?}");
+    assert_eq!(summary.files_scanned, 20, "{summary:?}");
+    assert_eq!(summary.skipped.get("not-a-candidate"), Some(&3), "{summary:?}");
+    assert_eq!(summary.skipped.get("symlink"), Some(&2), "{summary:?}");
+    assert_eq!(summary.skipped.get("special-file"), Some(&1), "{summary:?}");
+    assert_eq!(summary.files_walked, summary.files_scanned + summary.skipped.values().sum::<u64>());
     let searched = &report.roots[0].searched;
     assert!(searched.contains(&"WINDOWS/Setup/Scripts/Activate.PS1".to_string()));
     assert!(!searched.contains(&"WINDOWS/system32/split.bin".to_string()));
@@ -125,6 +128,8 @@ fn summary_counts_walked_searched_and_skipped() {
 
     let deep_report = scan(&image.root, &deep());
     assert_eq!(deep_report.summary.files_scanned, 23);
+    let deep_summary = &deep_report.summary;
+    assert_eq!(deep_summary.files_walked, deep_summary.files_scanned + deep_summary.skipped.values().sum::<u64>());
     assert!(deep_report.summary.bytes_read > 3 * makguard_scan::binary::CHUNK_SIZE as u64);
 }
 
