@@ -173,7 +173,10 @@ impl Classification {
             out.push_str(" for ");
             out.push_str(edition);
         }
-        if self.class.is_forbidden_key() || self.class == KeyClass::Gvlk {
+        if self.class == KeyClass::NonKms {
+            // Nothing that was read names the key's channel: say what that means, not "shape".
+            out.push_str(", of unknown channel (possibly a MAK)");
+        } else if self.class.is_forbidden_key() || self.class == KeyClass::Gvlk {
             out.push_str(" (");
             out.push_str(self.source.as_str());
             out.push(')');
