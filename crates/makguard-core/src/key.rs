@@ -229,6 +229,29 @@ impl ProductKey {
     }
 }
 
+/// `text` with every non-GVLK key masked, for messages that quote a file (parser errors quote
+/// element names and values, and a hostile file can put a key there). A key is a whole token:
+/// a run of letters, digits, `-` and `_` that parses as a key in either form, as the scanners
+/// define it.
+pub fn mask_keys_in(text: &str) -> String {
+    let joins = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(joins) {
+        out.push_str(&rest[..start]);
+        let run = &rest[start..];
+        let end = run.find(|c: char| !joins(c)).unwrap_or(run.len());
+        let token = &run[..end];
+        match ProductKey::parse(token) {
+            Ok(key) if !key.is_gvlk() => out.push_str(&key.masked()),
+            _ => out.push_str(token),
+        }
+        rest = &run[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The fingerprint of an already normalised key text.
 fn fingerprint_of_normalised(normalised: &str) -> String {
     let digest = Sha256::digest(normalised.as_bytes());
@@ -359,6 +382,24 @@ mod tests {
         assert!(!format!("{key:?}").contains("6QWQ4"));
         let gvlk = ProductKey::parse(ENTERPRISE_GVLK).unwrap();
         assert_eq!(gvlk.to_string(), ENTERPRISE_GVLK);
+    }
+
+    #[test]
+    fn keys_in_quoted_text_are_masked() {
+        let bare = SYNTHETIC_MAK.replace('-', "").to_lowercase();
+        let text = format!("expected `</a>`, found `</{SYNTHETIC_MAK}>` or {bare}; {ENTERPRISE_GVLK} stays");
+        let masked = mask_keys_in(&text);
+        assert_eq!(
+            masked,
+            format!(
+                "expected `</a>`, found `</*****-*****-*****-*****-3PPQC>` or *****-*****-*****-*****-3PPQC; {ENTERPRISE_GVLK} stays"
+            )
+        );
+        // Not a whole token: part of a longer run, as the scanners see it too.
+        assert_eq!(
+            mask_keys_in(&format!("{SYNTHETIC_MAK}-BCDFG")),
+            format!("{SYNTHETIC_MAK}-BCDFG")
+        );
     }
 
     #[test]

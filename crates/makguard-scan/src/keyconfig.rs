@@ -132,7 +132,7 @@ fn local_name_is(element: &BytesStart<'_>, name: &str) -> bool {
 }
 
 fn xml_error(reader: &Reader<&[u8]>, error: impl std::fmt::Display) -> String {
-    format!("{error} near byte {}", reader.error_position())
+    makguard_core::key::mask_keys_in(&format!("{error} near byte {}", reader.error_position()))
 }
 
 /// The base64 text of the `infoBin` whose `name` is `pkeyConfigData`.

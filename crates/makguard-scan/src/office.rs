@@ -7,6 +7,7 @@
 //! `MG902` finding: Setup would reject it and makguard cannot say what it holds.
 
 use makguard_core::classify::{SlotValue, classify_slot};
+use makguard_core::key::mask_keys_in;
 use makguard_core::rules::{OFFICE_C2R_KEY, OFFICE_MSI_KEY, XML_MALFORMED};
 use makguard_core::text::{DecodedText, LineIndex};
 use makguard_core::{Finding, Rule, TextRange};
@@ -210,7 +211,7 @@ pub fn scan(kind: FileKind, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec
             Err(error) => {
                 let at = usize::try_from(reader.error_position()).unwrap_or(0).min(text.len());
                 scan.findings
-                    .push(malformed(ctx, text, &scan.index, at, &error.to_string()));
+                    .push(malformed(ctx, text, &scan.index, at, &mask_keys_in(&error.to_string())));
                 break;
             }
             Ok(_) => {}

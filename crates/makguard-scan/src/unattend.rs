@@ -761,24 +761,8 @@ fn describe(xml: &XmlContext) -> String {
     out
 }
 
-/// `text` with every non-GVLK key masked, for messages built from parser errors (which may
-/// quote names or entities from the file).
 fn mask_keys(text: &str) -> String {
-    let mut tokens = find_dashed_keys(text);
-    tokens.extend(find_bare_keys(text));
-    tokens.sort_by_key(|t| t.range.start);
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    for token in tokens {
-        if token.range.start < copied {
-            continue;
-        }
-        out.push_str(&text[copied..token.range.start]);
-        out.push_str(&token.key.display_form());
-        copied = token.range.end;
-    }
-    out.push_str(&text[copied..]);
-    out
+    makguard_core::key::mask_keys_in(text)
 }
 
 /// `text` with keys masked, cheaply: names and attribute values end up in messages and in

@@ -7,6 +7,8 @@
 //! channel, so memory does not grow with the size of the tree.
 
 use std::collections::BTreeMap;
+
+use makguard_core::key::mask_keys_in;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -292,8 +294,30 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> ScanReport {
         }
         report.roots.push(root);
     }
+    for finding in &mut report.findings {
+        mask_quoted_keys(finding);
+    }
     report.sort();
     report
+}
+
+/// Masks any non-GVLK key quoted in a finding's free text. Scanners build messages from masked
+/// keys already; this is the backstop for text quoted from a file (a parser error naming an
+/// element, a path) that no scanner thought could hold a key.
+fn mask_quoted_keys(finding: &mut Finding) {
+    finding.message = mask_keys_in(&finding.message);
+    if let Some(remediation) = &mut finding.remediation {
+        *remediation = mask_keys_in(remediation);
+    }
+    if let Some(xml) = &mut finding.xml {
+        for field in [&mut xml.pass, &mut xml.component, &mut xml.architecture]
+            .into_iter()
+            .flatten()
+        {
+            *field = mask_keys_in(field);
+        }
+        xml.element_path = mask_keys_in(&xml.element_path);
+    }
 }
 
 /// A single file given on the command line: searched whatever its name (as text, or as bytes

@@ -120,7 +120,10 @@ fn summary_counts_walked_searched_and_skipped() {
     assert_eq!(summary.skipped.get("not-a-candidate"), Some(&3), "{summary:?}");
     assert_eq!(summary.skipped.get("symlink"), Some(&2), "{summary:?}");
     assert_eq!(summary.skipped.get("special-file"), Some(&1), "{summary:?}");
-    assert_eq!(summary.files_walked, summary.files_scanned + summary.skipped.values().sum::<u64>());
+    assert_eq!(
+        summary.files_walked,
+        summary.files_scanned + summary.skipped.values().sum::<u64>()
+    );
     let searched = &report.roots[0].searched;
     assert!(searched.contains(&"WINDOWS/Setup/Scripts/Activate.PS1".to_string()));
     assert!(!searched.contains(&"WINDOWS/system32/split.bin".to_string()));
@@ -129,7 +132,10 @@ fn summary_counts_walked_searched_and_skipped() {
     let deep_report = scan(&image.root, &deep());
     assert_eq!(deep_report.summary.files_scanned, 23);
     let deep_summary = &deep_report.summary;
-    assert_eq!(deep_summary.files_walked, deep_summary.files_scanned + deep_summary.skipped.values().sum::<u64>());
+    assert_eq!(
+        deep_summary.files_walked,
+        deep_summary.files_scanned + deep_summary.skipped.values().sum::<u64>()
+    );
     assert!(deep_report.summary.bytes_read > 3 * makguard_scan::binary::CHUNK_SIZE as u64);
 }
 

@@ -98,7 +98,11 @@ fn assert_key(finding: &Finding, text: &str, class: KeyClass, source: ClassSourc
     assert_eq!(info.classification.class, class, "{}", finding.message);
     assert_eq!(info.classification.source, source, "{}", finding.message);
     // The message names the source that classified the key, or says no source knew it.
-    let named = if source == ClassSource::Shape { "unknown channel" } else { source.as_str() };
+    let named = if source == ClassSource::Shape {
+        "unknown channel"
+    } else {
+        source.as_str()
+    };
     assert!(finding.message.contains(named), "{}", finding.message);
     if !key(text).is_gvlk() {
         assert!(
