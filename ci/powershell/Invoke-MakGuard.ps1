@@ -1,0 +1,215 @@
+<#
+.SYNOPSIS
+    Pre-capture check of a Windows image with makguard: mounts the WIM, scans it (or fixes it
+    with -Fix), and dismounts it, saving changes only when the fixed image scans clean.
+
+.DESCRIPTION
+    For imaging staff on a Windows admin workstation (run elevated: mounting needs it).
+
+    Without -Fix: mounts the image read-only, runs `makguard scan`, dismounts with -Discard.
+    Nothing in the image changes.
+
+    With -Fix: mounts the image read-write, runs `makguard fix` (each embedded MAK is rewritten
+    to the GVLK for the image's edition, changing only the key's bytes), then scans the result
+    again. The image is dismounted with -Save only when the fix succeeded AND the scan after it
+    is clean; otherwise every change is discarded and the image stays as it was.
+
+    The image is always dismounted, also when makguard fails or the script is interrupted.
+    Reports (JSON, SARIF, JUnit, Markdown) are written to -ReportDirectory.
+
+    Exit code: makguard's (0 clean, 1 findings, 2 usage or configuration error, 3 the scan was
+    incomplete). This script also exits 2 for a bad argument and 3 when the image could not be
+    mounted.
+
+.PARAMETER ImagePath
+    The .wim file.
+.PARAMETER Index
+    The image index inside the WIM (see Get-WindowsImage -ImagePath). Default 1.
+.PARAMETER MountPath
+    An empty folder to mount into. Default: a new folder under $env:TEMP, removed afterwards.
+.PARAMETER Fix
+    Rewrite embedded MAKs to the right GVLK and save the image if it then scans clean.
+.PARAMETER MakGuard
+    Path of makguard.exe. Default: makguard.exe on PATH.
+.PARAMETER ReportDirectory
+    Where to write makguard.json, makguard.sarif, makguard.xml (JUnit) and makguard.md.
+    Default: the current directory.
+.PARAMETER Config
+    Policy file (makguard.toml). Default: makguard.toml at the image root, if any.
+.PARAMETER Deep
+    Also search every binary file for keys.
+.PARAMETER Edition
+    For -Fix: the image's EditionID, when makguard cannot read it from the image.
+
+.EXAMPLE
+    .\Invoke-MakGuard.ps1 -ImagePath D:\images\install.wim -Index 3
+
+.EXAMPLE
+    .\Invoke-MakGuard.ps1 -ImagePath D:\images\install.wim -Index 3 -Fix -ReportDirectory D:\reports
+#>
+#Requires -Version 5.1
+#Requires -RunAsAdministrator
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)]
+    [string] $ImagePath,
+
+    [ValidateRange(1, 1000)]
+    [int] $Index = 1,
+
+    [string] $MountPath,
+
+    [switch] $Fix,
+
+    [string] $MakGuard = 'makguard.exe',
+
+    [string] $ReportDirectory = (Get-Location).Path,
+
+    [string] $Config,
+
+    [switch] $Deep,
+
+    [string] $Edition
+)
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+
+function Write-Outcome([int] $Code, [string] $What) {
+    switch ($Code) {
+        0 { Write-Host "makguard: $What is clean." -ForegroundColor Green }
+        1 { Write-Host "makguard: $What holds product keys that must not ship (see the report above)." -ForegroundColor Red }
+        2 { Write-Host 'makguard: usage or configuration error (see the message above).' -ForegroundColor Red }
+        3 { Write-Host "makguard: the scan of $What was incomplete: it is not known to be clean." -ForegroundColor Red }
+        default { Write-Host "makguard: exited with unexpected code $Code." -ForegroundColor Red }
+    }
+}
+
+# Checks that need no mount come first, so a typo never leaves a mounted image behind.
+if (-not (Test-Path -LiteralPath $ImagePath -PathType Leaf)) {
+    Write-Host "makguard: $ImagePath is not a file." -ForegroundColor Red
+    exit 2
+}
+$ImagePath = (Resolve-Path -LiteralPath $ImagePath).Path
+$makguardCommand = Get-Command -Name $MakGuard -CommandType Application -ErrorAction SilentlyContinue
+if (-not $makguardCommand) {
+    Write-Host "makguard: $MakGuard not found; pass -MakGuard C:\path\to\makguard.exe." -ForegroundColor Red
+    exit 2
+}
+$makguardExe = @($makguardCommand)[0].Source
+if (-not (Test-Path -LiteralPath $ReportDirectory)) {
+    New-Item -ItemType Directory -Path $ReportDirectory | Out-Null
+}
+$ReportDirectory = (Resolve-Path -LiteralPath $ReportDirectory).Path
+
+$createdMount = $false
+if (-not $MountPath) {
+    $MountPath = Join-Path $env:TEMP ("makguard-mount-" + [guid]::NewGuid().ToString('N').Substring(0, 12))
+}
+if (-not (Test-Path -LiteralPath $MountPath)) {
+    New-Item -ItemType Directory -Path $MountPath | Out-Null
+    $createdMount = $true
+} elseif (Get-ChildItem -LiteralPath $MountPath -Force | Select-Object -First 1) {
+    Write-Host "makguard: the mount folder $MountPath is not empty." -ForegroundColor Red
+    exit 2
+}
+
+$commonArgs = @('--no-progress')
+if ($Config) { $commonArgs += @('--config', $Config) }
+if ($Deep) { $commonArgs += '--deep' }
+$reportArgs = @(
+    '--format', 'text',
+    '--format', "json=$(Join-Path $ReportDirectory 'makguard.json')",
+    '--format', "sarif=$(Join-Path $ReportDirectory 'makguard.sarif')",
+    '--format', "junit=$(Join-Path $ReportDirectory 'makguard.xml')",
+    '--format', "markdown=$(Join-Path $ReportDirectory 'makguard.md')"
+)
+
+$what = "image $Index of $ImagePath"
+$mounted = $false
+$save = $false
+$exitCode = 3
+try {
+    if ($Fix) {
+        Write-Host "makguard: mounting $what read-write at $MountPath (for -Fix)..."
+        Mount-WindowsImage -ImagePath $ImagePath -Index $Index -Path $MountPath | Out-Null
+    } else {
+        Write-Host "makguard: mounting $what read-only at $MountPath..."
+        Mount-WindowsImage -ImagePath $ImagePath -Index $Index -Path $MountPath -ReadOnly | Out-Null
+    }
+    $mounted = $true
+
+    if ($Fix) {
+        $fixArgs = @('fix', $MountPath) + $commonArgs
+        if ($Edition) { $fixArgs += @('--edition', $Edition) }
+        Write-Host 'makguard: fixing embedded keys...'
+        & $makguardExe @fixArgs
+        $fixCode = $LASTEXITCODE
+        if ($fixCode -eq 2) {
+            $exitCode = 2
+            Write-Outcome $exitCode $what
+        } else {
+            Write-Host 'makguard: scanning the fixed image...'
+            $scanArgs = @('scan', $MountPath) + $commonArgs + $reportArgs
+            & $makguardExe @scanArgs
+            $exitCode = $LASTEXITCODE
+            Write-Outcome $exitCode "the fixed $what"
+            $save = ($fixCode -eq 0 -and $exitCode -eq 0)
+            if (-not $save -and $exitCode -eq 0) {
+                # The fix reported a problem the scan did not: trust the more careful answer.
+                $exitCode = $fixCode
+            }
+        }
+    } else {
+        $scanArgs = @('scan', $MountPath) + $commonArgs + $reportArgs
+        & $makguardExe @scanArgs
+        $exitCode = $LASTEXITCODE
+        Write-Outcome $exitCode $what
+    }
+} catch {
+    Write-Host "makguard: $($_.Exception.Message)" -ForegroundColor Red
+    if (-not $mounted) {
+        Write-Host "makguard: $what could not be mounted, so it was not scanned. If DISM left a stale mount behind, run DISM /Cleanup-Mountpoints." -ForegroundColor Red
+        $exitCode = 3
+    } elseif ($exitCode -eq 0) {
+        $exitCode = 3
+    }
+    $save = $false
+} finally {
+    $dismounted = -not $mounted
+    if ($mounted) {
+        try {
+            if ($save) {
+                Write-Host 'makguard: saving the fixed image (Dismount-WindowsImage -Save)...'
+                Dismount-WindowsImage -Path $MountPath -Save | Out-Null
+            } else {
+                if ($Fix) {
+                    Write-Host 'makguard: discarding all changes: the image stays as it was.' -ForegroundColor Yellow
+                }
+                Dismount-WindowsImage -Path $MountPath -Discard | Out-Null
+            }
+            $dismounted = $true
+        } catch {
+            Write-Host "makguard: dismounting failed: $($_.Exception.Message)" -ForegroundColor Red
+            if ($save) {
+                try {
+                    Dismount-WindowsImage -Path $MountPath -Discard | Out-Null
+                    $dismounted = $true
+                    Write-Host 'makguard: the changes were discarded instead.' -ForegroundColor Yellow
+                } catch {
+                    Write-Host "makguard: discarding failed too: $($_.Exception.Message)" -ForegroundColor Red
+                }
+            }
+            if (-not $dismounted) {
+                Write-Host "makguard: the image is still mounted at ${MountPath}: run Dismount-WindowsImage -Path '$MountPath' -Discard (or DISM /Cleanup-Mountpoints)." -ForegroundColor Red
+            }
+            $exitCode = 3
+        }
+    }
+    # Only an empty folder this script created is removed: never anything under a mount.
+    if ($createdMount -and $dismounted -and (Test-Path -LiteralPath $MountPath)) {
+        Remove-Item -LiteralPath $MountPath -Force -ErrorAction SilentlyContinue
+    }
+}
+Write-Host "makguard: reports in $ReportDirectory"
+exit $exitCode
