@@ -2,6 +2,8 @@
 //! whole test image (every candidate kind, a SOFTWARE hive written by hivex with an installed
 //! MAK, and the synthetic key configuration), its SARIF checked by Microsoft's SARIF Multitool,
 //! and `makguard fix` through a WIM captured, mounted and committed by `wimlib-imagex`.
+//! Unix only: wimlib's FUSE mounts and the file modes and owners these tests compare.
+#![cfg(unix)]
 
 mod common;
 #[path = "../../makguard-scan/tests/common_hive/mod.rs"]
