@@ -1,8 +1,10 @@
-//! [`Hive`]: owning the file image, validating the base block, finding and
-//! replaying transaction logs, and handing out bounds-checked cells under a
-//! hive-wide work budget.
+//! [`Hive`]: owning the hive's bytes (in memory, or read on demand from the
+//! open file), validating the base block, finding and replaying transaction
+//! logs, and handing out bounds-checked cells under a hive-wide work budget.
 
-use std::fs;
+use std::borrow::Cow;
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,6 +12,7 @@ use crate::base::{BASE_BLOCK_LEN, BaseBlock, u16_at, u32_at};
 use crate::error::{HiveError, corrupt};
 use crate::key::Key;
 use crate::log::{self, DirtyState, LogInput};
+use crate::source::{self, FileSource, MAX_CACHED_PAGES, PAGE_LEN, Source};
 
 /// Offset value meaning "no cell".
 pub(crate) const NO_CELL: u32 = u32::MAX;
@@ -21,15 +24,16 @@ const WORK_FLOOR: u64 = 1 << 20;
 /// each is touched a few times); this leaves room for many walks.
 const WORK_PER_BYTE: u64 = 8;
 
-/// An opened registry hive. Owns the file bytes (after any log replay);
-/// [`Key`]s and [`crate::Value`]s borrow from it.
+/// An opened registry hive. Either reads its file on demand through a
+/// bounded page cache or owns the whole image (after log replay, or from
+/// [`Hive::from_bytes`]); [`Key`]s and [`crate::Value`]s borrow from it.
 ///
 /// Every read is bounds-checked and charged against a work budget
 /// proportional to the hive size, so no input can make the reader loop or
 /// run away; see [`HiveError::WorkBudgetExhausted`].
 pub struct Hive {
-    data: Vec<u8>,
-    /// Exclusive end of the hive bins data inside `data`.
+    source: Source,
+    /// Exclusive end of the hive bins data inside the image.
     bins_end: usize,
     root: u32,
     dirty: DirtyState,
@@ -41,7 +45,8 @@ pub struct Hive {
 impl std::fmt::Debug for Hive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hive")
-            .field("len", &self.data.len())
+            .field("len", &self.source.len())
+            .field("lazy", &self.is_lazy())
             .field("bins_end", &self.bins_end)
             .field("root", &self.root)
             .field("dirty", &self.dirty)
@@ -49,29 +54,30 @@ impl std::fmt::Debug for Hive {
     }
 }
 
-/// A borrowed, bounds-checked cell payload (the bytes after the size field).
-#[derive(Clone, Copy)]
+/// A bounds-checked cell payload (the bytes after the size field), borrowed
+/// from an in-memory image or copied out of the file.
+#[derive(Clone)]
 pub(crate) struct Cell<'h> {
     pub offset: u32,
-    pub data: &'h [u8],
+    pub data: Cow<'h, [u8]>,
 }
 
 impl<'h> Cell<'h> {
     pub(crate) fn u16(&self, at: usize, what: &'static str) -> Result<u16, HiveError> {
-        u16_at(self.data, at).ok_or_else(|| corrupt(self.offset, what))
+        u16_at(&self.data, at).ok_or_else(|| corrupt(self.offset, what))
     }
 
     pub(crate) fn u32(&self, at: usize, what: &'static str) -> Result<u32, HiveError> {
-        u32_at(self.data, at).ok_or_else(|| corrupt(self.offset, what))
+        u32_at(&self.data, at).ok_or_else(|| corrupt(self.offset, what))
     }
 
-    pub(crate) fn bytes(&self, at: usize, len: usize, what: &'static str) -> Result<&'h [u8], HiveError> {
+    pub(crate) fn bytes(&self, at: usize, len: usize, what: &'static str) -> Result<&[u8], HiveError> {
         at.checked_add(len)
             .and_then(|end| self.data.get(at..end))
             .ok_or_else(|| corrupt(self.offset, what))
     }
 
-    pub(crate) fn signature(&self) -> &'h [u8] {
+    pub(crate) fn signature(&self) -> &[u8] {
         self.data.get(..2).unwrap_or(&[])
     }
 }
@@ -81,14 +87,23 @@ impl Hive {
     /// `<file name>.LOG2` (any letter case) in the same directory are noticed
     /// and, if the hive is dirty, replayed in memory; see [`Hive::dirty`].
     pub fn open(path: &Path) -> Result<Hive, HiveError> {
-        let data = fs::read(path).map_err(|source| HiveError::Io {
+        let io_err = |source| HiveError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file = File::open(path).map_err(io_err)?;
+        let len = file
+            .metadata()
+            .map_err(io_err)?
+            .len()
+            .try_into()
+            .map_err(|_| HiveError::NotAHive("hive file does not fit in memory"))?;
+        let mut header = vec![0u8; BASE_BLOCK_LEN.min(len)];
+        source::read_exact_at(&file, &mut header, 0).map_err(io_err)?;
         let mut dirty = DirtyState::default();
         let mut logs = Vec::new();
         // Logs only matter for a dirty hive; a clean one just lists them.
-        let needs_logs = BaseBlock::parse(&data).is_some_and(|b| b.seq1 != b.seq2 || !b.checksum_ok);
+        let needs_logs = BaseBlock::parse(&header).is_some_and(|b| b.seq1 != b.seq2 || !b.checksum_ok);
         match find_logs(path) {
             Ok(paths) => {
                 for p in paths {
@@ -106,7 +121,14 @@ impl Hive {
                 dirty.note(format!("cannot list the hive's directory: {e}"));
             }
         }
-        Hive::build(data, &logs, dirty)
+        if !logs.is_empty() {
+            // Replay rewrites pages anywhere in the image, so a hive that
+            // needs it is read whole; rare for a cleanly shut-down image.
+            let mut data = Vec::new();
+            (&file).read_to_end(&mut data).map_err(io_err)?;
+            return Hive::build(data, &logs, dirty);
+        }
+        Hive::build_lazy(path.to_path_buf(), file, len, &header, dirty)
     }
 
     /// Uses an in-memory hive image. No transaction logs are consulted.
@@ -124,7 +146,29 @@ impl Hive {
         log::replay(&mut data, logs, &mut dirty);
         // Replay may have changed the base block (hive size, sequence numbers).
         let base = parse_primary(&data)?;
+        Hive::finish(Source::Memory(data), &base, dirty)
+    }
 
+    fn build_lazy(
+        path: PathBuf,
+        file: File,
+        len: usize,
+        header: &[u8],
+        mut dirty: DirtyState,
+    ) -> Result<Hive, HiveError> {
+        if len < BASE_BLOCK_LEN {
+            return Err(HiveError::NotAHive("shorter than the 4096-byte base block"));
+        }
+        let base = parse_primary(header)?;
+        dirty.sequence_mismatch = base.seq1 != base.seq2;
+        dirty.checksum_mismatch = !base.checksum_ok;
+        // No log to apply: this only records why, exactly as for an
+        // in-memory image, and never touches the (empty) image.
+        log::replay(&mut Vec::new(), &[], &mut dirty);
+        Hive::finish(Source::File(FileSource::new(path, file, len)), &base, dirty)
+    }
+
+    fn finish(source: Source, base: &BaseBlock, dirty: DirtyState) -> Result<Hive, HiveError> {
         let bins_size = usize::try_from(base.bins_size)
             .map_err(|_| HiveError::NotAHive("hive bins data size does not fit in memory"))?;
         if bins_size == 0 || !bins_size.is_multiple_of(4096) {
@@ -132,23 +176,36 @@ impl Hive {
                 "hive bins data size is not a positive multiple of 4096",
             ));
         }
+        let len = source.len();
         // A truncated file keeps what it has; reads past the end fail per cell.
-        let bins_end = BASE_BLOCK_LEN
-            .checked_add(bins_size)
-            .map_or(data.len(), |end| end.min(data.len()));
-        if data.get(BASE_BLOCK_LEN..BASE_BLOCK_LEN + 4) != Some(b"hbin".as_slice()) {
+        let bins_end = BASE_BLOCK_LEN.checked_add(bins_size).map_or(len, |end| end.min(len));
+        if source.range(BASE_BLOCK_LEN, BASE_BLOCK_LEN + 4)?.as_deref() != Some(b"hbin".as_slice()) {
             return Err(HiveError::NotAHive("no hive bin at offset 4096"));
         }
-        let budget = (data.len() as u64)
-            .saturating_mul(WORK_PER_BYTE)
-            .saturating_add(WORK_FLOOR);
+        let budget = (len as u64).saturating_mul(WORK_PER_BYTE).saturating_add(WORK_FLOOR);
         Ok(Hive {
-            data,
+            source,
             bins_end,
             root: base.root,
             dirty,
             work_left: AtomicU64::new(budget),
         })
+    }
+
+    /// Most bytes of hive data a hive read on demand keeps cached.
+    pub const CACHE_CAP_BYTES: usize = MAX_CACHED_PAGES * PAGE_LEN;
+
+    /// Bytes of hive data held in memory right now: the whole image for a
+    /// hive replayed in memory or made by [`Hive::from_bytes`], at most
+    /// [`Hive::CACHE_CAP_BYTES`] for one read on demand.
+    pub fn cached_bytes(&self) -> usize {
+        self.source.cached_bytes()
+    }
+
+    /// Whether the hive is read from its file on demand (true) or held
+    /// whole in memory (false).
+    pub fn is_lazy(&self) -> bool {
+        matches!(self.source, Source::File(_))
     }
 
     /// The root key.
@@ -200,7 +257,11 @@ impl Hive {
             .checked_add(4)
             .filter(|&e| e <= self.bins_end)
             .ok_or_else(|| corrupt(offset, "cell offset beyond the hive bins data"))?;
-        let raw = u32_at(&self.data, start).ok_or_else(|| corrupt(offset, "cell offset beyond the hive bins data"))?;
+        let raw = self
+            .source
+            .range(start, header_end)?
+            .and_then(|b| u32_at(&b, 0))
+            .ok_or_else(|| corrupt(offset, "cell offset beyond the hive bins data"))?;
         // Allocated cells store their size negated.
         let size = i32::from_le_bytes(raw.to_le_bytes());
         if size >= 0 {
@@ -215,8 +276,8 @@ impl Hive {
             .filter(|&e| e <= self.bins_end)
             .ok_or_else(|| corrupt(offset, "cell extends beyond the hive bins data"))?;
         let data = self
-            .data
-            .get(header_end..end)
+            .source
+            .range(header_end, end)?
             .ok_or_else(|| corrupt(offset, "cell extends beyond the hive bins data"))?;
         Ok(Cell { offset, data })
     }

@@ -6,9 +6,11 @@
 //!
 //! # Structure
 //!
-//! * [`Hive`] owns the file bytes. [`Hive::open`] reads a file and the
-//!   transaction logs beside it; [`Hive::from_bytes`] takes an image in
-//!   memory. It hands out the root [`Key`] and looks keys up by path.
+//! * [`Hive`] owns the hive's bytes. [`Hive::open`] keeps the file open
+//!   and reads cells on demand through a bounded page cache (8 MiB at most),
+//!   unless the hive is dirty and its transaction logs must be replayed, in
+//!   which case the file is read whole and replayed in memory;
+//!   [`Hive::from_bytes`] takes an image in memory. It hands out the root [`Key`] and looks keys up by path.
 //! * [`Key`] is a key node (`nk`): name, subkeys (through `li`, `lf`, `lh`
 //!   and `ri` lists) and values.
 //! * [`Value`] is a value record (`vk`): name, REG_* type, raw data (inline,
@@ -19,10 +21,12 @@
 //!
 //! # Guarantees
 //!
-//! * **Read-only.** Files are read once; nothing is ever written.
+//! * **Read-only.** Nothing is ever written.
 //! * **No panics on any input.** Every read is bounds-checked and all offset
 //!   arithmetic is checked; no `unsafe`.
-//! * **Bounded memory.** Counts and lengths read from the file are checked
+//! * **Bounded memory.** A hive opened from a file without log replay
+//!   caches at most [`Hive::CACHE_CAP_BYTES`] of hive data, plus copies of
+//!   the cells being read. Counts and lengths read from the file are checked
 //!   against the size of the containing cell or of the hive before anything
 //!   is allocated for them.
 //! * **Always terminates.** A cell reached twice while resolving one
@@ -59,6 +63,7 @@ mod error;
 mod hive;
 mod key;
 mod log;
+mod source;
 mod text;
 mod value;
 

@@ -207,6 +207,9 @@ fn valid_log_entries_are_replayed() {
     assert_eq!(d.applied_entries, 1);
     assert!(!d.may_be_stale());
     assert_eq!(data_of(&hive), "new value");
+    // Replay needs the whole image in memory.
+    assert!(!hive.is_lazy());
+    assert_eq!(hive.cached_bytes(), primary.len());
 }
 
 #[test]
@@ -268,4 +271,7 @@ fn clean_hive_ignores_its_logs() {
     assert!(!hive.dirty().may_be_stale());
     assert_eq!(hive.dirty().logs.len(), 1);
     assert_eq!(data_of(&hive), "old value");
+    // Logs that need no replay do not force the image into memory.
+    assert!(hive.is_lazy());
+    assert!(hive.cached_bytes() <= Hive::CACHE_CAP_BYTES);
 }
