@@ -229,26 +229,65 @@ impl ProductKey {
     }
 }
 
-/// `text` with every non-GVLK key masked, for messages that quote a file (parser errors quote
-/// element names and values, and a hostile file can put a key there). A key is a whole token:
-/// a run of letters, digits, `-` and `_` that parses as a key in either form, as the scanners
-/// define it.
-pub fn mask_keys_in(text: &str) -> String {
-    let joins = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find(joins) {
-        out.push_str(&rest[..start]);
-        let run = &rest[start..];
-        let end = run.find(|c: char| !joins(c)).unwrap_or(run.len());
-        let token = &run[..end];
-        match ProductKey::parse(token) {
-            Ok(key) if !key.is_gvlk() => out.push_str(&key.masked()),
-            _ => out.push_str(token),
-        }
-        rest = &run[end..];
+/// True when the token at `start..end` of `text` stands alone: no letter, digit or `_` runs
+/// into it on either side, and no `-` that continues a longer dashed run (so a six-group,
+/// GUID-like run is not a key, but `<!--KEY` is).
+pub fn stands_alone(text: &str, start: usize, end: usize) -> bool {
+    let joins = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let (Some(head), Some(tail)) = (text.get(..start), text.get(end..)) else {
+        return false;
+    };
+    let mut before = head.chars().rev();
+    let mut after = tail.chars();
+    let (b1, b2) = (before.next(), before.next());
+    let (a1, a2) = (after.next(), after.next());
+    !(joins(b1) || joins(a1) || (b1 == Some('-') && joins(b2)) || (a1 == Some('-') && joins(a2)))
+}
+
+/// The length of the key-shaped token at byte `start` of `text`: 29 for the dashed form
+/// wherever it stands (masking must not depend on what touches a key), 25 for the bare form
+/// only when it stands alone (long letter-and-digit runs, such as hex digests, are not keys).
+fn key_token_len_at(text: &str, start: usize) -> Option<usize> {
+    if !text.is_char_boundary(start) {
+        return None;
     }
-    out.push_str(rest);
+    let bytes = text.as_bytes();
+    [29usize, 25].into_iter().find(|&len| {
+        let Some(token) = bytes.get(start..start + len) else {
+            return false;
+        };
+        let shaped = token.iter().enumerate().all(|(i, &b)| {
+            if len == 29 && i % 6 == 5 {
+                b == b'-'
+            } else {
+                b.is_ascii_alphanumeric()
+            }
+        });
+        shaped && (len == 29 || stands_alone(text, start, start + len))
+    })
+}
+
+/// `text` with every non-GVLK key masked, for messages that quote a file (parser errors quote
+/// element names and values, and a hostile file can put a key there): any dashed key, and any
+/// bare 25-character key standing alone, in any case.
+pub fn mask_keys_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut at = 0;
+    while at < text.len() {
+        if let Some(len) = key_token_len_at(text, at)
+            && let Ok(key) = ProductKey::parse(&text[at..at + len])
+            && !key.is_gvlk()
+        {
+            out.push_str(&text[copied..at]);
+            out.push_str(&key.masked());
+            at += len;
+            copied = at;
+        } else {
+            at += 1;
+        }
+    }
+    out.push_str(&text[copied..]);
     out
 }
 
@@ -395,11 +434,19 @@ mod tests {
                 "expected `</a>`, found `</*****-*****-*****-*****-3PPQC>` or *****-*****-*****-*****-3PPQC; {ENTERPRISE_GVLK} stays"
             )
         );
-        // Not a whole token: part of a longer run, as the scanners see it too.
+        // Whatever touches a dashed key, it is masked: `<!--KEY-->`, letters, a longer run.
         assert_eq!(
-            mask_keys_in(&format!("{SYNTHETIC_MAK}-BCDFG")),
-            format!("{SYNTHETIC_MAK}-BCDFG")
+            mask_keys_in(&format!("<!--{SYNTHETIC_MAK}-->")),
+            "<!--*****-*****-*****-*****-3PPQC-->"
         );
+        assert_eq!(
+            mask_keys_in(&format!("é{SYNTHETIC_MAK}é")),
+            "é*****-*****-*****-*****-3PPQCé"
+        );
+        assert!(!mask_keys_in(&format!("BCDFG-{SYNTHETIC_MAK}-BCDFG")).contains(SYNTHETIC_MAK));
+        // A bare run inside a longer run of letters and digits is not a key.
+        let digest = format!("a{}0", SYNTHETIC_MAK.replace('-', ""));
+        assert_eq!(mask_keys_in(&digest), digest);
     }
 
     #[test]

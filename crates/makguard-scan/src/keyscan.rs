@@ -36,28 +36,7 @@ fn bare_regex() -> &'static Regex {
     RE.get_or_init(|| Regex::new(&format!("{s}{{25}}", s = SYMBOL_CLASS)).expect("static regex"))
 }
 
-/// True when the token at `start..end` stands alone: no letter, digit, `-` or `_` runs on
-/// into it on either side (so a six-group GUID-like run is not a key).
-fn stands_alone(text: &str, start: usize, end: usize) -> bool {
-    let before = text[..start].chars().next_back();
-    let after = text[end..].chars().next();
-    let joins = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    if joins(before) || joins(after) {
-        return false;
-    }
-    if before == Some('-')
-        && text[..start - 1]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_alphanumeric())
-    {
-        return false;
-    }
-    if after == Some('-') && text[end + 1..].chars().next().is_some_and(|c| c.is_alphanumeric()) {
-        return false;
-    }
-    true
-}
+use makguard_core::key::stands_alone;
 
 /// Every dashed, well-formed key in `text` (five groups of five, at most one `N`).
 pub fn find_dashed_keys(text: &str) -> Vec<KeyToken> {

@@ -55,3 +55,26 @@ fn parser_errors_never_quote_a_key_in_full() {
         }
     }
 }
+
+/// Inputs a property test found: a key right after `<!--` inside a broken end tag, where a
+/// dash-joined token hid the key from an earlier masking pass.
+#[test]
+fn keys_behind_comment_dashes_are_masked_too() {
+    let inputs = [
+        format!("]]>>]]></\"<!--{MAK}\">"),
+        format!("/>-->]]>]]></{MAK}-->"),
+        format!("<unattend xmlns=\"urn:schemas-microsoft-com:unattend\"></\"<!--{MAK}\"></unattend>"),
+    ];
+    for input in inputs {
+        let decoded = makguard_core::text::decode(input.as_bytes());
+        let path = makguard_core::FindingPath::new("unattend.xml");
+        let ctx = makguard_scan::FileContext {
+            path: &path,
+            key_config: None,
+        };
+        for finding in makguard_scan::unattend::scan(&decoded, &ctx) {
+            let shown = format!("{} {:?}", finding.message, finding.xml).to_uppercase();
+            assert!(!shown.contains(MAK), "{input}: {}", finding.message);
+        }
+    }
+}
