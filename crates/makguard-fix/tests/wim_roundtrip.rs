@@ -7,79 +7,18 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use common::*;
 use makguard_core::{ScanReport, Severity, text};
 use makguard_fix::{ApplyOptions, FileStatus, KeyChoice, apply, plan};
 use makguard_scan::{ScanOptions, scan_paths};
+use makguard_testkit::{WimMount, fuse_available, require_tool, run_tool as run, wim_capture};
 
 const MINIMAL_HIVE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/corpus/hives/libguestfs__hivex__images__minimal"
 );
-
-/// True when `tool` is on PATH; otherwise fails, or skips with `MAKGUARD_SKIP_MISSING_TOOLS=1`.
-fn require_tool(tool: &str) -> bool {
-    let found =
-        std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));
-    if found {
-        return true;
-    }
-    if std::env::var("MAKGUARD_SKIP_MISSING_TOOLS").as_deref() == Ok("1") {
-        println!("skipped: {tool} is not installed");
-        return false;
-    }
-    panic!("{tool} is required by the WIM round trip but is not installed (or set MAKGUARD_SKIP_MISSING_TOOLS=1)");
-}
-
-fn run(program: &str, args: &[&std::ffi::OsStr]) {
-    let output = Command::new(program).args(args).output().expect("run external tool");
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Unmounts (discarding changes) if the test fails while mounted.
-struct Mount {
-    dir: PathBuf,
-    mounted: bool,
-}
-
-impl Mount {
-    fn new(wim: &Path, dir: &Path, writable: bool) -> Mount {
-        fs::create_dir_all(dir).unwrap();
-        let verb = if writable { "mountrw" } else { "mount" };
-        run(
-            "wimlib-imagex",
-            &[verb.as_ref(), wim.as_os_str(), "1".as_ref(), dir.as_os_str()],
-        );
-        Mount {
-            dir: dir.to_path_buf(),
-            mounted: true,
-        }
-    }
-
-    fn unmount(mut self, commit: bool) {
-        let mut args: Vec<&std::ffi::OsStr> = vec!["unmount".as_ref(), self.dir.as_os_str()];
-        if commit {
-            args.push("--commit".as_ref());
-        }
-        run("wimlib-imagex", &args);
-        self.mounted = false;
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        if self.mounted {
-            let _ = Command::new("wimlib-imagex").arg("unmount").arg(&self.dir).status();
-        }
-    }
-}
 
 fn reg_hex(bytes: &[u8]) -> String {
     let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -188,27 +127,18 @@ fn wim_round_trip_fixes_files_and_leaves_only_the_installed_key() {
     if !require_tool("wimlib-imagex") || !require_tool("hivexregedit") {
         return;
     }
-    if !Path::new("/dev/fuse").exists() {
-        println!("skipped: /dev/fuse is absent, so a WIM cannot be mounted here");
+    if !fuse_available() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
     let source = work.path().join("image");
     let original = build_image(&source);
     let wim = work.path().join("test.wim");
-    run(
-        "wimlib-imagex",
-        &[
-            "capture".as_ref(),
-            source.as_os_str(),
-            wim.as_os_str(),
-            "makguard-test".as_ref(),
-        ],
-    );
+    wim_capture(&source, &wim, "makguard-test", &[]);
 
     // Mount read-write, scan, fix, commit.
     let mount_dir = work.path().join("mnt");
-    let mount = Mount::new(&wim, &mount_dir, true);
+    let mount = WimMount::new(&wim, &mount_dir, true, &[]);
     let mut report = scan_paths(std::slice::from_ref(&mount_dir), &ScanOptions::default());
     let before = error_codes(&report);
     assert!(
@@ -243,7 +173,7 @@ fn wim_round_trip_fixes_files_and_leaves_only_the_installed_key() {
 
     // Mount again: only the installed key remains, with its remediation.
     let check_dir = work.path().join("check");
-    let mount = Mount::new(&wim, &check_dir, false);
+    let mount = WimMount::new(&wim, &check_dir, false, &[]);
     let mut after = scan_paths(std::slice::from_ref(&check_dir), &ScanOptions::default());
     let remaining = error_codes(&after);
     assert_eq!(remaining.len(), 1, "{remaining:?}");

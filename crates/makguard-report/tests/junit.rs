@@ -42,7 +42,7 @@ fn python_has_junitparser() -> bool {
 fn read_with_junitparser(xml: &str) -> Option<Value> {
     if !python_has_junitparser() {
         let reason = "python3 with junitparser not found; install it with: pip install junitparser";
-        if std::env::var("MAKGUARD_SKIP_MISSING_TOOLS").as_deref() == Ok("1") {
+        if skipping_missing_tools() {
             println!("skipped: {reason}");
             return None;
         }

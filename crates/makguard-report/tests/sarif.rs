@@ -7,100 +7,37 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use common::*;
 use makguard_core::{ProductKey, ScanReport};
 use makguard_report::{Format, RenderOptions, render};
 use serde_json::Value;
 
-const INSTALL: &str = "npm install --prefix target/sarif-tools @microsoft/sarif-multitool-linux";
-
-fn multitool() -> Option<PathBuf> {
-    let mut candidates = Vec::new();
-    if let Some(path) = std::env::var_os("MAKGUARD_SARIF_MULTITOOL") {
-        candidates.push(PathBuf::from(path));
-    }
-    candidates
-        .push(workspace_target().join("sarif-tools/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool"));
-    external_tool("SARIF Multitool", &candidates, INSTALL)
-}
+use makguard_testkit::sarif_multitool as multitool;
 
 /// A problem the Multitool reports: level, rule id, message.
-type Problem = (String, String, String);
+type Problem = makguard_testkit::MultitoolProblem;
 
 /// Validates each named log in one Multitool run (it starts slowly) and returns the problems
 /// it reports for each, by name.
 fn validate(tool: &Path, logs: &[(&str, String)]) -> Vec<(String, Vec<Problem>)> {
     let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("validation.sarif");
     let mut inputs = Vec::new();
     for (n, (_, sarif)) in logs.iter().enumerate() {
         let input = dir.path().join(format!("log{n}.sarif"));
         std::fs::write(&input, sarif).unwrap();
         inputs.push(input);
     }
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sarif-multitool-config.xml");
-    let run = Command::new(tool)
-        .arg("validate")
-        .args(&inputs)
-        .args(["--rule-kind", "Sarif;Ghas", "--log", "ForceOverwrite", "--config"])
-        .arg(&config)
-        .arg("--output")
-        .arg(&output)
-        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("could not run {}: {e} (is it executable? chmod u+x it)", tool.display()));
-    let console = String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "the Multitool failed:\n{console}");
-    assert!(
-        console.contains(&format!("{} files scanned", logs.len())),
-        "the Multitool did not scan every log:\n{console}"
-    );
-    let log: Value = serde_json::from_str(
-        &std::fs::read_to_string(&output).unwrap_or_else(|e| panic!("no validation log ({e}):\n{console}")),
-    )
-    .unwrap();
-    let run = &log["runs"][0];
-    for invocation in run["invocations"].as_array().into_iter().flatten() {
-        for key in ["toolExecutionNotifications", "toolConfigurationNotifications"] {
-            for notification in invocation[key].as_array().into_iter().flatten() {
-                assert_ne!(
-                    notification["level"], "error",
-                    "the Multitool reports a problem: {notification}\n{console}"
-                );
-            }
-        }
-    }
-    let rules = run["tool"]["driver"]["rules"].as_array().cloned().unwrap_or_default();
-    let results = run["results"].as_array().cloned().unwrap_or_default();
+    let results = makguard_testkit::run_multitool(tool, &inputs, dir.path());
     logs.iter()
         .enumerate()
         .map(|(n, (name, _))| {
             let file = format!("/log{n}.sarif");
             let problems = results
                 .iter()
-                .filter(|result| {
-                    result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-                        .as_str()
-                        .is_some_and(|uri| uri.ends_with(&file))
-                })
-                .map(|result| {
-                    let id = result["ruleId"].as_str().unwrap_or_default().to_string();
-                    // A result's level defaults to its rule's configured level, then to "warning".
-                    let level = result["level"]
-                        .as_str()
-                        .or_else(|| {
-                            rules
-                                .iter()
-                                .find(|r| r["id"] == id.as_str())
-                                .and_then(|r| r["defaultConfiguration"]["level"].as_str())
-                        })
-                        .unwrap_or("warning")
-                        .to_string();
-                    (level, id, result["message"].to_string())
-                })
+                .filter(|(uri, _)| uri.ends_with(&file))
+                .map(|(_, problem)| problem.clone())
                 .collect();
             (name.to_string(), problems)
         })

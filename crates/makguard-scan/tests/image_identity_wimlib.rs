@@ -6,24 +6,10 @@ mod common_hive;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 use common_hive::build_image_root;
 use makguard_scan::image::scan_image_root;
-
-fn wimlib(args: &[&std::ffi::OsStr]) -> String {
-    let output = Command::new("wimlib-imagex")
-        .args(args)
-        .output()
-        .expect("run wimlib-imagex");
-    assert!(
-        output.status.success(),
-        "wimlib-imagex {:?} failed: {}",
-        args,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use makguard_testkit::{wim_capture, wimlib};
 
 /// `Field:   value` lines of `wimlib-imagex info WIM 1`.
 fn info_fields(wim: &Path) -> HashMap<String, String> {
@@ -47,12 +33,7 @@ fn check(edition: &str, product: &str, build: u32, installation_type: &str) {
     let ours = scan_image_root(&root, "root", &[]).info;
 
     let wim = dir.path().join("test.wim");
-    wimlib(&[
-        "capture".as_ref(),
-        root.as_os_str(),
-        wim.as_os_str(),
-        "makguard test".as_ref(),
-    ]);
+    wim_capture(&root, &wim, "makguard test", &[]);
     let theirs = info_fields(&wim);
     assert_eq!(
         theirs.get("Edition ID").map(String::as_str),

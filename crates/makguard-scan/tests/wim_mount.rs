@@ -4,60 +4,20 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use common::*;
 use makguard_core::{ExitStatus, Severity};
 use makguard_scan::{ScanOptions, scan_paths};
+use makguard_testkit::{WimMount, fuse_available, wim_capture};
 
-/// Unmounts the WIM when the test ends, also when an assertion fails.
-struct Mounted {
-    dir: PathBuf,
-}
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let status = Command::new("wimlib-imagex").arg("unmount").arg(&self.dir).status();
-        if !status.is_ok_and(|s| s.success()) {
-            eprintln!("warning: could not unmount {}", self.dir.display());
-        }
-    }
-}
-
-fn wimlib(args: &[&std::ffi::OsStr]) {
-    let output = Command::new("wimlib-imagex")
-        .args(args)
-        .output()
-        .expect("run wimlib-imagex");
-    assert!(
-        output.status.success(),
-        "wimlib-imagex {:?} failed: {}",
-        args,
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn capture_and_mount(image: &Path, dir: &Path) -> Mounted {
+fn capture_and_mount(image: &Path, dir: &Path) -> WimMount {
     let wim = dir.join("test.wim");
     let mount = dir.join("mnt");
     std::fs::create_dir_all(&mount).unwrap();
     // --unix-data keeps the FIFO and the link as they are on disk.
-    wimlib(&[
-        "capture".as_ref(),
-        image.as_os_str(),
-        wim.as_os_str(),
-        "makguard-test".as_ref(),
-        "--unix-data".as_ref(),
-    ]);
-    wimlib(&[
-        "mount".as_ref(),
-        wim.as_os_str(),
-        "1".as_ref(),
-        mount.as_os_str(),
-        "--unix-data".as_ref(),
-    ]);
-    Mounted { dir: mount }
+    wim_capture(image, &wim, "makguard-test", &["--unix-data"]);
+    WimMount::new(&wim, &mount, false, &["--unix-data"])
 }
 
 #[test]
@@ -65,8 +25,7 @@ fn a_wimlib_mount_gives_the_same_findings_as_its_source_tree() {
     if !require_tool("wimlib-imagex", "the WIM mount test captures and mounts a WIM") {
         return;
     }
-    if !Path::new("/dev/fuse").exists() {
-        println!("skipped: /dev/fuse is absent, so a WIM cannot be mounted here");
+    if !fuse_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -89,7 +48,7 @@ fn a_wimlib_mount_gives_the_same_findings_as_its_source_tree() {
         },
     ] {
         let from_tree = scan_paths(std::slice::from_ref(&image.root), &options);
-        let from_mount = scan_paths(std::slice::from_ref(&mounted.dir), &options);
+        let from_mount = scan_paths(&[mounted.dir().to_path_buf()], &options);
         assert_eq!(
             rows(&from_mount),
             rows(&from_tree),
@@ -102,7 +61,7 @@ fn a_wimlib_mount_gives_the_same_findings_as_its_source_tree() {
         assert_eq!(from_mount.exit_status(Severity::Error), ExitStatus::Findings);
     }
 
-    let report = scan_paths(std::slice::from_ref(&mounted.dir), &ScanOptions::default());
+    let report = scan_paths(&[mounted.dir().to_path_buf()], &ScanOptions::default());
     let mut expected = expected_default_rows();
     let non_utf8 = String::from_utf8_lossy(NON_UTF8_NAME).into_owned();
     expected.retain(|row| row.1 != non_utf8);

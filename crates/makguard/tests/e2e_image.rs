@@ -12,14 +12,13 @@ mod common_hive;
 mod scan_common;
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::{Output, run_in};
 use common_hive::{digital_product_id, digital_product_id4, enterprise_identity_values, reg_hex};
 use makguard_core::ProductKey;
+use makguard_testkit::{WimMount, fuse_available, wim_capture};
 use serde_json::Value;
 
 const CURRENT_VERSION: &str = r"[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion]";
@@ -30,9 +29,9 @@ const SOFTWARE_PROTECTION: &str =
 const INSTALLED_MAK: &str = "FKV9N-PQMDY-2VWBR-MMT4X-GCYT2";
 const BACKUP_MAK: &str = "X8JHN-BMPRJ-29XJM-7MC4J-69BT3";
 const ENTERPRISE_GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
+/// Mounts keep Unix modes and owners, which the fix round trip compares.
+const UNIX_DATA: &[&str] = &["--unix-data"];
 const PROPLUS_2021_GVLK: &str = "FXYTK-NJJ8C-GB6DW-3DYQT-6F7TH";
-
-const MULTITOOL_INSTALL: &str = "npm install --prefix target/sarif-tools @microsoft/sarif-multitool-linux";
 
 /// `.reg` text for an Enterprise 23H2 image with `INSTALLED_MAK` installed (`DigitalProductId`
 /// and a `Volume:MAK` `DigitalProductId4`) and `BACKUP_MAK` as `BackupProductKeyDefault`.
@@ -64,27 +63,11 @@ fn build_full_image(dir: &Path) -> Option<PathBuf> {
     Some(image.root)
 }
 
-/// Every synthetic key that is not a GVLK (all of them), from the reference file at run time.
-fn synthetic_keys() -> Vec<String> {
-    let keys: Vec<String> = common::read_tsv("synthetic-keys.tsv")
-        .into_iter()
-        .map(|row| row["key"].clone())
-        .collect();
-    assert!(keys.len() > 10, "synthetic-keys.tsv looks truncated: {keys:?}");
-    keys
-}
-
 /// Fails if any synthetic key shows in full, with or without dashes, in any letter case.
 fn assert_no_full_key(text: &str, what: &str) {
-    let upper = text.to_ascii_uppercase();
-    for key in synthetic_keys() {
-        let bare = key.replace('-', "");
-        assert!(
-            !upper.contains(&key) && !upper.contains(&bare),
-            "{what} reveals the synthetic key ending {}",
-            &key[key.len() - 5..]
-        );
-    }
+    let keys = makguard_testkit::synthetic_keys();
+    assert!(keys.len() > 10, "synthetic-keys.tsv looks truncated: {keys:?}");
+    makguard_testkit::assert_no_synthetic_key(text, what);
 }
 
 fn scan(dir: &Path, args: &[&str]) -> Output {
@@ -189,92 +172,21 @@ fn json_report_of_the_whole_test_image() {
     insta::assert_snapshot!(pretty);
 }
 
-/// The SARIF Multitool's executable, or `None` (after printing `skipped:`) when it is missing
-/// and skipping is allowed.
-fn multitool() -> Option<PathBuf> {
-    let mut candidates = Vec::new();
-    if let Some(path) = std::env::var_os("MAKGUARD_SARIF_MULTITOOL") {
-        candidates.push(PathBuf::from(path));
-    }
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-    };
-    candidates.push(target.join("sarif-tools/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool"));
-    if let Some(found) = candidates.iter().find(|path| path.is_file()) {
-        return Some(found.clone());
-    }
-    let reason = format!("the SARIF Multitool is not installed (looked at {candidates:?}); run: {MULTITOOL_INSTALL}");
-    if std::env::var("MAKGUARD_SKIP_MISSING_TOOLS").as_deref() == Ok("1") {
-        println!("skipped: {reason}");
-        return None;
-    }
-    panic!("{reason} (or set MAKGUARD_SKIP_MISSING_TOOLS=1 to skip)");
-}
-
 /// Validates `sarif_file` with the Multitool (SARIF rules and GitHub's ingestion rules, as
 /// configured for the report crate's SARIF test) and returns every result it reports as
 /// (level, rule id, message).
 fn multitool_problems(tool: &Path, sarif_file: &Path, work: &Path) -> Vec<(String, String, String)> {
-    let output = work.join("validation.sarif");
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../makguard-report/tests/data/sarif-multitool-config.xml");
-    let run = Command::new(tool)
-        .arg("validate")
-        .arg(sarif_file)
-        .args(["--rule-kind", "Sarif;Ghas", "--log", "ForceOverwrite", "--config"])
-        .arg(&config)
-        .arg("--output")
-        .arg(&output)
-        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("could not run {}: {e} (is it executable?)", tool.display()));
-    let console = String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "the Multitool failed:\n{console}");
-    assert!(
-        console.contains("1 files scanned"),
-        "the Multitool did not scan the log:\n{console}"
-    );
-    let log: Value = serde_json::from_str(
-        &fs::read_to_string(&output).unwrap_or_else(|e| panic!("no validation log ({e}):\n{console}")),
-    )
-    .unwrap();
-    let run = &log["runs"][0];
-    for invocation in run["invocations"].as_array().into_iter().flatten() {
-        for kind in ["toolExecutionNotifications", "toolConfigurationNotifications"] {
-            for notification in invocation[kind].as_array().into_iter().flatten() {
-                assert_ne!(
-                    notification["level"], "error",
-                    "the Multitool: {notification}\n{console}"
-                );
-            }
-        }
-    }
-    let rules = run["tool"]["driver"]["rules"].as_array().cloned().unwrap_or_default();
-    run["results"]
-        .as_array()
+    makguard_testkit::run_multitool(tool, &[sarif_file.to_path_buf()], work)
         .into_iter()
-        .flatten()
-        .map(|result| {
-            let id = result["ruleId"].as_str().unwrap_or_default().to_string();
-            // A result's level defaults to its rule's configured level, then to "warning".
-            let level = result["level"]
-                .as_str()
-                .or_else(|| {
-                    rules
-                        .iter()
-                        .find(|r| r["id"] == id.as_str())
-                        .and_then(|r| r["defaultConfiguration"]["level"].as_str())
-                })
-                .unwrap_or("warning")
-                .to_string();
-            (level, id, result["message"].to_string())
-        })
+        .map(|(_, problem)| problem)
         .collect()
 }
 
 #[test]
 fn sarif_of_a_test_image_validates_with_the_multitool() {
-    let Some(tool) = multitool() else { return };
+    let Some(tool) = makguard_testkit::sarif_multitool() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let Some(root) = build_full_image(dir.path()) else {
         return;
@@ -330,62 +242,6 @@ fn sarif_of_a_test_image_validates_with_the_multitool() {
     assert!(serious.is_empty(), "the Multitool reports {serious:#?}");
     for (_, id, message) in &problems {
         println!("note {id}: {message}");
-    }
-}
-
-/// Runs an external tool and fails the test with its stderr when it fails.
-fn run_tool(program: &str, args: &[&OsStr]) {
-    let output = Command::new(program).args(args).output().expect("run external tool");
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// A mounted WIM image; unmounted (changes discarded) on drop unless committed first, so a
-/// failing test never leaves a FUSE mount behind.
-struct Mount {
-    dir: PathBuf,
-    mounted: bool,
-}
-
-impl Mount {
-    fn new(wim: &Path, dir: &Path, writable: bool) -> Mount {
-        fs::create_dir_all(dir).unwrap();
-        let verb = if writable { "mountrw" } else { "mount" };
-        run_tool(
-            "wimlib-imagex",
-            &[
-                verb.as_ref(),
-                wim.as_os_str(),
-                "1".as_ref(),
-                dir.as_os_str(),
-                "--unix-data".as_ref(),
-            ],
-        );
-        Mount {
-            dir: dir.to_path_buf(),
-            mounted: true,
-        }
-    }
-
-    fn unmount(mut self, commit: bool) {
-        let mut args: Vec<&OsStr> = vec!["unmount".as_ref(), self.dir.as_os_str()];
-        if commit {
-            args.push("--commit".as_ref());
-        }
-        // A failed unmount panics with `mounted` still set, so drop tries once more.
-        run_tool("wimlib-imagex", &args);
-        self.mounted = false;
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        if self.mounted {
-            let _ = Command::new("wimlib-imagex").arg("unmount").arg(&self.dir).status();
-        }
     }
 }
 
@@ -507,7 +363,7 @@ fn written_files(log: &Value) -> BTreeMap<String, Vec<(usize, usize)>> {
 fn fix_in_wim(wim: &Path, work: &Path, name: &str) -> (Output, Value) {
     let mount_dir = work.join(format!("{name}-mnt"));
     let log_file = work.join(format!("{name}-log.json"));
-    let mount = Mount::new(wim, &mount_dir, true);
+    let mount = WimMount::new(wim, &mount_dir, true, UNIX_DATA);
     let out = scan(
         work,
         &[
@@ -527,8 +383,7 @@ fn fix_in_wim(wim: &Path, work: &Path, name: &str) -> (Output, Value) {
 
 #[test]
 fn fix_round_trip_through_a_real_wim() {
-    if !Path::new("/dev/fuse").exists() {
-        println!("skipped: /dev/fuse is absent, so a WIM cannot be mounted here");
+    if !fuse_available() {
         return;
     }
     if !common_hive::require_tool("wimlib-imagex") || !common_hive::require_tool("hivexregedit") {
@@ -539,16 +394,7 @@ fn fix_round_trip_through_a_real_wim() {
     build_fix_image(&source);
     let original = read_tree(&source);
     let wim = work.path().join("img.wim");
-    run_tool(
-        "wimlib-imagex",
-        &[
-            "capture".as_ref(),
-            source.as_os_str(),
-            wim.as_os_str(),
-            "Test".as_ref(),
-            "--unix-data".as_ref(),
-        ],
-    );
+    wim_capture(&source, &wim, "Test", UNIX_DATA);
 
     // The installed MAK is not a file edit: fix leaves it and still fails the gate.
     let (out, log) = fix_in_wim(&wim, work.path(), "first");
@@ -574,7 +420,7 @@ fn fix_round_trip_through_a_real_wim() {
 
     // Mount the committed image read-only and scan it.
     let check_dir = work.path().join("check");
-    let check = Mount::new(&wim, &check_dir, false);
+    let check = WimMount::new(&wim, &check_dir, false, UNIX_DATA);
     let out = scan(
         work.path(),
         &["scan", path_str(&check_dir), "--format", "json", "--no-progress"],
@@ -646,7 +492,7 @@ fn fix_round_trip_through_a_real_wim() {
     assert!(written_files(&log).is_empty(), "{log:#}");
     assert_eq!(log["summary"]["keys_replaced"], 0, "{log:#}");
     let again_dir = work.path().join("again");
-    let again = Mount::new(&wim, &again_dir, false);
+    let again = WimMount::new(&wim, &again_dir, false, UNIX_DATA);
     assert!(read_tree(&again_dir) == fixed, "the second fix changed the image");
     again.unmount(false);
 }

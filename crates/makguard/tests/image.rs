@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
+use makguard_testkit::require_tool;
 
 const MINIMAL_HIVE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -21,26 +22,6 @@ const PKEYCONFIG_FIXTURE: &str = concat!(
 );
 
 const LTSC_GVLK: &str = "M7XTQ-FN8P6-TTKYV-9D4CC-J462D";
-
-/// True when `tool` runs; otherwise fails, or with MAKGUARD_SKIP_MISSING_TOOLS=1 prints
-/// `skipped: …` and returns false.
-fn require_tool(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if found {
-        return true;
-    }
-    if std::env::var("MAKGUARD_SKIP_MISSING_TOOLS").as_deref() == Ok("1") {
-        println!("skipped: {tool} is not installed");
-        return false;
-    }
-    panic!(
-        "{tool} is required by this test (ci/install-test-tools.sh installs it), or set MAKGUARD_SKIP_MISSING_TOOLS=1"
-    );
-}
 
 /// An image root whose SOFTWARE hive says `EditionID`=`edition` (no build), with an answer
 /// file in `Windows/Panther` holding the synthetic MAK.

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use makguard_testkit::{fuse_available, require_tool};
 use serde_json::Value;
 
 const SYNTHETIC_MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
@@ -33,33 +34,6 @@ fn makguard_bin() -> &'static str {
 
 fn skip(reason: &str) {
     println!("skipped: {reason}");
-}
-
-/// True when `tool` runs; otherwise fails, or prints `skipped:` under MAKGUARD_SKIP_MISSING_TOOLS=1.
-fn require_tool(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if found {
-        return true;
-    }
-    if std::env::var("MAKGUARD_SKIP_MISSING_TOOLS").as_deref() == Ok("1") {
-        skip(&format!("{tool} is not installed"));
-        return false;
-    }
-    panic!(
-        "{tool} is required by this test but is not installed (.ci/run installs it), or set MAKGUARD_SKIP_MISSING_TOOLS=1"
-    );
-}
-
-fn fuse_available() -> bool {
-    if Path::new("/dev/fuse").exists() {
-        return true;
-    }
-    skip("/dev/fuse is absent, so wimlib-imagex cannot mount");
-    false
 }
 
 fn tools_for_images() -> bool {

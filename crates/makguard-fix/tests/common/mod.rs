@@ -21,34 +21,12 @@ pub const PROPLUS_2021_GVLK: &str = "FXYTK-NJJ8C-GB6DW-3DYQT-6F7TH";
 pub const PROPLUS_2016_GVLK: &str = "XQNVK-8JYDB-WJ9W3-YJ8YR-WFG99";
 
 /// Every non-GVLK key in the synthetic-keys reference file, read at run time.
-pub fn synthetic_keys() -> Vec<String> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/reference/synthetic-keys.tsv"
-    );
-    let tsv = std::fs::read_to_string(path).expect("synthetic-keys.tsv is readable");
-    tsv.lines()
-        .skip(1)
-        .filter_map(|l| l.split('\t').next())
-        .map(str::to_string)
-        .collect()
-}
+#[allow(unused_imports)]
+pub use makguard_testkit::synthetic_keys;
 
 /// Asserts `text` holds no synthetic key in full, dashed or bare, in any case.
 pub fn assert_no_full_synthetic_key(text: &str) {
-    let lower = text.to_ascii_lowercase();
-    for key in synthetic_keys() {
-        let key = key.to_ascii_lowercase();
-        assert!(
-            !lower.contains(&key),
-            "a synthetic key appears in full: ...{}",
-            &key[24..]
-        );
-        assert!(
-            !lower.contains(&key.replace('-', "")),
-            "a bare synthetic key appears in full"
-        );
-    }
+    makguard_testkit::assert_no_synthetic_key(text, "the output");
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

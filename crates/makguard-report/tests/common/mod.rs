@@ -6,16 +6,13 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use makguard_core::rules;
 use makguard_core::{
     Applicability, Edit, Finding, FindingPath, Fix, ImageInfo, KeyInfo, ProductKey, RootReport, ScanReport,
     ScanSummary, Suppression, TextRange, XmlContext, classify_key,
 };
 use makguard_report::RenderOptions;
+use std::collections::BTreeMap;
 
 /// Synthetic MAK stand-ins (never printed in full by any format without --show-keys).
 pub const SYNTHETIC_MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
@@ -261,36 +258,9 @@ pub fn assert_no_secret_key(output: &str, what: &str) {
     }
 }
 
-/// Where an external tool lives, or `None` (after printing `skipped: ...`) when it is missing
-/// and MAKGUARD_SKIP_MISSING_TOOLS=1. Panics with install instructions otherwise.
-pub fn external_tool(what: &str, candidates: &[PathBuf], install: &str) -> Option<PathBuf> {
-    if let Some(found) = candidates.iter().find(|path| path.is_file()) {
-        return Some(found.clone());
-    }
-    let reason = format!("{what} not found (looked at {candidates:?}); install it with: {install}");
-    if std::env::var("MAKGUARD_SKIP_MISSING_TOOLS").as_deref() == Ok("1") {
-        println!("skipped: {reason}");
-        None
-    } else {
-        panic!("{reason} (or set MAKGUARD_SKIP_MISSING_TOOLS=1 to skip)");
-    }
-}
-
-/// The workspace's target directory (where .ci/run installs test tools).
-pub fn workspace_target() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-    }
-}
-
-/// Whether `program --version`-style probing works (for tools found on PATH).
-pub fn runs(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+// Re-exported so every test file of this crate reaches the shared tool policy through `common`.
+#[allow(unused_imports)]
+pub use makguard_testkit::{external_tool, runs, skipping_missing_tools, workspace_target};
 
 /// `report` plus a stale-exception warning (MG502) about a policy file outside every root, as
 /// the CLI reports one given with `--config`: its root index is past the last root.

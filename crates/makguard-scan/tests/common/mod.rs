@@ -98,20 +98,10 @@ pub struct TestImage {
     pub outside: PathBuf,
 }
 
-/// True when `tool` is on the PATH. When it is not: fails the test with a clear message, or,
-/// with `MAKGUARD_SKIP_MISSING_TOOLS=1`, prints `skipped: <reason>` and returns false.
-pub fn require_tool(tool: &str, why: &str) -> bool {
-    let found =
-        std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));
-    if found {
-        return true;
-    }
-    if std::env::var("MAKGUARD_SKIP_MISSING_TOOLS").as_deref() == Ok("1") {
-        println!("skipped: {tool} is not installed ({why})");
-        return false;
-    }
-    panic!("{tool} is required ({why}); install it, or set MAKGUARD_SKIP_MISSING_TOOLS=1 to skip");
-}
+/// `require_tool(tool, why)`: true when `tool` is on the PATH; otherwise fails, or with
+/// `MAKGUARD_SKIP_MISSING_TOOLS=1` prints `skipped: <tool> is not installed (<why>)`.
+#[allow(unused_imports)]
+pub use makguard_testkit::require_tool_for as require_tool;
 
 const CORPUS_MINIMAL_HIVE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

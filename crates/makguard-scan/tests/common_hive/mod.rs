@@ -26,23 +26,9 @@ pub const PKEYCONFIG_FIXTURE: &str = concat!(
 /// The prefix every `.reg` section passed to [`build_software_hive`] starts with.
 pub const SOFTWARE_PREFIX: &str = r"HKEY_LOCAL_MACHINE\SOFTWARE";
 
-/// True when `tool` runs. When it does not: fails the test with a clear message, unless
-/// `MAKGUARD_SKIP_MISSING_TOOLS=1`, in which case it prints `skipped: …` and returns false.
-pub fn require_tool(tool: &str) -> bool {
-    let found =
-        std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
-    if found {
-        return true;
-    }
-    if std::env::var("MAKGUARD_SKIP_MISSING_TOOLS").as_deref() == Ok("1") {
-        println!("skipped: {tool} is not installed");
-        return false;
-    }
-    panic!(
-        "{tool} is required by this test but is not installed (install it, e.g. via .ci/run, \
-or set MAKGUARD_SKIP_MISSING_TOOLS=1 to skip)"
-    );
-}
+/// True when `tool` is on PATH; otherwise fails, or skips with `MAKGUARD_SKIP_MISSING_TOOLS=1`.
+#[allow(unused_imports)]
+pub use makguard_testkit::require_tool;
 
 /// Writes a SOFTWARE hive at `dir/SOFTWARE`: hivex's minimal hive with `reg_text` merged in by
 /// `hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE'`. `reg_text` holds `.reg`

@@ -147,15 +147,9 @@ pub fn render(decoded: &DecodedText, findings: &[Finding]) -> String {
 
 /// The synthetic keys of `../shared/reference/synthetic-keys.tsv`.
 pub fn synthetic_keys() -> Vec<ProductKey> {
-    let path = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/reference/synthetic-keys.tsv"
-    ));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let keys: Vec<ProductKey> = text
-        .lines()
-        .skip(1)
-        .filter_map(|line| ProductKey::parse(line.split('\t').next()?).ok())
+    let keys: Vec<ProductKey> = makguard_testkit::synthetic_keys()
+        .iter()
+        .filter_map(|key| ProductKey::parse(key).ok())
         .collect();
     assert!(keys.len() >= 10, "synthetic key list looks empty");
     keys

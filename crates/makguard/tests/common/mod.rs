@@ -71,21 +71,8 @@ pub fn reference(name: &str) -> PathBuf {
 }
 
 /// Rows of a reference TSV as header-keyed maps.
-pub fn read_tsv(name: &str) -> Vec<std::collections::HashMap<String, String>> {
-    let path = reference(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<String> = lines.next().expect("header").split('\t').map(str::to_string).collect();
-    lines
-        .map(|line| {
-            header
-                .iter()
-                .cloned()
-                .zip(line.split('\t').map(str::to_string))
-                .collect()
-        })
-        .collect()
-}
+#[allow(unused_imports)]
+pub use makguard_testkit::read_tsv;
 
 pub fn fingerprint(key: &str) -> String {
     makguard_core::ProductKey::parse(key).expect("key").fingerprint()
