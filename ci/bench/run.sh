@@ -293,9 +293,6 @@ out.append("|---|---|---|")
 for t, v, ok in targets:
     out.append(f"| {t} | {v} | {verdict(ok)} |")
 out.append("")
-out.append("The peak RSS verdicts hold for this tree's hive only: the peak is set by the SOFTWARE hive, "
-           "which is read into memory whole (see \"Reading the results\").")
-out.append("")
 out.append(f"Peak resident memory (max of 3 runs, /usr/bin/time -v): makguard default {rss_default:.1f} MiB, "
            f"makguard --deep {rss_deep:.1f} MiB, rg -c -a {rss_rg:.1f} MiB. "
            f"A scan of a root holding only the {hive_mib:.1f} MiB SOFTWARE hive peaks at {rss_hive:.1f} MiB; "
