@@ -12,6 +12,7 @@ mod progress;
 use std::process::ExitCode;
 
 use clap::Parser;
+use makguard_core::key::mask_keys_in;
 
 use crate::cli::{Cli, Command};
 
@@ -28,12 +29,24 @@ fn main() -> ExitCode {
             .unwrap_or_default();
         eprintln!("makguard: internal error{location}; please report this bug");
     }));
-    // clap exits 2 on usage errors and 0 for --help and --version.
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Usage errors exit 2, --help and --version 0, as clap would; a usage error quotes what
+        // was typed, which may be a key, so it is masked like every other message.
+        Err(error) if error.use_stderr() => {
+            eprint!("{}", mask_keys_in(&error.render().to_string()));
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(error) => {
+            print!("{}", error.render());
+            return ExitCode::SUCCESS;
+        }
+    };
     match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(code)) => ExitCode::from(code),
         Ok(Err(err)) => {
-            eprintln!("makguard: error: {err:#}");
+            // Configuration errors quote the policy file, where a key may have been pasted.
+            eprintln!("makguard: error: {}", mask_keys_in(&format!("{err:#}")));
             ExitCode::from(EXIT_USAGE)
         }
         Err(_) => ExitCode::from(EXIT_USAGE),

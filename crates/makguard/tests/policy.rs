@@ -170,6 +170,11 @@ fn configuration_errors_exit_2_with_line_and_column() {
             "makguard.toml:4:",
         ),
         ("not toml at all = = =\n", "makguard.toml:1:"),
+        // A key pasted where a name belongs: the parser quotes it, the message must not.
+        (
+            "[[allow]]\nrule = \"MG101\"\njustification = \"x\"\n6QWQ4-8NRCW-KHGHV-CR226-3PPQC = 1\n",
+            "makguard.toml:4:1",
+        ),
     ];
     for (policy, location) in cases {
         write_policy(tree.path(), policy);
