@@ -78,7 +78,7 @@ pub struct ProductKey {
 }
 
 impl ProductKey {
-    /// Parses `XXXXX-XXXXX-XXXXX-XXXXX-XXXXX` or the 25-character form without dashes,
+    /// Parses five dashed groups of five symbols (29 characters) or the 25-character form without dashes,
     /// in either case.
     pub fn parse(text: &str) -> Result<ProductKey, KeyParseError> {
         let bytes = text.as_bytes();

@@ -103,11 +103,6 @@ mod tests {
 
     #[test]
     fn gvlks_and_placeholders_are_quiet() {
-        assert!(
-            scan_text(&format!(
-                "ProductKey={GVLK}\nProductKey=BBBBB-BBBBB-BBBBB-BBBBB-BBBBB\n"
-            ))
-            .is_empty()
-        );
+        assert!(scan_text(&format!("ProductKey={GVLK}\nProductKey={}\n", ["BBBBB"; 5].join("-"))).is_empty());
     }
 }
