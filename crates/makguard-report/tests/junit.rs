@@ -46,7 +46,7 @@ fn read_with_junitparser(xml: &str) -> Option<Value> {
             println!("skipped: {reason}");
             return None;
         }
-        panic!("{reason} (or set MAKGUARD_SKIP_MISSING_TOOLS=1 to skip)");
+        panic!("{reason} (install it with bash ci/install-test-tools.sh)");
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("makguard.xml");

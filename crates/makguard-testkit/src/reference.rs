@@ -14,8 +14,17 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// `../shared`, beside the workspace root (reference tables and the real-world corpus).
+/// Panics with what to do when it is missing: every test that reads it would fail otherwise
+/// with a bare "No such file".
 pub fn shared_dir() -> PathBuf {
-    workspace_root().join("../shared")
+    let shared = workspace_root().join("../shared");
+    assert!(
+        shared.join("reference").is_dir(),
+        "the tests need the project's shared folder (reference tables and real-world corpus) \
+         beside this checkout, at {}; clone or copy it there",
+        shared.display()
+    );
+    shared
 }
 
 /// A file in `../shared/reference`, e.g. `reference_path("gvlk.tsv")`.

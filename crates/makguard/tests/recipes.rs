@@ -32,7 +32,12 @@ fn makguard_bin() -> &'static str {
     env!("CARGO_BIN_EXE_makguard")
 }
 
+/// Prints why a test does not run; in CI, where every test must run, fails instead.
 fn skip(reason: &str) {
+    assert!(
+        makguard_testkit::skipping_missing_tools(),
+        "in CI every test must run: {reason}"
+    );
     println!("skipped: {reason}");
 }
 

@@ -45,24 +45,9 @@ impl Drop for TempDir {
     }
 }
 
-/// True when `tool` is on PATH. When it is not: panics with a clear message,
-/// unless MAKGUARD_SKIP_MISSING_TOOLS=1, in which case it prints why the
-/// test is skipped and returns false.
-pub fn require_tool(tool: &str) -> bool {
-    let found =
-        std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));
-    if found {
-        return true;
-    }
-    if std::env::var("MAKGUARD_SKIP_MISSING_TOOLS").as_deref() == Ok("1") {
-        eprintln!("SKIPPED: `{tool}` is not installed (MAKGUARD_SKIP_MISSING_TOOLS=1)");
-        return false;
-    }
-    panic!(
-        "required tool `{tool}` is not installed; install it (Debian: reglookup, \
-         libwin-hivex-perl, xz-utils) or set MAKGUARD_SKIP_MISSING_TOOLS=1 to skip"
-    );
-}
+/// True when `tool` is on PATH; otherwise fails (in CI) or prints why the test is skipped.
+#[allow(unused_imports)]
+pub use makguard_testkit::require_tool;
 
 /// The path of a corpus hive ready to read: plain files are used in place;
 /// `.xz` files are decompressed with `xz -dc` into `tmp`.

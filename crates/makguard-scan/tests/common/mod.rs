@@ -99,7 +99,7 @@ pub struct TestImage {
 }
 
 /// `require_tool(tool, why)`: true when `tool` is on the PATH; otherwise fails, or with
-/// `MAKGUARD_SKIP_MISSING_TOOLS=1` prints `skipped: <tool> is not installed (<why>)`.
+/// outside CI prints `skipped: <tool> is not installed (<why>)`.
 #[allow(unused_imports)]
 pub use makguard_testkit::require_tool_for as require_tool;
 

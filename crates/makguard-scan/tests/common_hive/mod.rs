@@ -26,7 +26,7 @@ pub const PKEYCONFIG_FIXTURE: &str = concat!(
 /// The prefix every `.reg` section passed to [`build_software_hive`] starts with.
 pub const SOFTWARE_PREFIX: &str = r"HKEY_LOCAL_MACHINE\SOFTWARE";
 
-/// True when `tool` is on PATH; otherwise fails, or skips with `MAKGUARD_SKIP_MISSING_TOOLS=1`.
+/// True when `tool` is on PATH; otherwise fails in CI, or prints `skipped:` elsewhere.
 #[allow(unused_imports)]
 pub use makguard_testkit::require_tool;
 
