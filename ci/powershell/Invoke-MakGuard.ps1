@@ -75,6 +75,29 @@ param(
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 
+# Runs makguard.exe and returns its exit code. Windows PowerShell 5.1 turns a native program's
+# standard error into ErrorRecords when it is redirected (and in the ISE and remoting), which
+# $ErrorActionPreference = 'Stop' makes terminating: makguard's diagnostics would abort the
+# script and skip the dismount. So the call runs with 'Continue', and stderr lines are written
+# back to the host's error stream as plain text.
+function Invoke-MakGuardExe {
+    param([string[]] $Arguments)
+    $previous = $ErrorActionPreference
+    $ErrorActionPreference = 'Continue'
+    try {
+        & $makguardExe @Arguments 2>&1 | ForEach-Object {
+            if ($_ -is [System.Management.Automation.ErrorRecord]) {
+                [Console]::Error.WriteLine($_.Exception.Message)
+            } else {
+                Write-Output $_
+            }
+        } | Out-Host
+        return $LASTEXITCODE
+    } finally {
+        $ErrorActionPreference = $previous
+    }
+}
+
 function Write-Outcome([int] $Code, [string] $What) {
     switch ($Code) {
         0 { Write-Host "makguard: $What is clean." -ForegroundColor Green }
@@ -140,19 +163,17 @@ try {
     $mounted = $true
 
     if ($Fix) {
-        $fixArgs = @('fix', $MountPath) + $commonArgs
+        $fixArgs = @('fix', $MountPath, '--report', (Join-Path $ReportDirectory 'makguard-fix.json')) + $commonArgs
         if ($Edition) { $fixArgs += @('--edition', $Edition) }
         Write-Host 'makguard: fixing embedded keys...'
-        & $makguardExe @fixArgs
-        $fixCode = $LASTEXITCODE
+        $fixCode = Invoke-MakGuardExe $fixArgs
         if ($fixCode -eq 2) {
             $exitCode = 2
             Write-Outcome $exitCode $what
         } else {
             Write-Host 'makguard: scanning the fixed image...'
             $scanArgs = @('scan', $MountPath) + $commonArgs + $reportArgs
-            & $makguardExe @scanArgs
-            $exitCode = $LASTEXITCODE
+            $exitCode = Invoke-MakGuardExe $scanArgs
             Write-Outcome $exitCode "the fixed $what"
             $save = ($fixCode -eq 0 -and $exitCode -eq 0)
             if (-not $save -and $exitCode -eq 0) {
@@ -162,8 +183,7 @@ try {
         }
     } else {
         $scanArgs = @('scan', $MountPath) + $commonArgs + $reportArgs
-        & $makguardExe @scanArgs
-        $exitCode = $LASTEXITCODE
+        $exitCode = Invoke-MakGuardExe $scanArgs
         Write-Outcome $exitCode $what
     }
 } catch {

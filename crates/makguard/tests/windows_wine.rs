@@ -146,3 +146,42 @@ fn makguard_exe_exits_3_on_a_malformed_answer_file_and_2_on_a_bad_option() {
     let usage = wine.run(&["scan", "--no-such-option"], &samples);
     assert_eq!(usage.code, 2, "{}", usage.all());
 }
+
+/// The MDT task-sequence step (`ci/mdt/makguard-precapture.cmd`) run by Wine's `cmd.exe` from a
+/// deployment share's `Tools\makguard`: exit 1 and reports in `Logs\makguard` for a MAK, 0 for a
+/// clean file, 2 when it is not told what to scan.
+#[test]
+fn mdt_precapture_step_gates_on_makguards_exit_code_and_writes_reports_to_the_share() {
+    let Some(wine) = wine() else { return };
+    let share = tempfile::tempdir().unwrap();
+    let tools = share.path().join("Tools/makguard");
+    std::fs::create_dir_all(&tools).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ci/mdt/makguard-precapture.cmd");
+    std::fs::copy(&script, tools.join("makguard-precapture.cmd")).unwrap();
+    std::fs::copy(&wine.exe, tools.join("makguard.exe")).unwrap();
+    let step = |target: &str| {
+        let output = Command::new("wine")
+            .args(["cmd", "/c", &windows_path(&tools.join("makguard-precapture.cmd"))])
+            .args((!target.is_empty()).then_some(target))
+            .env("WINEPREFIX", &wine.prefix)
+            .env("WINEDEBUG", "-all")
+            .env("DEPLOYROOT", windows_path(share.path()))
+            .output()
+            .expect("run wine cmd");
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.code().unwrap_or(-1), text)
+    };
+    let samples = samples();
+    let (code, text) = step(&windows_path(&samples.join("04-mak-specialize.xml")));
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("not capturing"), "{text}");
+    makguard_testkit::assert_no_synthetic_key(&text, "MDT step output");
+    let json = std::fs::read_to_string(share.path().join("Logs/makguard/makguard.json")).expect("JSON report in the share");
+    let report: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["findings"][0]["code"], "MG101");
+    assert!(share.path().join("Logs/makguard/makguard.xml").is_file());
+    let (code, text) = step(&windows_path(&samples.join("01-client-gvlk.xml")));
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = step("");
+    assert_eq!(code, 2, "{text}");
+}
