@@ -210,9 +210,10 @@ retail-key warning MG303. Install the GVLK for the image's edition as for MG301.
 
     DIGITAL_PRODUCT_ID_ELSEWHERE = "MG310" "digital-product-id-elsewhere" Error fixable=false
         summary: "A DigitalProductId outside CurrentVersion holds a key that is not a KMS client key"
-        doc: "Windows and Office copy the installed key's `DigitalProductId` to other keys of the \
-SOFTWARE hive (`Microsoft\\Internet Explorer\\Registration`, Office `Registration\\{GUID}`, \
-others). Decoded the same way as the installed one (key bytes at offset 52), a key that is not \
+        doc: "Windows and Office copy the installed key's `DigitalProductId` to other keys: in \
+SOFTWARE `Microsoft\\Internet Explorer\\Registration` and Office `Registration\\{GUID}`, in \
+SYSTEM `Setup\\Source OS (Updated on …)` (the previous OS's key, kept after an in-place \
+upgrade), and others; every hive read is searched. Decoded the same way as the installed one (key bytes at offset 52), a key that is not \
 a GVLK leaks with the image even where the installed key was cleared. A copy of the key \
 already reported as installed (MG301–MG304) is not reported again. A `DigitalProductId4` \
 elsewhere that says `Volume:MAK` or `Volume:CSVLK` is reported the same way. Install the GVLK \

@@ -261,6 +261,9 @@ impl Search<'_, '_> {
 /// after a key word), and every well-formed key when the value's name is itself a key word
 /// (`ProductKey`, `PIDKEY`).
 pub fn keys_in_string(value_name: &str, text: &str) -> Vec<ProductKey> {
+    if !may_hold_key(text) {
+        return Vec::new();
+    }
     let named_as_key = {
         let label = format!("{value_name}=");
         keyscan::key_word_before(&label, label.len())
@@ -282,6 +285,21 @@ pub fn keys_in_string(value_name: &str, text: &str) -> Vec<ProductKey> {
         }
     }
     unique
+}
+
+/// True when `text` has a run of 25 or more characters that are key symbols (any case) or
+/// dashes: every key, with or without dashes, is such a run. Most registry strings (paths,
+/// GUIDs, names) are not, and skip the regexes.
+fn may_hold_key(text: &str) -> bool {
+    let mut run = 0usize;
+    for byte in text.bytes() {
+        let symbol = byte == b'-' || (byte.is_ascii_alphanumeric() && !b"AEILOSUZ015aeilosuz".contains(&byte));
+        run = if symbol { run + 1 } else { 0 };
+        if run >= 25 {
+            return true;
+        }
+    }
+    false
 }
 
 /// The key a `DigitalProductId` copy holds, when it holds one that can be told from noise:

@@ -331,6 +331,11 @@ pub fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_config: &Key
         .map(|key| reader.identity(key))
         .unwrap_or_default();
     reader.remediation = remediation(identity.edition_id.as_deref(), identity.build);
+    if let Some(current_version) = &current_version
+        && !looks_like_windows_current_version(current_version, &identity)
+    {
+        reader.findings.push(foreign_current_version(hive_path));
+    }
     if let Some(current_version) = &current_version {
         reader.installed_key(current_version, CURRENT_VERSION, &identity);
         reader.backup_product_key(hive, CURRENT_VERSION);
@@ -432,6 +437,28 @@ pub fn read_default_user_hive(
         findings,
         keys_searched: search.keys_visited,
     }
+}
+
+/// Windows' own `CurrentVersion` names the edition or the product, or holds the installed
+/// key. A per-user `CurrentVersion` (an NTUSER hive's `Software` subtree in SOFTWARE's place)
+/// has none of these.
+fn looks_like_windows_current_version(current_version: &Key<'_>, identity: &ImageIdentity) -> bool {
+    identity.edition_id.is_some()
+        || identity.product_name.is_some()
+        || ["DigitalProductId", "DigitalProductId4"]
+            .iter()
+            .any(|name| !matches!(current_version.value(name), Ok(None)))
+}
+
+fn foreign_current_version(hive_path: &FindingPath) -> Finding {
+    Finding::new(
+        &rules::INSTALLED_KEY_UNCHECKED,
+        hive_path.clone(),
+        format!(
+            "`{HIVE_PREFIX}\\{CURRENT_VERSION}` names no edition or product and holds no DigitalProductId, so the \
+installed key could not be checked; is this the image's own SOFTWARE hive?"
+        ),
+    )
 }
 
 fn missing_current_version(hive_path: &FindingPath) -> Finding {
