@@ -795,3 +795,24 @@ fn real_corpus_hives_give_no_false_key_findings_in_any_role() {
     // Every key of every hive, three times over (the SOFTWARE hive beside adds a few each time).
     assert!(total_keys > 240_000, "{total_keys}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_log_beside_a_dirty_hive_is_mg901_and_never_opened() {
+    if !hivex() || !common_hive::require_tool("mkfifo") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hive = software_with_gvlk_backup(dir.path());
+    make_dirty(&hive);
+    let fifo = hive.with_file_name("SOFTWARE.LOG1");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+    assert!(made.success());
+    // Opening the FIFO for reading would block until a writer comes: the scan must end anyway.
+    let scan = scan_image_root(dir.path(), "img", &[]);
+    assert_eq!(codes(&scan), ["MG901", "MG913"], "{:#?}", scan.findings);
+    assert_eq!(
+        with_code(&scan, "MG901")[0].path.display,
+        "Windows/System32/config/SOFTWARE.LOG1"
+    );
+}
