@@ -176,15 +176,68 @@ every machine built from the image carries it. Install the GVLK as for MG301.";
 the image can read it. Installing the GVLK (as for MG301) replaces it.";
 
     RUN_KEY_INSTALLS_KEY = "MG306" "run-key-installs-key" Error fixable=false
-        summary: "A Run or RunOnce value installs a product key that is not a KMS client key"
-        doc: "A `Run`/`RunOnce` command that runs `slmgr /ipk <key>` installs the key at the \
-first logon of every machine. Remove the value from the image's registry.";
+        summary: "A Run, RunOnce or RunOnceEx value installs a product key that is not a KMS client key"
+        doc: "A command under `HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run`, `RunOnce` or \
+`RunOnceEx` (its numbered subkeys and their `Depend` subkeys included), their `WOW6432Node` \
+twins, or `Run`/`RunOnce` in the Default user's `Users/Default/NTUSER.DAT` (copied into every \
+new user's profile) that runs `slmgr /ipk <key>`, `ospp.vbs /inpkey:`, `changepk.exe \
+/ProductKey`, `DISM /Set-ProductKey:` or WMI `InstallProductKey` installs the key at logon on \
+every machine built from the image. Remove the value from the image's registry.";
 
     HIVE_DIRTY = "MG307" "hive-dirty" Warning fixable=false
-        summary: "A registry hive was not cleanly closed; values read from it may be stale"
-        doc: "Its sequence numbers differ or transaction logs (`.LOG1`, `.LOG2`) lie beside \
-it. makguard applies the logs when it can; otherwise recent changes may be missing. Unmount \
+        summary: "A registry hive was not cleanly closed; its transaction logs were replayed"
+        doc: "Its sequence numbers differ or its base block checksum is wrong: a write never \
+finished. makguard replayed the new-format transaction log entries (`.LOG1`, `.LOG2`) in \
+memory, so what it read is what Windows would see, and it searched the logs themselves for \
+keys. When no log can be replayed the state is unknown and MG913 is reported instead. Unmount \
 the image cleanly (or boot it once) and scan again.";
+
+    INSTALLED_GVLK_UNVERIFIED = "MG308" "installed-gvlk-unverified" Warning fixable=false
+        summary: "DigitalProductId4 says a KMS client key is installed, but no source knows the key as one"
+        doc: "The registry's `DigitalProductId4` says `Volume:GVLK`, but the key decoded from \
+`DigitalProductId` is neither in the built-in GVLK catalog nor in a GVLK group of the image's \
+own key configuration (or it could not be decoded). The key type string is only a claim written \
+beside the key: check which key is installed (`slmgr /dli` on the reference machine), and \
+install the GVLK for the image's edition as for MG301. When the image's key configuration puts \
+the key in a MAK, KMS host, retail or OEM group, MG301, MG302 or MG309 is reported instead.";
+
+    INSTALLED_KEY_TYPE_CONTRADICTED = "MG309" "installed-key-type-contradicted" Error fixable=false
+        summary: "DigitalProductId4 says a KMS client key is installed, but the image's key configuration puts the key in a retail or OEM group"
+        doc: "The two sources disagree: the key decoded from `DigitalProductId` belongs to a \
+retail or OEM group of the image's own `pkeyconfig*.xrm-ms`, while `DigitalProductId4` claims \
+`Volume:GVLK`. A registry that lies about its key type is treated as an error, not as the \
+retail-key warning MG303. Install the GVLK for the image's edition as for MG301.";
+
+    DIGITAL_PRODUCT_ID_ELSEWHERE = "MG310" "digital-product-id-elsewhere" Error fixable=false
+        summary: "A DigitalProductId outside CurrentVersion holds a key that is not a KMS client key"
+        doc: "Windows and Office copy the installed key's `DigitalProductId` to other keys: in \
+SOFTWARE `Microsoft\\Internet Explorer\\Registration` and Office `Registration\\{GUID}`, in \
+SYSTEM `Setup\\Source OS (Updated on …)` (the previous OS's key, kept after an in-place \
+upgrade), and others; every hive read is searched. Decoded the same way as the installed one (key bytes at offset 52), a key that is not \
+a GVLK leaks with the image even where the installed key was cleared. A copy of the key \
+already reported as installed (MG301–MG304) is not reported again. A `DigitalProductId4` \
+elsewhere that says `Volume:MAK` or `Volume:CSVLK` is reported the same way. Install the GVLK \
+(as for MG301) and remove or rewrite the copy; the message names the key and value.";
+
+    REGISTRY_STRING_KEY = "MG311" "registry-string-key" Error fixable=false
+        summary: "A registry string value holds a product key that is not a KMS client key"
+        doc: "Every string value (REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ) of the SOFTWARE and \
+SYSTEM hives and of the Default user's NTUSER.DAT is searched with the text rule (MG241): a \
+post-2009 key whose checksum validates is reported anywhere; any other well-formed key only \
+after a key word, or in a value whose name is one (`ProductKey`, `PIDKEY`, …). A key in a \
+`Run`, `RunOnce` or `RunOnceEx` command that no install command precedes is reported here too. \
+GVLKs (built-in catalog or the image's key configuration) and placeholders are not. A value \
+already reported by a more specific rule (MG305, MG306) is not reported again. Delete or \
+rewrite the value in the image's registry; the message names the hive, key and value.";
+
+    HIVE_LOG_KEY = "MG312" "hive-log-key" Error fixable=false
+        summary: "A registry hive's transaction log holds a product key that is not a KMS client key"
+        doc: "The logs beside a hive (`<hive>.LOG`, `.LOG1`, `.LOG2`) hold the hive's recent writes, \
+some of which may never have reached the hive file, and older data the hive no longer has. The \
+default scan searches them as raw bytes, as `--deep` searches binaries (MG251): a post-2009 key \
+whose checksum validates anywhere, other keys after a key word, in ASCII or UTF-16. A key there \
+was written to the image's registry. Install the GVLK (as for MG301), remove the value, and let \
+Windows flush the hive (unmount cleanly or boot the image once) so the logs are rewritten.";
 
     GVLK_EDITION_MISMATCH = "MG401" "gvlk-edition-mismatch" Error fixable=true
         summary: "A KMS client key is for another edition than the image's"
@@ -220,6 +273,28 @@ checked. Re-capture the image or repair the hive.";
         summary: "A key-configuration file (pkeyconfig*.xrm-ms) could not be parsed"
         doc: "Keys are then classified from the built-in catalog only: a MAK stays \
 `non-kms`. Repair or replace the file.";
+
+    HIVE_STATE_UNKNOWN = "MG913" "hive-state-unknown" Error fixable=false
+        summary: "A registry hive was not cleanly closed and no transaction log could bring it up to date"
+        doc: "The hive's sequence numbers differ (or its base block checksum is wrong) and there \
+is no usable new-format log beside it to replay: no log, an empty or damaged one, or an \
+old-format (`DIRT`) log. What the hive file holds is older than what Windows would see, so keys \
+installed by the writes that never reached it cannot be ruled out. The logs themselves are \
+still searched for keys. Unmount the image cleanly (or boot it once), or supply its complete \
+`.LOG1`/`.LOG2` files, and scan again.";
+
+    HIVE_WALK_INCOMPLETE = "MG914" "hive-walk-incomplete" Error fixable=false
+        summary: "The search of every value in a registry hive stopped before the end"
+        doc: "The hive reader's work budget (proportional to the hive's size, far above what a \
+real hive needs) ran out, so part of the hive was not searched for keys. The hive's structure \
+multiplies work; repair or re-capture it.";
+
+    INSTALLED_KEY_UNCHECKED = "MG915" "installed-key-unchecked" Error fixable=false
+        summary: "The SOFTWARE hive has no Microsoft\\Windows NT\\CurrentVersion key, so the installed key could not be checked"
+        doc: "Every Windows SOFTWARE hive has `Microsoft\\Windows NT\\CurrentVersion`, where the \
+installed key (`DigitalProductId`, `DigitalProductId4`) and the image's edition live. A hive \
+without it is another hive in SOFTWARE's place (a SYSTEM, NTUSER or test hive) or a damaged \
+one: the image's installed key was not checked. Put the image's own SOFTWARE hive back.";
 }
 
 /// The rule with this code (`MG101`) or name (`unattend-non-kms-key`), any case.
@@ -300,6 +375,9 @@ mod tests {
             &XML_MALFORMED,
             &HIVE_CORRUPT,
             &KEY_CONFIGURATION_UNREADABLE,
+            &HIVE_STATE_UNKNOWN,
+            &HIVE_WALK_INCOMPLETE,
+            &INSTALLED_KEY_UNCHECKED,
         ] {
             assert!(rule.code.starts_with("MG9"));
             assert_eq!(rule.default_severity, Severity::Error);

@@ -84,8 +84,9 @@ impl<'h> Cell<'h> {
 
 impl Hive {
     /// Reads a hive file. Transaction logs named `<file name>.LOG1` and
-    /// `<file name>.LOG2` (any letter case) in the same directory are noticed
-    /// and, if the hive is dirty, replayed in memory; see [`Hive::dirty`].
+    /// `<file name>.LOG2` (any letter case, regular files only) in the same
+    /// directory are noticed and, if the hive is dirty, replayed in memory;
+    /// see [`Hive::dirty`].
     pub fn open(path: &Path) -> Result<Hive, HiveError> {
         let io_err = |source| HiveError::Io {
             path: path.to_path_buf(),
@@ -301,7 +302,8 @@ fn parse_primary(data: &[u8]) -> Result<BaseBlock, HiveError> {
     Ok(base)
 }
 
-/// `<name>.LOG1` then `<name>.LOG2` beside `path`, matched case-insensitively.
+/// `<name>.LOG1` then `<name>.LOG2` beside `path`, matched case-insensitively; regular
+/// files only.
 fn find_logs(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     let Some(name) = path.file_name() else {
         return Ok(Vec::new());
@@ -316,8 +318,10 @@ fn find_logs(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     for entry in fs::read_dir(&dir)? {
         let entry = entry?;
         let candidate = entry.file_name().to_string_lossy().to_lowercase();
+        // Only a regular file is read as a log: reading a FIFO or device could block for
+        // ever, and a link may point anywhere. The scanner reports such a log as unreadable.
         if let Some(rank) = wanted.iter().position(|w| *w == candidate)
-            && entry.file_type().map(|t| !t.is_dir()).unwrap_or(false)
+            && entry.file_type().is_ok_and(|t| t.is_file())
         {
             found.push((rank, entry.path()));
         }

@@ -151,6 +151,12 @@ impl Value<'_> {
         self.value_type
     }
 
+    /// How many data bytes the value declares, without reading them: lets a
+    /// caller skip data too short to matter.
+    pub fn data_len(&self) -> u32 {
+        self.size_field & !DATA_INLINE
+    }
+
     /// The data bytes, exactly as many as the value declares, wherever they
     /// are stored: inline in the value record, in one cell, or spread over
     /// big-data (`db`) segments.

@@ -6,6 +6,7 @@
 //! finding (an `MG9xx` rule) and the scan goes on.
 
 pub mod binary;
+pub mod hive_search;
 pub mod image;
 pub mod ini;
 pub mod keyconfig;
@@ -13,6 +14,7 @@ pub mod keyscan;
 pub mod kind;
 pub mod office;
 pub mod registry;
+pub mod run_keys;
 pub mod script;
 pub mod textfile;
 pub mod unattend;

@@ -1,5 +1,7 @@
-//! The image's offline SOFTWARE hive: its identity (`Microsoft\Windows NT\CurrentVersion`) and
-//! the installed-key rules (`MG300`–`MG306`).
+//! The image's offline registry: the SOFTWARE hive's identity (`Microsoft\Windows NT\CurrentVersion`)
+//! and installed-key rules (`MG300`–`MG305`, `MG308`, `MG309`, `MG915`), and what every hive read
+//! (SOFTWARE, SYSTEM, the Default user's NTUSER.DAT) is searched for: logon commands
+//! ([`crate::run_keys`]) and every string and `DigitalProductId` ([`crate::hive_search`]).
 //!
 //! An installed key cannot be repaired by editing a file, so every installed-key finding
 //! carries a remediation that spells out the `DISM` and `slmgr` commands with the GVLK for
@@ -11,10 +13,13 @@ use makguard_core::{
     ClassSource, Classification, Finding, FindingPath, KeyClass, KeyConfigIndex, KeyInfo, ProductKey, Rule, SlotValue,
     classify_key, classify_slot,
 };
+use std::collections::HashSet;
+
 use makguard_hive::{Hive, HiveError, Key, ValueData};
 use thiserror::Error;
 
-use crate::keyscan;
+use crate::hive_search::{self, SearchContext};
+use crate::run_keys;
 
 /// The SOFTWARE hive's path below an image root (resolved without regard to letter case).
 pub const SOFTWARE_HIVE_COMPONENTS: &[&str] = &["Windows", "System32", "config", "SOFTWARE"];
@@ -26,13 +31,6 @@ const CURRENT_VERSION: &str = r"Microsoft\Windows NT\CurrentVersion";
 /// by a 32-bit tool may be only here.
 const CURRENT_VERSION_WOW64: &str = r"WOW6432Node\Microsoft\Windows NT\CurrentVersion";
 const SOFTWARE_PROTECTION: &str = "SoftwareProtectionPlatform";
-/// `Run`/`RunOnce` keys, native and 32-bit view: their commands run at every (first) logon.
-const RUN_KEYS: &[&str] = &[
-    r"Microsoft\Windows\CurrentVersion\Run",
-    r"Microsoft\Windows\CurrentVersion\RunOnce",
-    r"WOW6432Node\Microsoft\Windows\CurrentVersion\Run",
-    r"WOW6432Node\Microsoft\Windows\CurrentVersion\RunOnce",
-];
 
 /// `DigitalProductId`: the key integer's 15 bytes start at 52; byte 66 bit 3 marks an N-form key.
 const DPID_KEY_OFFSET: usize = 52;
@@ -43,6 +41,146 @@ const DPID_NFORM_MASK: u8 = 0x08;
 const DPID4_EDITION_ID_OFFSET: usize = 0x378;
 const DPID4_KEY_TYPE_OFFSET: usize = 0x3F8;
 const DPID4_FIELD_LEN: usize = 128;
+
+/// One hive being read: the file findings are reported at, how Windows names the hive in
+/// messages and `reg` commands, and the image's key configuration for classifying keys.
+#[derive(Debug, Clone, Copy)]
+pub struct HiveScope<'a> {
+    pub file: &'a FindingPath,
+    /// The hive as a running Windows mounts it, e.g. `HKLM\SOFTWARE`.
+    pub root_name: &'static str,
+    /// Where the remediation's `reg load` mounts the offline hive, e.g. `HKLM\OFFLINE`.
+    pub load_name: &'static str,
+    /// The hive file below the mounted image, as `reg load` takes it.
+    pub image_file: &'static str,
+    /// When the hive's logon commands run, for messages.
+    pub runs_when: &'static str,
+    pub key_config: &'a KeyConfigIndex,
+}
+
+impl<'a> HiveScope<'a> {
+    pub fn software(file: &'a FindingPath, key_config: &'a KeyConfigIndex) -> HiveScope<'a> {
+        HiveScope {
+            file,
+            root_name: HIVE_PREFIX,
+            load_name: r"HKLM\OFFLINE",
+            image_file: r"Windows\System32\config\SOFTWARE",
+            runs_when: "at logon of every machine built from the image",
+            key_config,
+        }
+    }
+
+    pub fn system(file: &'a FindingPath, key_config: &'a KeyConfigIndex) -> HiveScope<'a> {
+        HiveScope {
+            file,
+            root_name: r"HKLM\SYSTEM",
+            load_name: r"HKLM\OFFLINESYSTEM",
+            image_file: r"Windows\System32\config\SYSTEM",
+            runs_when: "when the system starts",
+            key_config,
+        }
+    }
+
+    pub fn default_user(file: &'a FindingPath, key_config: &'a KeyConfigIndex) -> HiveScope<'a> {
+        HiveScope {
+            file,
+            root_name: r"HKU\DefaultUser",
+            load_name: r"HKU\DefaultUser",
+            image_file: r"Users\Default\NTUSER.DAT",
+            runs_when: "at logon of every new user (the Default user's hive becomes each new profile's) on every machine built from the image",
+            key_config,
+        }
+    }
+
+    /// `HKLM\SOFTWARE\<key_path>`; the hive's root for an empty path.
+    pub fn key_path(&self, key_path: &str) -> String {
+        if key_path.is_empty() {
+            self.root_name.to_string()
+        } else {
+            format!(r"{}\{key_path}", self.root_name)
+        }
+    }
+
+    /// `HKLM\SOFTWARE\<key_path>\<value>`.
+    pub fn value_path(&self, key_path: &str, value: &str) -> String {
+        format!(r"{}\{value}", self.key_path(key_path))
+    }
+
+    /// `MG903` for a key or value of this hive that could not be read (`MG914` when the
+    /// reader's work budget ran out).
+    pub fn unreadable(&self, key_path: &str, error: &HiveError) -> Finding {
+        let rule = match error {
+            HiveError::WorkBudgetExhausted => &rules::HIVE_WALK_INCOMPLETE,
+            _ => &rules::HIVE_CORRUPT,
+        };
+        Finding::new(
+            rule,
+            self.file.clone(),
+            format!(
+                "`{}` could not be read: {error}; keys there were not checked",
+                self.key_path(key_path)
+            ),
+        )
+    }
+
+    fn reg_load(&self) -> String {
+        format!("`reg load {} <mount>\\{}`", self.load_name, self.image_file)
+    }
+
+    fn reg_delete(&self, key_path: &str, value: &str) -> String {
+        let which = if value == "(Default)" {
+            "/ve".to_string()
+        } else {
+            format!("/v \"{value}\"")
+        };
+        format!("`reg delete \"{}\\{key_path}\" {which} /f`", self.load_name)
+    }
+
+    /// How to delete a value from the offline hive.
+    pub fn delete_value_hint(&self, key_path: &str, value: &str) -> String {
+        format!(
+            "Delete the value from the image's registry (offline: {}, {}, `reg unload {}`).",
+            self.reg_load(),
+            self.reg_delete(key_path, value),
+            self.load_name
+        )
+    }
+
+    /// How to remove a key from a value of the offline hive that may hold other data too.
+    pub fn change_value_hint(&self, key_path: &str, value: &str) -> String {
+        format!(
+            "Remove the key from the image's registry: offline, {}, then rewrite the value with \
+`reg add \"{}\\{key_path}\" /v \"{value}\" …` or delete it with {}, then `reg unload {}`.",
+            self.reg_load(),
+            self.load_name,
+            self.reg_delete(key_path, value),
+            self.load_name
+        )
+    }
+}
+
+/// The values already reported by a specific rule, with their key, so the whole-hive search
+/// reports each value once; and the installed keys, whose copies elsewhere are not news.
+#[derive(Debug, Clone, Default)]
+pub struct ReportedValues {
+    values: HashSet<(String, String)>,
+    installed: HashSet<String>,
+}
+
+impl ReportedValues {
+    /// Records that `value_path` was reported for `key`; false when it already was.
+    pub fn insert(&mut self, value_path: &str, key: &ProductKey) -> bool {
+        self.values.insert((value_path.to_lowercase(), key.fingerprint()))
+    }
+
+    pub fn add_installed(&mut self, key: &ProductKey) {
+        self.installed.insert(key.fingerprint());
+    }
+
+    pub fn is_installed(&self, key: &ProductKey) -> bool {
+        self.installed.contains(&key.fingerprint())
+    }
+}
 
 /// What `Microsoft\Windows NT\CurrentVersion` says about the image.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,6 +200,8 @@ pub struct ImageIdentity {
 pub struct SoftwareReadout {
     pub identity: ImageIdentity,
     pub findings: Vec<Finding>,
+    /// Keys the whole-hive search visited (every key of an intact hive).
+    pub keys_searched: u64,
 }
 
 /// Why the key bytes of a `DigitalProductId` do not give a key.
@@ -163,21 +303,39 @@ offline, `DISM /Image:<mount> /Set-ProductKey:<GVLK>`; or on the reference machi
     }
 }
 
-/// Reads the identity and the installed keys from an opened SOFTWARE hive. `hive_path` is the
-/// hive file's path relative to the image root; every finding is reported there.
+/// Reads the identity, the installed keys and the logon commands from an opened SOFTWARE
+/// hive, then searches the rest of it. `hive_path` is the hive file's path relative to the
+/// image root; every finding is reported there.
 pub fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_config: &KeyConfigIndex) -> SoftwareReadout {
+    let scope = HiveScope::software(hive_path, key_config);
     let mut reader = HiveReader {
         hive_path,
         key_config,
         findings: Vec::new(),
         remediation: String::new(),
+        reported: ReportedValues::default(),
     };
-    let current_version = reader.key(hive, CURRENT_VERSION);
+    let current_version = match hive.key(CURRENT_VERSION) {
+        Ok(Some(key)) => Some(key),
+        Ok(None) => {
+            reader.findings.push(missing_current_version(hive_path));
+            None
+        }
+        Err(error) => {
+            reader.corrupt(&format!(r"{HIVE_PREFIX}\{CURRENT_VERSION}"), &error);
+            None
+        }
+    };
     let identity = current_version
         .as_ref()
         .map(|key| reader.identity(key))
         .unwrap_or_default();
     reader.remediation = remediation(identity.edition_id.as_deref(), identity.build);
+    if let Some(current_version) = &current_version
+        && !looks_like_windows_current_version(current_version, &identity)
+    {
+        reader.findings.push(foreign_current_version(hive_path));
+    }
     if let Some(current_version) = &current_version {
         reader.installed_key(current_version, CURRENT_VERSION, &identity);
         reader.backup_product_key(hive, CURRENT_VERSION);
@@ -188,13 +346,130 @@ pub fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_config: &Key
         reader.backup_product_key(hive, CURRENT_VERSION_WOW64);
     }
     reader.drop_mirrored(native);
-    for run_key in RUN_KEYS {
-        reader.run_key(hive, run_key);
+    for finding in &reader.findings {
+        if let Some(info) = &finding.key {
+            reader.reported.add_installed(&info.key);
+        }
     }
+    let run_findings = run_keys::scan_run_keys(
+        hive,
+        &scope,
+        run_keys::MACHINE_RUN_KEYS,
+        &reader.remediation,
+        &mut reader.reported,
+    );
+    reader.findings.extend(run_findings);
+    let installed_classes: Vec<KeyClass> = reader
+        .findings
+        .iter()
+        .filter_map(|f| match f.rule.code {
+            code if code == rules::MAK_INSTALLED.code => Some(KeyClass::Mak),
+            code if code == rules::CSVLK_INSTALLED.code => Some(KeyClass::Csvlk),
+            _ => None,
+        })
+        .collect();
+    let search = hive_search::search_hive(
+        hive,
+        &mut SearchContext {
+            scope: &scope,
+            reported: &mut reader.reported,
+            installed_key_paths: &[CURRENT_VERSION, CURRENT_VERSION_WOW64],
+            installed_classes: &installed_classes,
+        },
+    );
+    reader.findings.extend(search.findings);
     SoftwareReadout {
         identity,
         findings: reader.findings,
+        keys_searched: search.keys_visited,
     }
+}
+
+/// What a hive other than SOFTWARE produced: its findings and how much of it was searched.
+#[derive(Debug, Clone, Default)]
+pub struct HiveReadout {
+    pub findings: Vec<Finding>,
+    pub keys_searched: u64,
+}
+
+/// Searches an opened SYSTEM hive: every string value (MG311).
+pub fn read_system_hive(hive: &Hive, hive_path: &FindingPath, key_config: &KeyConfigIndex) -> HiveReadout {
+    let scope = HiveScope::system(hive_path, key_config);
+    let mut reported = ReportedValues::default();
+    let search = hive_search::search_hive(
+        hive,
+        &mut SearchContext {
+            scope: &scope,
+            reported: &mut reported,
+            installed_key_paths: &[],
+            installed_classes: &[],
+        },
+    );
+    HiveReadout {
+        findings: search.findings,
+        keys_searched: search.keys_visited,
+    }
+}
+
+/// Reads an opened Default user hive (`Users/Default/NTUSER.DAT`): its `Run`, `RunOnce` and
+/// `RunOnceEx` commands (MG306), then every string value (MG311). `remediation` is the
+/// SOFTWARE hive's (the GVLK for the image's edition).
+pub fn read_default_user_hive(
+    hive: &Hive,
+    hive_path: &FindingPath,
+    key_config: &KeyConfigIndex,
+    remediation: &str,
+) -> HiveReadout {
+    let scope = HiveScope::default_user(hive_path, key_config);
+    let mut reported = ReportedValues::default();
+    let mut findings = run_keys::scan_run_keys(hive, &scope, run_keys::USER_RUN_KEYS, remediation, &mut reported);
+    let search = hive_search::search_hive(
+        hive,
+        &mut SearchContext {
+            scope: &scope,
+            reported: &mut reported,
+            installed_key_paths: &[],
+            installed_classes: &[],
+        },
+    );
+    findings.extend(search.findings);
+    HiveReadout {
+        findings,
+        keys_searched: search.keys_visited,
+    }
+}
+
+/// Windows' own `CurrentVersion` names the edition or the product, or holds the installed
+/// key. A per-user `CurrentVersion` (an NTUSER hive's `Software` subtree in SOFTWARE's place)
+/// has none of these.
+fn looks_like_windows_current_version(current_version: &Key<'_>, identity: &ImageIdentity) -> bool {
+    identity.edition_id.is_some()
+        || identity.product_name.is_some()
+        || ["DigitalProductId", "DigitalProductId4"]
+            .iter()
+            .any(|name| !matches!(current_version.value(name), Ok(None)))
+}
+
+fn foreign_current_version(hive_path: &FindingPath) -> Finding {
+    Finding::new(
+        &rules::INSTALLED_KEY_UNCHECKED,
+        hive_path.clone(),
+        format!(
+            "`{HIVE_PREFIX}\\{CURRENT_VERSION}` names no edition or product and holds no DigitalProductId, so the \
+installed key could not be checked; is this the image's own SOFTWARE hive?"
+        ),
+    )
+}
+
+fn missing_current_version(hive_path: &FindingPath) -> Finding {
+    Finding::new(
+        &rules::INSTALLED_KEY_UNCHECKED,
+        hive_path.clone(),
+        format!(
+            "the SOFTWARE hive has no `{HIVE_PREFIX}\\{CURRENT_VERSION}` key, so the image's edition and its installed \
+key (DigitalProductId, DigitalProductId4) could not be checked; is this the image's own SOFTWARE hive?"
+        ),
+    )
 }
 
 fn registry_path(key_path: &str, value: &str) -> String {
@@ -223,11 +498,36 @@ fn installed_rule(class: KeyClass) -> &'static Rule {
     }
 }
 
+/// The rule for one installed-key verdict. A `DigitalProductId4` that says `Volume:GVLK` is
+/// only a claim: unconfirmed by any source it is `MG308`, and contradicted by the image's key
+/// configuration (a retail or OEM group; MAK and KMS host groups have their own errors) `MG309`.
+fn installed_key_rule(
+    type_class: Option<KeyClass>,
+    class: KeyClass,
+    source: ClassSource,
+    own: Option<&Classification>,
+    undecodable: bool,
+) -> &'static Rule {
+    let claims_gvlk = type_class == Some(KeyClass::Gvlk);
+    let unconfirmed = undecodable || own.is_some_and(|own| own.source == ClassSource::Shape);
+    if claims_gvlk && class == KeyClass::Gvlk && unconfirmed {
+        &rules::INSTALLED_GVLK_UNVERIFIED
+    } else if claims_gvlk
+        && matches!(class, KeyClass::Retail | KeyClass::Oem)
+        && source == ClassSource::ImageKeyConfiguration
+    {
+        &rules::INSTALLED_KEY_TYPE_CONTRADICTED
+    } else {
+        installed_rule(class)
+    }
+}
+
 struct HiveReader<'a> {
     hive_path: &'a FindingPath,
     key_config: &'a KeyConfigIndex,
     findings: Vec<Finding>,
     remediation: String,
+    reported: ReportedValues,
 }
 
 impl<'a> HiveReader<'a> {
@@ -358,6 +658,7 @@ impl<'a> HiveReader<'a> {
         let Some((class, source)) = verdict else {
             return;
         };
+        let rule = installed_key_rule(type_class, class, source, own.as_ref(), undecodable);
 
         if let Some(key_type) = &dpid4.key_type {
             let edition = dpid4
@@ -372,7 +673,8 @@ impl<'a> HiveReader<'a> {
         }
         let key_info = match (key, own) {
             (Some(key), Some(own)) => {
-                let classification = if own.source == source {
+                // An unconfirmed GVLK claim must not call the key a GVLK: say what the key is.
+                let classification = if own.source == source || rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
                     own.clone()
                 } else {
                     Classification {
@@ -405,7 +707,17 @@ impl<'a> HiveReader<'a> {
                 "the key bytes of `{dpid_path}` are cleared (as `slmgr /cpky` leaves them), but the key is still installed"
             ));
         }
-        if class == KeyClass::Gvlk {
+        if rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
+            parts.push(
+                "neither the built-in catalog nor the image's key configuration knows the key as a KMS client key (GVLK), \
+so the `Volume:GVLK` claim is unconfirmed"
+                    .to_string(),
+            );
+        } else if rule.code == rules::INSTALLED_KEY_TYPE_CONTRADICTED.code {
+            parts.push(format!(
+                "the image's key configuration contradicts the `Volume:GVLK` claim of `{dpid4_path}`"
+            ));
+        } else if class == KeyClass::Gvlk {
             if let (Some(image_edition), Some(key_edition)) = (
                 identity.edition_id.as_deref(),
                 key_info.as_ref().and_then(|k| k.classification.edition_id.as_deref()),
@@ -419,7 +731,8 @@ impl<'a> HiveReader<'a> {
             parts.push(format!("`{dpid_path}` holds no key to fingerprint"));
         }
         let message = parts.join("; ");
-        self.push_installed(installed_rule(class), message, key_info, class != KeyClass::Gvlk);
+        let with_remediation = rule.code != rules::INSTALLED_GVLK.code;
+        self.push_installed(rule, message, key_info, with_remediation);
     }
 
     /// Drops findings from index `from` on that repeat an earlier finding's rule and key: the
@@ -456,6 +769,8 @@ impl<'a> HiveReader<'a> {
         if classification.class == KeyClass::Gvlk {
             return;
         }
+        self.reported
+            .insert(&registry_path(&key_path, "BackupProductKeyDefault"), &key);
         let message = format!(
             "`{}` keeps {}, a {}, in plain text",
             registry_path(&key_path, "BackupProductKeyDefault"),
@@ -468,64 +783,5 @@ impl<'a> HiveReader<'a> {
             Some(KeyInfo { key, classification }),
             true,
         );
-    }
-
-    fn run_key(&mut self, hive: &Hive, key_path: &str) {
-        let Some(run) = self.key(hive, key_path) else {
-            return;
-        };
-        let values = match run.values() {
-            Ok(values) => values,
-            Err(error) => {
-                self.corrupt(&format!(r"{HIVE_PREFIX}\{key_path}"), &error);
-                return;
-            }
-        };
-        for value in values {
-            let name = value.name();
-            let command = match value.data() {
-                Ok(ValueData::Sz(text) | ValueData::ExpandSz(text)) => text,
-                Ok(ValueData::MultiSz(lines)) => lines.join("\n"),
-                Ok(_) => continue,
-                Err(error) => {
-                    self.corrupt(&registry_path(key_path, &name), &error);
-                    continue;
-                }
-            };
-            for token in keyscan::find_dashed_keys(&command) {
-                let Some(install) = keyscan::install_command_before(&command, token.range.start) else {
-                    continue;
-                };
-                let classification = classify_key(&token.key, Some(self.key_config));
-                if classification.class == KeyClass::Gvlk {
-                    continue;
-                }
-                let value_label = if name.is_empty() { "(Default)" } else { name.as_str() };
-                let message = format!(
-                    "`{}` runs `{}` with {}, a {}, at logon of every machine built from the image",
-                    registry_path(key_path, value_label),
-                    install.describe(),
-                    token.key.display_form(),
-                    classification.describe()
-                );
-                let remediation = format!(
-                    "Delete the value from the image's registry (offline: `reg load HKLM\\OFFLINE \
-<mount>\\Windows\\System32\\config\\SOFTWARE`, `reg delete \"HKLM\\OFFLINE\\{key_path}\" /v \"{value_label}\" /f`, \
-`reg unload HKLM\\OFFLINE`). {}",
-                    self.remediation
-                );
-                let mut finding = Finding::new(
-                    &rules::RUN_KEY_INSTALLS_KEY,
-                    self.hive_path.clone(),
-                    format!("{message}. {remediation}"),
-                );
-                finding.remediation = Some(remediation);
-                finding.key = Some(KeyInfo {
-                    key: token.key,
-                    classification,
-                });
-                self.findings.push(finding);
-            }
-        }
     }
 }

@@ -9,7 +9,7 @@ use makguard_core::rules::{SCRIPT_INSTALLS_KEY, SCRIPT_KEY_LITERAL};
 use makguard_core::text::{DecodedText, LineIndex};
 use makguard_core::{Finding, FindingPath};
 
-use crate::keyscan;
+use crate::keyscan::{self, InstallCommand, KeyToken};
 use crate::textfile::is_secret_candidate;
 use crate::{FileContext, key_finding};
 
@@ -17,38 +17,55 @@ use crate::{FileContext, key_finding};
 pub fn scan(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
     let text = decoded.text.as_str();
     let index = LineIndex::new(text);
+    let script_name = script_label(ctx.path);
+    command_keys(text)
+        .into_iter()
+        .map(|found| match found.command {
+            Some(command) => key_finding(
+                &SCRIPT_INSTALLS_KEY,
+                ctx,
+                text,
+                &index,
+                found.token.range,
+                &found.token.key,
+                &format!("The `{}` command in {script_name}", command.describe()),
+            ),
+            None => key_finding(
+                &SCRIPT_KEY_LITERAL,
+                ctx,
+                text,
+                &index,
+                found.token.range,
+                &found.token.key,
+                &format!("A literal in {script_name}"),
+            ),
+        })
+        .collect()
+}
+
+/// A non-GVLK key in command text, with the command that installs it when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandKey {
+    pub token: KeyToken,
+    pub command: Option<InstallCommand>,
+}
+
+/// Every non-GVLK, non-placeholder key in `text` read as commands (a script, a `Run` value):
+/// dashed keys anywhere, keys without dashes only after an install command or a key word.
+pub fn command_keys(text: &str) -> Vec<CommandKey> {
     let dashed = keyscan::find_dashed_keys(text);
     let bare = keyscan::find_bare_keys(text).into_iter().filter(|t| {
         keyscan::install_command_before_any_spelling(text, t.range.start).is_some()
             || keyscan::key_word_before(text, t.range.start)
     });
-    let script_name = script_label(ctx.path);
     dashed
         .into_iter()
         .chain(bare)
         .filter(|t| is_secret_candidate(t, text))
-        .map(
-            |t| match keyscan::install_command_before_any_spelling(text, t.range.start) {
-                Some(command) => key_finding(
-                    &SCRIPT_INSTALLS_KEY,
-                    ctx,
-                    text,
-                    &index,
-                    t.range,
-                    &t.key,
-                    &format!("The `{}` command in {script_name}", command.describe()),
-                ),
-                None => key_finding(
-                    &SCRIPT_KEY_LITERAL,
-                    ctx,
-                    text,
-                    &index,
-                    t.range,
-                    &t.key,
-                    &format!("A literal in {script_name}"),
-                ),
-            },
-        )
+        .map(|token| CommandKey {
+            command: keyscan::install_command_before_any_spelling(text, token.range.start),
+            token,
+        })
         .collect()
 }
 

@@ -378,6 +378,8 @@ struct ImageRootContext {
     /// Files the image scan read (hives, key configuration), root-relative: the walk counts
     /// them as searched, not as `not-a-candidate`.
     files_read: Vec<String>,
+    /// Hive logs the image scan already searched as raw bytes: `--deep` would only repeat it.
+    logs_searched: Vec<String>,
 }
 
 fn has_child_dir(dir: &Path, name: &str) -> Option<PathBuf> {
@@ -491,10 +493,16 @@ fn scan_tree(
             .map(|f| format!("{}{f}", prefix.display))
             .collect();
         tally.searched.extend(files_read.iter().cloned());
+        let logs_searched = scan
+            .logs_searched
+            .iter()
+            .map(|f| format!("{}{f}", prefix.display))
+            .collect();
         images.push(ImageRootContext {
             prefix_lower: prefix.display.to_lowercase(),
             key_config: scan.key_config,
             files_read,
+            logs_searched,
         });
     }
 
@@ -588,7 +596,9 @@ fn walk(
             tally.skip(skip_reason::EXCLUDED);
             continue;
         }
-        if !options.deep && images.iter().any(|image| image.files_read.contains(&rel.display)) {
+        if images.iter().any(|image| {
+            image.files_read.contains(&rel.display) && (!options.deep || image.logs_searched.contains(&rel.display))
+        }) {
             // Read by the image scan already (the registry hive, the key configuration).
             tally.files_scanned += 1;
             tally.bytes_read += entry.metadata().map_or(0, |m| m.len());

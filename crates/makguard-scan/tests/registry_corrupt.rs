@@ -1,5 +1,5 @@
-//! A damaged, dirty, missing or unreadable SOFTWARE hive is reported (MG903, MG307, MG901) and
-//! never panics or passes as clean.
+//! A damaged, dirty, missing, foreign or unreadable SOFTWARE hive is reported (MG903, MG913,
+//! MG915, MG901) and never panics or passes as clean.
 
 mod common_hive;
 
@@ -108,7 +108,7 @@ fn an_image_without_its_software_hive_is_not_clean() {
 }
 
 #[test]
-fn a_dirty_hive_is_mg307_and_still_read() {
+fn a_dirty_hive_without_a_log_is_mg913_and_still_read() {
     if !common_hive::require_tool("hivexregedit") {
         return;
     }
@@ -122,15 +122,16 @@ fn a_dirty_hive_is_mg307_and_still_read() {
     let scan = scan_image_root(dir.path(), "img", &[]);
     let mut found = codes(&scan);
     found.sort_unstable();
-    assert_eq!(found, ["MG304", "MG307"], "{:#?}", scan.findings);
-    let dirty = scan.findings.iter().find(|f| f.rule.code == "MG307").unwrap();
-    assert_eq!(dirty.severity, makguard_core::Severity::Warning);
+    assert_eq!(found, ["MG304", "MG913"], "{:#?}", scan.findings);
+    let dirty = scan.findings.iter().find(|f| f.rule.code == "MG913").unwrap();
+    assert_eq!(dirty.severity, makguard_core::Severity::Error);
     assert_eq!(dirty.path.display, HIVE_PATH);
+    assert!(dirty.message.contains("no transaction log"), "{}", dirty.message);
     assert_eq!(scan.info.edition_id.as_deref(), Some("Enterprise"));
 }
 
 #[test]
-fn real_hives_without_current_version_read_cleanly() {
+fn real_hives_without_current_version_are_mg915() {
     let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/hives");
     for name in [
         "ColinFinck__nt-hive__testdata__testhive",
@@ -142,8 +143,11 @@ fn real_hives_without_current_version_read_cleanly() {
         std::fs::create_dir_all(&config).unwrap();
         std::fs::copy(Path::new(corpus).join(name), config.join("SOFTWARE")).unwrap();
         let scan = scan_image_root(dir.path(), "img", &[]);
-        assert!(scan.findings.is_empty(), "{name}: {:#?}", scan.findings);
+        // Read cleanly, but another hive in SOFTWARE's place: the installed key was not checked.
+        assert_eq!(codes(&scan), ["MG915"], "{name}: {:#?}", scan.findings);
+        assert!(scan.findings[0].message.contains("could not be checked"), "{name}");
         assert_eq!(scan.info.edition_id, None, "{name}");
         assert_eq!(scan.software_hive.as_deref(), Some(HIVE_PATH));
+        assert!(scan.registry_keys_searched > 0, "{name}");
     }
 }

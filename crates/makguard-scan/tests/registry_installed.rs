@@ -532,7 +532,15 @@ fn run_values_of_every_string_type_are_read() {
     let Some((_dir, scan)) = scan_reg(&reg, true) else {
         return;
     };
-    assert_eq!(codes(&scan), ["MG306"], "{:#?}", scan.findings);
+    // The key no install command precedes is a literal in a logon command: MG311, not MG306.
+    assert_eq!(codes(&scan), ["MG306", "MG311"], "{:#?}", scan.findings);
+    let literal = only(&scan, "MG311");
+    assert_key(literal, MAK, KeyClass::Mak, ClassSource::ImageKeyConfiguration);
+    assert!(
+        literal.message.contains(r"CurrentVersion\Run\KeyWithoutInstall"),
+        "{}",
+        literal.message
+    );
     let finding = &scan.findings[0];
     assert_key(finding, RETAIL, KeyClass::Retail, ClassSource::ImageKeyConfiguration);
     assert!(
