@@ -127,6 +127,9 @@ pub struct FixHints {
     pub install_image_name: Option<String>,
     /// The key is written without dashes (MSI `PIDKEY Value`); the replacement must be too.
     pub bare_key: bool,
+    /// Why no edit of the finding's range can replace the key alone (e.g. it is spelled
+    /// across XML entities); the fixer reports this instead of trying.
+    pub not_rewritable: Option<String>,
 }
 
 /// A key found by a scanner, with its verdict.

@@ -295,6 +295,17 @@ multiplies work; repair or re-capture it.";
 installed key (`DigitalProductId`, `DigitalProductId4`) and the image's edition live. A hive \
 without it is another hive in SOFTWARE's place (a SYSTEM, NTUSER or test hive) or a damaged \
 one: the image's installed key was not checked. Put the image's own SOFTWARE hive back.";
+    XML_ENTITY_UNRESOLVED = "MG910" "xml-entity-unresolved" Error fixable=false
+        summary: "An XML file refers to an entity whose value makguard cannot know"
+        doc: "makguard reads every value as an XML parser would, expanding character references, the predefined entities and the entities of the document's internal DTD subset. It never expands an external entity (`<!ENTITY x SYSTEM \"file\">`) and never reads the file one names, so a reference to one, to an entity that may be declared in an external DTD or a parameter entity, or to an entity that holds markup leaves part of the text unknown: it may be a key. The scan exits 3. Write the value into the file itself.";
+
+    XML_ENTITY_EXPANSION_LIMIT = "MG911" "xml-entity-expansion-limit" Error fixable=false
+        summary: "An XML file's entities expand beyond makguard's limit"
+        doc: "A document's entity references together may expand to at most 1,048,576 characters, nested at most 32 deep; beyond that (the \"billion laughs\" attack) makguard stops expanding, so the rest of the value is unknown and the scan exits 3. No real answer file comes near the limit: remove the entities.";
+
+    XML_ENCODING_UNSUPPORTED = "MG912" "xml-encoding-unsupported" Error fixable=false
+        summary: "An XML file is in an encoding makguard does not decode"
+        doc: "makguard reads UTF-8, UTF-16 and UTF-32 (either byte order, with or without a BOM), and code pages in which every ASCII character is its ASCII byte (ISO 8859, Windows and DOS code pages, EUC, Shift_JIS, GBK/GB18030, Big5): product keys are ASCII, so they are found in those byte for byte. A file whose XML declaration names any other encoding (EBCDIC such as `IBM037`, UTF-7, ISO-2022), whose first bytes are XML in EBCDIC, or that declares UTF-32 but is not, cannot be read for keys: the scan exits 3. Save the file as UTF-8 or UTF-16.";
 }
 
 /// The rule with this code (`MG101`) or name (`unattend-non-kms-key`), any case.

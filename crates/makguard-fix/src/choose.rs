@@ -399,6 +399,14 @@ pub fn plan(report: &mut ScanReport, choice: &KeyChoice) -> Vec<Unfixable> {
             });
             continue;
         };
+        if let Some(reason) = &finding.hints.not_rewritable {
+            unfixable.push(Unfixable {
+                finding: index,
+                reason: reason.clone(),
+            });
+            finding.fix = None;
+            continue;
+        }
         let image = images[index].as_ref();
         match choose(finding, choice, image) {
             Some(Choice::Key {

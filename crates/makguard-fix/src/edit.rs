@@ -1,12 +1,13 @@
 //! The byte-exact rewrite of one file's content in memory: check the keys are still where
-//! the scan saw them, replace only their characters, re-encode in the file's own encoding,
-//! prove every other byte is unchanged, and re-parse the result.
+//! the scan saw them, replace only their characters (or, for a key an XML file spells with
+//! references or across CDATA sections, exactly the markup that spells it), re-encode in the
+//! file's own encoding, prove every other byte is unchanged, and re-parse the result.
 //!
 //! Nothing here touches the file system; [`crate::apply`] writes what this produces.
 
 use makguard_core::text::{self, DecodedText, TextEncoding};
 use makguard_core::{ProductKey, TextRange};
-use makguard_scan::keyscan;
+use makguard_scan::{keyscan, xmltext};
 
 /// One key replacement to make in a file's decoded text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +48,9 @@ fn byte_offset(text: &str, offset: usize, encoding: TextEncoding) -> usize {
         TextEncoding::Utf16Le { bom } | TextEncoding::Utf16Be { bom } => {
             usize::from(bom) * 2 + prefix.encode_utf16().count() * 2
         }
+        TextEncoding::Utf32Le { bom } | TextEncoding::Utf32Be { bom } => {
+            usize::from(bom) * 4 + prefix.chars().count() * 4
+        }
         TextEncoding::SingleByte => prefix.chars().count(),
     }
 }
@@ -59,6 +63,20 @@ fn token_at(text: &str, range: TextRange, key: &ProductKey) -> bool {
         keyscan::find_dashed_keys(text)
     };
     found.iter().any(|t| t.range == range && &t.key == key)
+}
+
+/// True when `range` of `text` still holds `key`: written as itself, standing alone, or (in
+/// XML) spelled with character references, CDATA sections, comments or processing
+/// instructions that the scan read as the key and that the replacement takes out as a whole.
+fn holds_key(text: &str, range: TextRange, key: &ProductKey) -> bool {
+    let Some(current) = text.get(range.start..range.end) else {
+        return false;
+    };
+    if ProductKey::parse(current).ok().as_ref() == Some(key) {
+        return token_at(text, range, key);
+    }
+    current.contains(['&', '<'])
+        && xmltext::rewritable_value(current).is_some_and(|value| ProductKey::parse(&value).ok().as_ref() == Some(key))
 }
 
 /// True when `text` is well-formed XML as far as quick-xml reads it.
@@ -92,6 +110,11 @@ pub fn looks_like_xml(name: &str, text: &str) -> bool {
 /// `name` is the file name, used to recognise XML.
 pub fn rewrite(name: &str, bytes: &[u8], edits: &[KeyEdit]) -> Result<Rewrite, RewriteError> {
     let decoded: DecodedText = text::decode(bytes);
+    if let Some(problem) = decoded.unsupported_encoding() {
+        return Err(RewriteError::Skipped(format!(
+            "{problem}; makguard does not rewrite a file it cannot decode"
+        )));
+    }
     if !decoded.is_lossless() {
         return Err(RewriteError::Skipped(format!(
             "the file does not decode losslessly as {}; makguard does not rewrite it",
@@ -113,13 +136,12 @@ pub fn rewrite(name: &str, bytes: &[u8], edits: &[KeyEdit]) -> Result<Rewrite, R
     }
     for edit in &edits {
         let range = edit.range;
-        let Some(current) = old_text.get(range.start..range.end) else {
+        if old_text.get(range.start..range.end).is_none() {
             return Err(RewriteError::Skipped(
                 "the file changed since the scan (a key's position is out of range); scan again".to_string(),
             ));
-        };
-        if ProductKey::parse(current).ok().as_ref() != Some(&edit.old_key) || !token_at(&old_text, range, &edit.old_key)
-        {
+        }
+        if !holds_key(&old_text, range, &edit.old_key) {
             return Err(RewriteError::Skipped(format!(
                 "the file changed since the scan: the key {} ({}) is no longer at byte {} of the text; scan again",
                 edit.old_key.masked(),

@@ -8,7 +8,7 @@
 use makguard_core::Finding;
 use makguard_core::text::{DecodedText, decode};
 
-use crate::{FileContext, binary, ini, office, script, textfile, unattend};
+use crate::{FileContext, binary, ini, office, script, textfile, unattend, xmltext};
 
 /// The kinds of file makguard searches, each with its own scanner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -138,11 +138,10 @@ pub(crate) fn refine_by_content(by_name: FileKind, decoded: &DecodedText) -> Fil
         return by_name;
     }
     let text = decoded.text.as_str();
-    // At a location Setup searches, a file naming the namespace goes to the answer-file
-    // scanner even when it does not parse, so that it becomes an MG902 finding, not text.
-    if unattend::is_answer_file(text)
-        || (by_name == FileKind::AnswerFile && text.contains(unattend::UNATTEND_NAMESPACE))
-    {
+    // A file Setup reads as an answer file (by its name or folder) goes to the answer-file
+    // scanner when it does not parse, namespace or not (a truncated file may end before it),
+    // so that it becomes an MG902 finding, not text.
+    if unattend::is_answer_file(text) || (by_name == FileKind::AnswerFile && !xmltext::is_well_formed(text)) {
         return FileKind::AnswerFile;
     }
     match office::sniff(text) {
@@ -172,6 +171,18 @@ pub(crate) fn scan_decoded(kind: FileKind, decoded: &DecodedText, ctx: &FileCont
 }
 
 fn scan_decoded_unordered(kind: FileKind, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
+    if let Some(problem) = decoded.unsupported_encoding()
+        && kind != FileKind::Binary
+    {
+        // The text is not what the file means: say so, and search it only as bytes of text.
+        let mut findings = vec![Finding::new(
+            &makguard_core::rules::XML_ENCODING_UNSUPPORTED,
+            ctx.path.clone(),
+            format!("{problem}; its keys could not be checked (save it as UTF-8 or UTF-16)"),
+        )];
+        findings.extend(textfile::scan(decoded, ctx));
+        return findings;
+    }
     match kind {
         FileKind::AnswerFile => unattend::scan(decoded, ctx),
         FileKind::Script => script::scan(decoded, ctx),
@@ -230,6 +241,14 @@ mod tests {
         assert_eq!(detect_kind("config.xml", msi), Some(FileKind::OfficeMsi));
         assert_eq!(detect_kind("other.xml", b"<root/>"), Some(FileKind::Text));
         assert_eq!(detect_kind("unattend.xml", b"<root/>"), Some(FileKind::Text));
+        // Named or placed as an answer file and not parsing: the answer-file scanner says so.
+        let truncated = b"<?xml version=\"1.0\"?>\n<unattend xmlns=\"urn:sch";
+        assert_eq!(detect_kind("x/AutoUnattend.XML", truncated), Some(FileKind::AnswerFile));
+        assert_eq!(
+            detect_kind("Windows/Panther/Unattend/a.xml", b"<a>"),
+            Some(FileKind::AnswerFile)
+        );
+        assert_eq!(detect_kind("other.xml", truncated), Some(FileKind::Text));
         assert_eq!(detect_kind("a.dll", b"MZ"), None);
     }
 }

@@ -19,6 +19,7 @@ pub mod script;
 pub mod textfile;
 pub mod unattend;
 pub mod walk;
+pub mod xmltext;
 
 pub use kind::{FileKind, candidate_by_name, detect_kind, scan_file_bytes};
 pub use walk::{ScanOptions, ScanProgress, scan_paths};

@@ -2,13 +2,18 @@
 //! (`<Product ID="ProPlus2021Volume" PIDKEY="…">`, `MG211`) and MSI Office `config.xml`
 //! (`<PIDKEY Value="…"/>`, usually 25 characters without dashes, `MG212`).
 //!
-//! Keys in XML comments are reported under the same rules: they ship with the file. Any other
-//! key in the file falls to the text rule (`MG241`). A file that is not well-formed XML is an
-//! `MG902` finding: Setup would reject it and makguard cannot say what it holds.
+//! A `PIDKEY` value is read as an XML parser reads it: character references, the predefined
+//! entities and the internal DTD's entities spell the key they expand to (an entity makguard
+//! cannot expand is `MG910`/`MG911`). Keys in XML comments are reported under the same rules:
+//! they ship with the file. Any other key in the file falls to the text rule (`MG241`). A file
+//! that is not well-formed XML is an `MG902` finding: Setup would reject it and makguard
+//! cannot say what it holds.
 
 use makguard_core::classify::{SlotValue, classify_slot};
 use makguard_core::key::mask_keys_in;
-use makguard_core::rules::{OFFICE_C2R_KEY, OFFICE_MSI_KEY, XML_MALFORMED};
+use makguard_core::rules::{
+    OFFICE_C2R_KEY, OFFICE_MSI_KEY, XML_ENTITY_EXPANSION_LIMIT, XML_ENTITY_UNRESOLVED, XML_MALFORMED,
+};
 use makguard_core::text::{DecodedText, LineIndex};
 use makguard_core::{Finding, Rule, TextRange};
 use quick_xml::Reader;
@@ -16,7 +21,12 @@ use quick_xml::events::Event;
 
 use crate::kind::FileKind;
 use crate::textfile::{is_secret_candidate, leftover_findings};
+use crate::xmltext::{Expander, SourceSpan, ValueError, XmlValue};
 use crate::{FileContext, key_finding, keyscan};
+
+/// Why the fixer may not rewrite a key spelled with DTD entities.
+const NOT_REWRITABLE: &str =
+    "the key is spelled with XML entities that no single edit replaces exactly; replace it by hand";
 
 /// The Office kind of an XML text, from its root element and the elements it holds.
 pub(crate) fn sniff(text: &str) -> Option<FileKind> {
@@ -90,13 +100,10 @@ fn attribute_value_range(tag: &str, name: &str) -> Option<TextRange> {
     }
 }
 
-/// The trimmed value of attribute `name` as an absolute range in the text.
+/// The raw value of attribute `name` as an absolute range in the text.
 fn attribute(tag_start: usize, tag: &str, name: &str) -> Option<TextRange> {
     let relative = attribute_value_range(tag, name)?;
-    let value = &tag[relative.start..relative.end];
-    let leading = value.len() - value.trim_start().len();
-    let start = tag_start + relative.start + leading;
-    Some(TextRange::new(start, start + value.trim().len()))
+    Some(TextRange::new(tag_start + relative.start, tag_start + relative.end))
 }
 
 struct OfficeScan<'t, 'c> {
@@ -106,22 +113,65 @@ struct OfficeScan<'t, 'c> {
     rule: &'static Rule,
     findings: Vec<Finding>,
     reported: Vec<TextRange>,
+    expander: Expander,
+    value_problems_reported: Vec<String>,
 }
 
 impl OfficeScan<'_, '_> {
-    fn slot(&mut self, range: TextRange, what: &str, product_id: Option<&str>) {
-        let value = &self.text[range.start..range.end];
-        let SlotValue::Key(key) = classify_slot(value) else {
+    /// A key attribute whose raw value is `raw_range` of the text.
+    fn slot(&mut self, raw_range: TextRange, what: &str, product_id: Option<&str>) {
+        let mut value = XmlValue::default();
+        value.push_escaped(
+            &self.text[raw_range.start..raw_range.end],
+            raw_range.start,
+            &mut self.expander,
+        );
+        self.report_value_errors(&value);
+        let text = value.value.as_str();
+        let leading = text.len() - text.trim_start().len();
+        let trimmed = TextRange::new(leading, leading + text.trim().len());
+        let SlotValue::Key(key) = classify_slot(&text[trimmed.start..trimmed.end]) else {
             return;
         };
+        let span = value.source_span(trimmed);
+        let range = span.range();
         self.reported.push(range);
         if key.is_gvlk() {
             return;
         }
         let mut finding = key_finding(self.rule, self.ctx, self.text, &self.index, range, &key, what);
         finding.hints.office_product_id = product_id.map(str::to_string);
-        finding.hints.bare_key = !value.contains('-');
+        finding.hints.bare_key = !text.contains('-');
+        if let SourceSpan::Whole(_) = span {
+            finding.hints.not_rewritable = Some(NOT_REWRITABLE.to_string());
+        }
         self.findings.push(finding);
+    }
+
+    /// Entity problems in a value: unknown values are `MG910`/`MG911`, malformed ones `MG902`.
+    fn report_value_errors(&mut self, value: &XmlValue) {
+        for (range, error) in &value.errors {
+            let rule = match error {
+                ValueError::External(_) | ValueError::DeclaredElsewhere(_) | ValueError::Markup(_) => {
+                    &XML_ENTITY_UNRESOLVED
+                }
+                ValueError::ExpansionLimit(_) => &XML_ENTITY_EXPANSION_LIMIT,
+                ValueError::Malformed(_) => &XML_MALFORMED,
+            };
+            let detail = mask_keys_in(&error.describe());
+            let seen = format!("{}{detail}", rule.code);
+            if self.value_problems_reported.contains(&seen) {
+                continue;
+            }
+            self.value_problems_reported.push(seen);
+            let finding = Finding::new(
+                rule,
+                self.ctx.path.clone(),
+                format!("The Office configuration's key could not be read in full: {detail}"),
+            )
+            .at(self.text, &self.index, TextRange::new(range.start, range.start));
+            self.findings.push(finding);
+        }
     }
 
     fn comment(&mut self, range: TextRange) {
@@ -165,6 +215,8 @@ pub fn scan(kind: FileKind, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec
         rule,
         findings: Vec::new(),
         reported: Vec::new(),
+        expander: Expander::default(),
+        value_problems_reported: Vec::new(),
     };
     let mut reader = Reader::from_str(text);
     let mut open_elements = 0usize;
@@ -195,6 +247,10 @@ pub fn scan(kind: FileKind, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec
                 }
             }
             Ok(Event::End(_)) => open_elements = open_elements.saturating_sub(1),
+            Ok(Event::DocType(e)) => {
+                let content = String::from_utf8_lossy(&e);
+                scan.expander.set_doctype(&content);
+            }
             Ok(Event::Comment(_)) if tag.len() >= 7 => scan.comment(TextRange::new(start + 4, end - 3)),
             Ok(Event::Eof) => {
                 if open_elements > 0 {

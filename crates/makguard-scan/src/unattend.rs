@@ -6,13 +6,20 @@
 //! `ProductKey/Key`), in command lines that install one, in any other text or attribute, and
 //! in comments.
 //!
-//! Every range points at the key's own bytes in the decoded text, so the fixer replaces exactly
-//! those. Malformed XML becomes an `MG902` finding at the error; keys before the error are still
+//! Values are read as any XML parser reads them ([`crate::xmltext`]): a key split across CDATA
+//! sections, comments or processing instructions, or written with character references or
+//! internal DTD entities, is the key it spells. A range points at the key's own bytes when it
+//! is written as itself; otherwise at the bytes that spell it (which the fixer replaces as a
+//! whole), or, when no edit can replace it alone (DTD entities), at the whole run of text,
+//! with the finding marked not rewritable.
+//!
+//! Malformed XML becomes an `MG902` finding at the error; keys before the error are still
 //! reported, and the unparsed rest is still searched for key-shaped tokens, so a broken file
-//! never hides a MAK.
+//! never hides a MAK. A character XML does not allow (a NUL of a UTF-16 string inside UTF-8
+//! text) is `MG902` too, and the key it spells is still reported.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use makguard_core::classify::is_placeholder;
 use makguard_core::rules;
@@ -26,6 +33,7 @@ use quick_xml::events::{BytesStart, Event};
 
 use crate::FileContext;
 use crate::keyscan::{KeyToken, find_bare_keys, find_dashed_keys, install_command_before, key_word_before};
+use crate::xmltext::{Expander, SourceSpan, ValueError, XmlValue, is_xml_char};
 
 /// The answer-file namespace.
 pub const UNATTEND_NAMESPACE: &str = "urn:schemas-microsoft-com:unattend";
@@ -83,6 +91,14 @@ fn declares_answer_file_root(start: &BytesStart<'_>) -> bool {
 /// Every key finding in an answer file, or an `MG902` finding when it is not well-formed XML.
 pub fn scan(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
     let mut scanner = Scanner::new(&decoded.text, ctx);
+    if !decoded.bytes_decoded_cleanly() {
+        // An odd trailing byte (a truncated UTF-16 file), an unpaired surrogate, bad UTF-8
+        // after a BOM: characters XML cannot have, so the file is not what Setup can read.
+        scanner.push_malformed(
+            decoded.text.len(),
+            format!("some of its bytes are not valid {}", decoded.encoding.name()),
+        );
+    }
     scanner.run();
     scanner.finish()
 }
@@ -97,14 +113,13 @@ enum Role {
     Plain,
 }
 
-/// A run of character data directly inside a key slot.
-#[derive(Debug, Clone, Copy)]
-struct Segment {
-    /// The raw bytes in the decoded text (a CDATA section's content only).
-    range: TextRange,
-    /// CDATA content carries no escapes.
-    cdata: bool,
-}
+/// Why the fixer may not rewrite a key whose bytes are not one edit.
+const NOT_REWRITABLE: &str = "the key is spelled across XML entities or markup that no single edit replaces exactly; \
+replace it by hand";
+
+/// Why the fixer may not rewrite a key written as UTF-16 inside 8-bit text.
+const NOT_REWRITABLE_UTF16: &str =
+    "the key is written as UTF-16 inside 8-bit text, which is not well-formed XML; replace it by hand";
 
 /// An open element.
 #[derive(Debug)]
@@ -122,7 +137,6 @@ struct Element {
     /// `component processorArchitecture="…"`.
     architecture: Option<String>,
     role: Role,
-    segments: Vec<Segment>,
     /// The unescaped direct text of a `MetaDataField`.
     text: String,
     /// For `MetaData`: its `Key` and `Value` children.
@@ -168,6 +182,12 @@ struct Scanner<'t, 'c> {
     /// Problems that do not stop the reader (a second root, text outside the root, broken
     /// attributes) are reported once per file: one is enough to fail the file.
     structure_problem_reported: bool,
+    /// The document's DTD entities and the expansion budget.
+    expander: Expander,
+    /// Character data since the last tag: one value, however many pieces.
+    run: XmlValue,
+    /// Entity problems already reported (each once per file).
+    value_problems_reported: HashSet<String>,
 }
 
 impl<'t, 'c> Scanner<'t, 'c> {
@@ -183,6 +203,9 @@ impl<'t, 'c> Scanner<'t, 'c> {
             root_closed: false,
             text_before_root: None,
             structure_problem_reported: false,
+            expander: Expander::default(),
+            run: XmlValue::default(),
+            value_problems_reported: HashSet::new(),
         }
     }
 
@@ -194,53 +217,95 @@ impl<'t, 'c> Scanner<'t, 'c> {
         } else {
             0
         };
+        self.check_characters(body_offset);
         let mut reader = Reader::from_str(&text[body_offset..]);
         loop {
             let resume = self.clamp_offset(body_offset + to_usize(reader.buffer_position()));
             let event = match reader.read_event() {
                 Ok(event) => event,
                 Err(error) => {
+                    self.flush_run();
                     let at = self.clamp_offset(body_offset + to_usize(reader.error_position()));
                     self.fail(at, resume, &error.to_string());
                     return;
                 }
             };
             let event_end = self.clamp_offset(body_offset + to_usize(reader.buffer_position()));
+            let outer = TextRange::new(resume, event_end.max(resume));
             match event {
-                Event::Start(start) => self.open(&start, resume),
-                Event::Empty(start) => {
-                    self.open(&start, resume);
-                    self.close_top();
-                }
-                Event::End(_) => self.close_top(),
                 Event::Text(content) => {
                     let range = self.range_of(&content, resume, event_end);
-                    self.on_text(range, false);
+                    self.run
+                        .push_escaped(self.slice(range), range.start, &mut self.expander);
                 }
                 Event::CData(content) => {
                     let fallback = (resume + "<![CDATA[".len()).min(event_end);
                     let range = self.range_of(&content, fallback, event_end.saturating_sub("]]>".len()));
-                    self.on_text(range, true);
+                    self.run.push_cdata(self.slice(range), range.start, outer);
                 }
                 Event::Comment(content) => {
+                    self.run.push_ignored(outer);
                     let range = self.range_of(&content, resume, event_end);
                     self.scan_free_text(range, true, None, false);
                 }
                 Event::PI(content) => {
+                    self.run.push_ignored(outer);
                     let range = self.range_of(&content, resume, event_end);
                     self.scan_free_text(range, false, None, false);
                 }
-                Event::DocType(content) => {
-                    let range = self.range_of(&content, resume, event_end);
-                    self.scan_free_text(range, false, None, false);
-                }
-                Event::Decl(_) => {}
-                Event::Eof => {
-                    self.at_end_of_file();
-                    return;
+                markup => {
+                    self.flush_run();
+                    if !self.on_markup(markup, resume, event_end) {
+                        return;
+                    }
                 }
             }
         }
+    }
+
+    /// Handles an event that ends a run of character data; false at the end of the file.
+    fn on_markup(&mut self, event: Event<'_>, resume: usize, event_end: usize) -> bool {
+        match event {
+            Event::Start(start) => self.open(&start, resume),
+            Event::Empty(start) => {
+                self.open(&start, resume);
+                self.close_top();
+            }
+            Event::End(_) => self.close_top(),
+            Event::DocType(content) => {
+                let range = self.range_of(&content, resume, event_end);
+                self.expander.set_doctype(self.slice(range));
+                self.scan_free_text(range, false, None, false);
+            }
+            Event::Eof => {
+                self.at_end_of_file();
+                return false;
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// A character XML does not allow makes the file not well-formed; a NUL most often
+    /// belongs to a UTF-16 string pasted into 8-bit text.
+    fn check_characters(&mut self, from: usize) {
+        let Some((at, c)) = self.text[from..].char_indices().find(|&(_, c)| !is_xml_char(c)) else {
+            return;
+        };
+        let at = from + at;
+        let (line, column) = self.index.line_col(self.text, at);
+        let hint = if c == '\0' {
+            " (a UTF-16 string inside 8-bit text reads like this)"
+        } else {
+            ""
+        };
+        self.push_malformed(
+            at,
+            format!(
+                "the character U+{:04X} at line {line}, column {column} is not allowed in XML{hint}",
+                u32::from(c)
+            ),
+        );
     }
 
     fn finish(mut self) -> Vec<Finding> {
@@ -296,7 +361,6 @@ impl<'t, 'c> Scanner<'t, 'c> {
             component: None,
             architecture: None,
             role,
-            segments: Vec::new(),
             text: String::new(),
             metadata_key: None,
             metadata_value: None,
@@ -316,11 +380,13 @@ impl<'t, 'c> Scanner<'t, 'c> {
                     if let Some(slot) = slot {
                         *slot = attribute.unescape_value().ok().map(|v| masked(v.into_owned()));
                     }
-                    // Only an attribute long enough to hold a key is worth searching.
-                    if attribute.value.len() >= 25
+                    // Only an attribute that is or may expand to a key's length is worth reading.
+                    if (attribute.value.len() >= 25 || attribute.value.contains(&b'&'))
                         && let Some(range) = self.borrowed_range(&attribute.value)
                     {
-                        attributes.push((name, range));
+                        let mut value = XmlValue::default();
+                        value.push_escaped(self.slice(range), range.start, &mut self.expander);
+                        attributes.push((name, value));
                     }
                 }
                 Err(_) => attribute_error = true,
@@ -330,8 +396,9 @@ impl<'t, 'c> Scanner<'t, 'c> {
         if attribute_error {
             self.structure_problem(tag_start, "an attribute of this element is not well-formed");
         }
-        for (name, range) in attributes {
-            self.scan_free_text(range, false, Some(&format!("@{name}")), true);
+        for (name, value) in attributes {
+            self.report_value_errors(&value);
+            self.scan_value(&value, Some(&format!("@{name}")));
         }
     }
 
@@ -341,10 +408,8 @@ impl<'t, 'c> Scanner<'t, 'c> {
             return;
         };
         match top.role {
-            Role::KeySlot => {
-                let segments = top.segments.clone();
-                self.evaluate_key_slot(&segments);
-            }
+            // Its text was evaluated run by run.
+            Role::KeySlot => {}
             Role::MetaDataField => {
                 let value = masked(top.text.trim().to_string());
                 let is_key = top.local == "Key";
@@ -375,29 +440,57 @@ impl<'t, 'c> Scanner<'t, 'c> {
         }
     }
 
-    fn on_text(&mut self, range: TextRange, cdata: bool) {
-        let raw = self.slice(range);
-        if raw.trim().is_empty() {
+    /// Evaluates the character data read since the last tag as the value of the element it
+    /// belongs to.
+    fn flush_run(&mut self) {
+        let run = std::mem::take(&mut self.run);
+        if run.is_empty() {
             return;
         }
+        self.report_value_errors(&run);
+        if run.value.trim().is_empty() {
+            return;
+        }
+        let at = run.span().start;
         if self.stack.is_empty() && !self.root_seen {
             // Reported when the root turns up; without a root the file has a worse problem.
-            self.text_before_root.get_or_insert(range.start);
+            self.text_before_root.get_or_insert(at);
         } else if self.stack.is_empty() {
-            self.structure_problem(range.start, "text stands after the root element");
+            self.structure_problem(at, "text stands after the root element");
         }
         match self.stack.last_mut() {
-            Some(top) if top.role == Role::KeySlot => top.segments.push(Segment { range, cdata }),
+            Some(top) if top.role == Role::KeySlot => self.evaluate_key_slot(&run),
             Some(top) if top.role == Role::MetaDataField => {
-                let value = if cdata {
-                    Cow::Borrowed(raw)
-                } else {
-                    unescape(raw).unwrap_or(Cow::Borrowed(raw))
-                };
-                top.text.push_str(&value);
-                self.scan_free_text(range, false, None, !cdata);
+                top.text.push_str(&run.value);
+                self.scan_value(&run, None);
             }
-            _ => self.scan_free_text(range, false, None, !cdata),
+            _ => self.scan_value(&run, None),
+        }
+    }
+
+    /// Entity problems in a value: unknown values are `MG910`/`MG911`, malformed ones `MG902`.
+    fn report_value_errors(&mut self, value: &XmlValue) {
+        for (range, error) in &value.errors {
+            let rule = match error {
+                ValueError::External(_) | ValueError::DeclaredElsewhere(_) | ValueError::Markup(_) => {
+                    &rules::XML_ENTITY_UNRESOLVED
+                }
+                ValueError::ExpansionLimit(_) => &rules::XML_ENTITY_EXPANSION_LIMIT,
+                ValueError::Malformed(_) => &rules::XML_MALFORMED,
+            };
+            let detail = mask_keys(&error.describe());
+            if !self.value_problems_reported.insert(format!("{}{detail}", rule.code)) {
+                continue;
+            }
+            let message = if rule.code == rules::XML_MALFORMED.code {
+                format!("The answer file is not well-formed XML: {detail}")
+            } else {
+                format!("The answer file's text could not be read in full: {detail}; it may hold a key")
+            };
+            let at = self.clamp_offset(range.start);
+            let finding =
+                Finding::new(rule, self.ctx.path.clone(), message).at(self.text, &self.index, TextRange::new(at, at));
+            self.findings.push(finding);
         }
     }
 
@@ -455,74 +548,157 @@ impl<'t, 'c> Scanner<'t, 'c> {
     // --- Keys --------------------------------------------------------------------------------
 
     /// A key setting: its whole text should be one key (or empty).
-    fn evaluate_key_slot(&mut self, segments: &[Segment]) {
-        for segment in segments {
-            let Some(range) = trimmed_range(self.text, segment.range) else {
-                continue;
-            };
-            let raw = self.slice(range);
-            // Key characters need no escaping, so for a real key the raw text is the value and
-            // the range is exact; an escaped spelling still gets the whole raw text replaced.
-            let value = if segment.cdata {
-                Cow::Borrowed(raw)
-            } else {
-                unescape(raw).unwrap_or(Cow::Borrowed(raw))
-            };
-            let xml = self.xml_context(None, false);
-            let what = describe(&xml);
-            match classify_slot(&value) {
-                SlotValue::Empty => {}
-                SlotValue::Key(key) => {
-                    let bare = !value.contains('-');
-                    self.report_key(&rules::UNATTEND_NON_KMS_KEY, range, &key, &what, xml, bare);
+    fn evaluate_key_slot(&mut self, run: &XmlValue) {
+        let Some(trimmed) = trimmed_range(&run.value, TextRange::new(0, run.value.len())) else {
+            return;
+        };
+        let value = &run.value[trimmed.start..trimmed.end];
+        let span = run.source_span(trimmed);
+        let range = span.range();
+        let xml = self.xml_context(None, false);
+        let what = describe(&xml);
+        let mut reported = Vec::new();
+        match classify_slot(value) {
+            SlotValue::Empty => {}
+            SlotValue::Key(key) => {
+                let bare = !value.contains('-');
+                self.report_key(&rules::UNATTEND_NON_KMS_KEY, span, &key, &what, xml.clone(), bare);
+                reported.push(range);
+            }
+            other => {
+                // Decoration around a key ("[KEY]", "KEY (MAK)") does not make it any less a key.
+                let embedded = real_keys(find_dashed_keys(value), value);
+                for token in &embedded {
+                    let token_span = run.source_span(offset_range(token.range, trimmed.start));
+                    self.report_key(
+                        &rules::UNATTEND_NON_KMS_KEY,
+                        token_span,
+                        &token.key,
+                        &what,
+                        xml.clone(),
+                        false,
+                    );
+                    reported.push(token_span.range());
                 }
-                other => {
-                    // Decoration around a key ("[KEY]", "KEY (MAK)") does not make it any less a key.
-                    let embedded = real_keys(find_dashed_keys(raw), raw);
-                    if !embedded.is_empty() {
-                        for token in embedded {
-                            let key_range = offset_range(token.range, range.start);
-                            self.report_key(
-                                &rules::UNATTEND_NON_KMS_KEY,
-                                key_range,
-                                &token.key,
-                                &what,
-                                xml.clone(),
-                                false,
-                            );
-                        }
-                        continue;
-                    }
-                    let (rule, message) = match other {
-                        SlotValue::Placeholder => {
-                            let shown = if find_bare_keys(raw).is_empty() {
-                                format!(" \"{}\"", truncate_chars(value.trim(), 48))
-                            } else {
-                                String::new()
-                            };
-                            (
-                                &rules::UNATTEND_PLACEHOLDER_KEY,
-                                format!("{what} holds the placeholder{shown}, not a key"),
-                            )
-                        }
-                        SlotValue::Partial => (
-                            &rules::UNATTEND_PARTIAL_KEY,
-                            format!("{what} holds a truncated key (four groups of five characters)"),
-                        ),
-                        _ => (
-                            &rules::UNATTEND_MALFORMED_KEY,
-                            format!(
-                                "{what} holds a value of {} characters that is not a product key",
-                                value.trim().chars().count()
-                            ),
-                        ),
-                    };
-                    let mut finding =
-                        Finding::new(rule, self.ctx.path.clone(), message).at(self.text, &self.index, range);
-                    finding.xml = Some(xml);
-                    self.findings.push(finding);
+                if embedded.is_empty() && !self.report_utf16_keys(run, &rules::UNATTEND_NON_KMS_KEY, &what, &xml) {
+                    self.report_slot_value(other, value, range, &what, xml.clone());
                 }
             }
+        }
+        // A key written as itself in one piece still ships with the file, whatever the pieces
+        // around it make of the value.
+        for piece in run.written_pieces() {
+            self.scan_free_text_except(piece, &reported, Some(&rules::UNATTEND_NON_KMS_KEY));
+        }
+    }
+
+    /// What a key setting holds when it is not a key.
+    fn report_slot_value(&mut self, slot: SlotValue, value: &str, range: TextRange, what: &str, xml: XmlContext) {
+        let (rule, message) = match slot {
+            SlotValue::Placeholder => {
+                let shown = if find_bare_keys(value).is_empty() {
+                    format!(" \"{}\"", truncate_chars(value.trim(), 48))
+                } else {
+                    String::new()
+                };
+                (
+                    &rules::UNATTEND_PLACEHOLDER_KEY,
+                    format!("{what} holds the placeholder{shown}, not a key"),
+                )
+            }
+            SlotValue::Partial => (
+                &rules::UNATTEND_PARTIAL_KEY,
+                format!("{what} holds a truncated key (four groups of five characters)"),
+            ),
+            _ => (
+                &rules::UNATTEND_MALFORMED_KEY,
+                format!(
+                    "{what} holds a value of {} characters that is not a product key",
+                    value.trim().chars().count()
+                ),
+            ),
+        };
+        let mut finding =
+            Finding::new(rule, self.ctx.path.clone(), mask_keys(&message)).at(self.text, &self.index, range);
+        finding.xml = Some(xml);
+        self.findings.push(finding);
+    }
+
+    /// Keys in a value with NULs taken out: UTF-16 text inside 8-bit text. True when any.
+    fn report_utf16_keys(&mut self, run: &XmlValue, rule: &'static Rule, what: &str, xml: &XmlContext) -> bool {
+        if !run.value.contains('\0') {
+            return false;
+        }
+        let without_nuls: String = run.value.chars().filter(|&c| c != '\0').collect();
+        let tokens = key_tokens(&without_nuls, false);
+        for (token, _) in &tokens {
+            let mut finding = crate::key_finding(
+                rule,
+                self.ctx,
+                self.text,
+                &self.index,
+                run.span(),
+                &token.key,
+                &format!("{what} (as UTF-16 inside 8-bit text)"),
+            );
+            finding.xml = Some(xml.clone());
+            finding.hints.bare_key = token.bare;
+            finding.hints.not_rewritable = Some(NOT_REWRITABLE_UTF16.to_string());
+            self.findings.push(finding);
+        }
+        !tokens.is_empty()
+    }
+
+    /// Key-shaped tokens in a value that is not a key setting (element text, an attribute),
+    /// read as a parser reads it, and in each piece written as itself.
+    fn scan_value(&mut self, run: &XmlValue, attribute: Option<&str>) {
+        let mut reported = Vec::new();
+        if run.value.len() >= 25 {
+            for (token, command) in key_tokens(&run.value, false) {
+                let span = run.source_span(token.range);
+                let xml = self.xml_context(attribute, false);
+                let what = describe(&xml);
+                let (rule, what) = match command {
+                    Some(command) => (
+                        &rules::UNATTEND_COMMAND_INSTALLS_KEY,
+                        format!("{what} runs {command} and"),
+                    ),
+                    None => (&rules::UNATTEND_NON_KMS_KEY, what),
+                };
+                self.report_key(rule, span, &token.key, &what, xml, token.bare);
+                reported.push(span.range());
+            }
+            let xml = self.xml_context(attribute, false);
+            let what = describe(&xml);
+            self.report_utf16_keys(run, &rules::UNATTEND_NON_KMS_KEY, &what, &xml);
+        }
+        for piece in run.written_pieces() {
+            self.scan_free_text_except(piece, &reported, None);
+        }
+    }
+
+    /// [`Self::scan_free_text`] over escaped text `range`, leaving out keys that overlap
+    /// `reported`; `rule` overrides the rule for keys outside a command.
+    fn scan_free_text_except(&mut self, range: TextRange, reported: &[TextRange], rule: Option<&'static Rule>) {
+        let raw = self.slice(range);
+        if raw.len() < 25 {
+            return;
+        }
+        for (token, command) in key_tokens(raw, true) {
+            let key_range = offset_range(token.range, range.start);
+            if reported.iter().any(|r| r.overlaps(&key_range)) {
+                continue;
+            }
+            let xml = self.xml_context(None, false);
+            let what = describe(&xml);
+            let (rule, what) = match command {
+                Some(command) => (
+                    &rules::UNATTEND_COMMAND_INSTALLS_KEY,
+                    format!("{what} runs {command} and"),
+                ),
+                None => (rule.unwrap_or(&rules::UNATTEND_NON_KMS_KEY), what),
+            };
+            self.report_key(rule, SourceSpan::Exact(key_range), &token.key, &what, xml, token.bare);
         }
     }
 
@@ -548,7 +724,7 @@ impl<'t, 'c> Scanner<'t, 'c> {
                 Some(command) => format!("{what} runs {command} and"),
                 None => what,
             };
-            self.report_key(rule, key_range, &token.key, &what, xml, token.bare);
+            self.report_key(rule, SourceSpan::Exact(key_range), &token.key, &what, xml, token.bare);
         }
     }
 
@@ -579,15 +755,15 @@ impl<'t, 'c> Scanner<'t, 'c> {
                 ..XmlContext::default()
             };
             let key_range = offset_range(token.range, range.start);
-            self.report_key(rule, key_range, &token.key, what, xml, token.bare);
+            self.report_key(rule, SourceSpan::Exact(key_range), &token.key, what, xml, token.bare);
         }
     }
 
-    /// Reports `key` under `non_gvlk_rule`, or as `MG100` when it is a GVLK.
+    /// Reports `key` under `non_gvlk_rule`, or as `MG100` when it is a GVLK, at `span`.
     fn report_key(
         &mut self,
         non_gvlk_rule: &'static Rule,
-        range: TextRange,
+        span: SourceSpan,
         key: &ProductKey,
         what: &str,
         xml: XmlContext,
@@ -598,9 +774,12 @@ impl<'t, 'c> Scanner<'t, 'c> {
         } else {
             non_gvlk_rule
         };
-        let mut finding = crate::key_finding(rule, self.ctx, self.text, &self.index, range, key, what);
+        let mut finding = crate::key_finding(rule, self.ctx, self.text, &self.index, span.range(), key, what);
         finding.xml = Some(xml);
         finding.hints.bare_key = bare;
+        if let SourceSpan::Whole(_) = span {
+            finding.hints.not_rewritable = Some(NOT_REWRITABLE.to_string());
+        }
         self.findings.push(finding);
     }
 
