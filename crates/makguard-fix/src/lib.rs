@@ -25,7 +25,7 @@ use makguard_scan::kind;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-pub use changelog::{ChangeLog, EditRecord, FileChange, FileStatus, mask_keys, unified_diff};
+pub use changelog::{ChangeLog, EditRecord, FileChange, FileStatus, unified_diff};
 pub use choose::{KeyChoice, KeyChoiceError, Unfixable, edition_from_image_name, edition_mismatches, plan};
 pub use write::{TEMP_MARKER, cleanup_stale_temp_files};
 
