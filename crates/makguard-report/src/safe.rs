@@ -158,7 +158,7 @@ fn finding(finding: &Finding) -> Finding {
         root,
     } = finding;
     Finding {
-        rule: *rule,
+        rule,
         severity: *severity,
         path: path(finding_path),
         range: *range,
