@@ -285,31 +285,55 @@ fn key_token_at(text: &str, start: usize, stride: usize) -> Option<(usize, Strin
     })
 }
 
-/// `text` with every non-GVLK key masked to its last group: THE masking step every output
-/// of makguard passes (reports, diagnostics, diffs, change logs, the policy file `allow`
-/// writes). It catches any dashed key wherever it stands, any bare 25-character key standing
-/// alone or whose checksum validates, in any case, and the same keys spelled as UTF-16 with
-/// NUL characters between their symbols. GVLKs stay readable.
-pub fn mask_keys_in(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
+/// A key [`keys_in`] found: where it is and how it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInText {
+    /// The byte range the key spans in the text (NUL characters included for UTF-16).
+    pub start: usize,
+    pub end: usize,
+    pub key: ProductKey,
+    /// Written with dashes.
+    pub dashed: bool,
+}
+
+/// Every non-GVLK key in `text` that [`mask_keys_in`] masks, in order: any dashed key
+/// wherever it stands, any bare 25-character key standing alone or whose checksum validates,
+/// in any case, and the same keys spelled as UTF-16 with NUL characters between their symbols.
+pub fn keys_in(text: &str) -> Vec<KeyInText> {
+    let mut found = Vec::new();
     let mut at = 0;
-    while at < bytes.len() {
-        let found = [1usize, 2].into_iter().find_map(|stride| {
+    while at < text.len() {
+        let key = [1usize, 2].into_iter().find_map(|stride| {
             let (span, token) = key_token_at(text, at, stride)?;
             let key = ProductKey::parse(&token).ok()?;
-            (!key.is_gvlk()).then_some((span, key))
+            (!key.is_gvlk()).then_some((span, key, token.len() == 29))
         });
-        match found {
-            Some((span, key)) => {
-                out.push_str(&text[copied..at]);
-                out.push_str(&key.masked());
+        match key {
+            Some((span, key, dashed)) => {
+                found.push(KeyInText {
+                    start: at,
+                    end: at + span,
+                    key,
+                    dashed,
+                });
                 at += span;
-                copied = at;
             }
             None => at += 1,
         }
+    }
+    found
+}
+
+/// `text` with every non-GVLK key masked to its last group: THE masking step every output
+/// of makguard passes (reports, diagnostics, diffs, change logs, the policy file `allow`
+/// writes). It masks what [`keys_in`] finds; GVLKs stay readable.
+pub fn mask_keys_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for found in keys_in(text) {
+        out.push_str(&text[copied..found.start]);
+        out.push_str(&found.key.masked());
+        copied = found.end;
     }
     out.push_str(&text[copied..]);
     out

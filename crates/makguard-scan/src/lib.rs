@@ -12,6 +12,7 @@ pub mod keyconfig;
 pub mod keyscan;
 pub mod kind;
 pub mod office;
+pub mod path_keys;
 pub mod registry;
 pub mod script;
 pub mod textfile;

@@ -11,7 +11,7 @@ use makguard_scan::scan_paths;
 
 use crate::cli::FixArgs;
 use crate::commands::{PreparedScan, prepare_scan};
-use crate::output::write_reports;
+use crate::output::{diag, print_safe, write_file, write_reports};
 use crate::progress::with_progress;
 
 /// The `[editions]` override for the image of scan root `root`, if the policy has one.
@@ -108,14 +108,16 @@ fn print_change_summary(log: &ChangeLog) {
             Some(reason) => format!("{}: {reason}", file.status.as_str()),
             None => file.status.as_str().to_string(),
         };
-        eprintln!(
-            "makguard: {} ({} key{}): {what}",
+        diag(&format!(
+            "{} ({} key{}): {what}",
             file.path,
             file.edits.len(),
             if file.edits.len() == 1 { "" } else { "s" }
-        );
+        ));
         if let Some(backup) = &file.backup {
-            eprintln!("makguard: the backup {backup} still holds the old key: delete it before capturing the image");
+            diag(&format!(
+                "the backup {backup} still holds the old key: delete it before capturing the image"
+            ));
         }
     }
 }
@@ -131,10 +133,10 @@ pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
         for path in &opts.paths {
             let removed = cleanup_stale_temp_files(path);
             if removed > 0 {
-                eprintln!(
-                    "makguard: removed {removed} temporary file(s) an interrupted fix left under {}",
+                diag(&format!(
+                    "removed {removed} temporary file(s) an interrupted fix left under {}",
                     path.display()
-                );
+                ));
             }
         }
     }
@@ -152,16 +154,16 @@ pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
     };
     let log = apply(&report, &options)?;
     if let Some(file) = &args.report {
-        std::fs::write(file, log.to_json())
+        write_file(file, log.to_json().as_bytes())
             .with_context(|| format!("cannot write the change log to {}", file.display()))?;
     }
     for reason in &unfixable {
-        eprintln!("makguard: cannot fix {reason}");
+        diag(&format!("cannot fix {reason}"));
     }
     print_change_summary(&log);
 
     if args.dry_run {
-        print!("{}", log.unified_diff());
+        print_safe(&log.unified_diff());
         write_reports(&report, &opts.formats, opts.color, opts.show_keys, fail_on)?;
         return Ok(report.exit_status(fail_on) as u8);
     }
