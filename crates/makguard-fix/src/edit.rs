@@ -61,6 +61,51 @@ fn token_at(text: &str, range: TextRange, key: &ProductKey) -> bool {
     found.iter().any(|t| t.range == range && &t.key == key)
 }
 
+/// The value an XML parser reads from `raw` (character references and the five predefined
+/// entities decoded); `None` when `raw` holds any other reference, which makguard cannot map.
+fn xml_value(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find(';')? + at;
+        let name = &rest[at + 1..end];
+        let c = match name {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            _ => {
+                let number = name.strip_prefix('#')?;
+                let code = match number.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                    None => number.parse().ok()?,
+                };
+                char::from_u32(code)?
+            }
+        };
+        out.push(c);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// True when an XML reference (`&...;`) touches or lies within the key's range, so a key
+/// that does not match there is written with references rather than changed since the scan.
+fn references_near(text: &str, range: TextRange) -> bool {
+    let mut start = range.start.saturating_sub(12).min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = (range.end + 12).min(text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    text[start..end].contains('&')
+}
+
 /// True when `text` is well-formed XML as far as quick-xml reads it.
 pub fn xml_is_well_formed(text: &str) -> bool {
     let mut reader = quick_xml::Reader::from_str(text);
@@ -118,8 +163,19 @@ pub fn rewrite(name: &str, bytes: &[u8], edits: &[KeyEdit]) -> Result<Rewrite, R
                 "the file changed since the scan (a key's position is out of range); scan again".to_string(),
             ));
         };
-        if ProductKey::parse(current).ok().as_ref() != Some(&edit.old_key) || !token_at(&old_text, range, &edit.old_key)
-        {
+        let written_plainly = ProductKey::parse(current).ok().as_ref() == Some(&edit.old_key)
+            && token_at(&old_text, range, &edit.old_key);
+        let written_with_references = current.contains('&')
+            && xml_value(current).is_some_and(|v| ProductKey::parse(&v).ok().as_ref() == Some(&edit.old_key));
+        if !written_plainly && !written_with_references {
+            if references_near(&old_text, range) {
+                return Err(RewriteError::Skipped(format!(
+                    "the key {} ({}) at byte {} is written with XML character or entity references that makguard cannot map to one key; fix it by hand",
+                    edit.old_key.masked(),
+                    edit.old_key.fingerprint(),
+                    range.start
+                )));
+            }
             return Err(RewriteError::Skipped(format!(
                 "the file changed since the scan: the key {} ({}) is no longer at byte {} of the text; scan again",
                 edit.old_key.masked(),
@@ -255,6 +311,34 @@ mod tests {
         assert_eq!(rewrite.encoding, TextEncoding::SingleByte);
         assert_eq!(rewrite.changed_byte_ranges[0], TextRange::new(16, 45));
         assert_eq!(&rewrite.new_bytes[..16], &bytes[..16]);
+    }
+
+    #[test]
+    fn a_key_written_with_character_references_is_rewritten() {
+        for written in [
+            format!("&#x36;{}", &MAK[1..]),
+            "&#54;QWQ4-8NRCW-KHGHV-CR226-3PP&#x51;C".to_string(),
+        ] {
+            let text = format!("<Key>{written}</Key>");
+            let edit = KeyEdit {
+                range: TextRange::new(5, 5 + written.len()),
+                old_key: ProductKey::parse(MAK).unwrap(),
+                replacement: GVLK.to_string(),
+            };
+            let rewrite = rewrite("u.xml", text.as_bytes(), &[edit]).unwrap();
+            assert_eq!(rewrite.new_text, format!("<Key>{GVLK}</Key>"));
+        }
+        // A reference makguard cannot decode is refused truthfully, not as a changed file.
+        let text = format!("<Key>&ent;{}</Key>", &MAK[1..]);
+        let edit = KeyEdit {
+            range: TextRange::new(5, text.len() - 6),
+            old_key: ProductKey::parse(MAK).unwrap(),
+            replacement: GVLK.to_string(),
+        };
+        match rewrite("u.xml", text.as_bytes(), &[edit]) {
+            Err(RewriteError::Skipped(reason)) => assert!(reason.contains("fix it by hand"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

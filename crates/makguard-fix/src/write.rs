@@ -88,6 +88,15 @@ pub fn join_relative(root: &Path, relative: &Path) -> Result<PathBuf, PathRefusa
     Ok(out)
 }
 
+/// The directory `path` lies in: `.` for a bare file name (whose parent is empty), `None`
+/// for a path with no parent at all (`/`).
+pub fn directory_of(path: &Path) -> Option<&Path> {
+    match path.parent() {
+        Some(parent) if parent.as_os_str().is_empty() => Some(Path::new(".")),
+        parent => parent,
+    }
+}
+
 /// Checks that `path` is a regular file, not a link, whose directory lies inside
 /// `canonical_root`. Returns the file's metadata.
 pub fn check_writable_target(path: &Path, canonical_root: &Path) -> Result<fs::Metadata, PathRefusal> {
@@ -111,9 +120,8 @@ pub fn check_writable_target(path: &Path, canonical_root: &Path) -> Result<fs::M
             ));
         }
     }
-    let parent = path
-        .parent()
-        .ok_or_else(|| PathRefusal::Unsafe("the file has no parent directory".to_string()))?;
+    let parent =
+        directory_of(path).ok_or_else(|| PathRefusal::Unsafe("the file has no parent directory".to_string()))?;
     let canonical_parent = fs::canonicalize(parent)
         .map_err(|e| PathRefusal::Unsafe(format!("cannot resolve the file's directory: {e}")))?;
     if !canonical_parent.starts_with(canonical_root) {
@@ -133,7 +141,7 @@ pub fn check_writable_target(path: &Path, canonical_root: &Path) -> Result<fs::M
 /// --unix-data` mount); other Windows attributes (hidden, system), ACLs and extended attributes
 /// are not.
 pub fn atomic_write(path: &Path, contents: &[u8], permissions: Option<fs::Permissions>) -> io::Result<()> {
-    let parent = path.parent().unwrap_or(Path::new("."));
+    let parent = directory_of(path).unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
@@ -226,6 +234,13 @@ mod tests {
         assert!(!is_temp_name(".a.makguard-tmp-12"));
         assert!(!is_temp_name(".a.makguard-tmp-12-x"));
         assert!(!is_temp_name("a.makguard-tmp-12-0"));
+    }
+
+    #[test]
+    fn a_bare_file_name_lies_in_the_current_directory() {
+        assert_eq!(directory_of(Path::new("autounattend.xml")), Some(Path::new(".")));
+        assert_eq!(directory_of(Path::new("a/b.xml")), Some(Path::new("a")));
+        assert_eq!(directory_of(Path::new("/")), None);
     }
 
     #[test]
