@@ -144,6 +144,12 @@ impl ChangeLog {
         self.files.iter().filter(|f| f.status.as_str() == status).count()
     }
 
+    /// True when writing some file failed (an I/O error such as a read-only mount): the run
+    /// itself failed, which `makguard fix` reports as exit 2, not as findings.
+    pub fn has_write_failures(&self) -> bool {
+        self.files.iter().any(|f| matches!(f.status, FileStatus::Failed(_)))
+    }
+
     /// True when some file could not be fixed (skipped, rolled back or failed).
     pub fn has_failures(&self) -> bool {
         self.files
