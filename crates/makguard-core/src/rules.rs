@@ -197,7 +197,12 @@ the image cleanly (or boot it once) and scan again.";
     GVLK_EDITION_MISMATCH = "MG401" "gvlk-edition-mismatch" Error fixable=true
         summary: "A KMS client key is for another edition than the image's"
         doc: "Setup uses the key to choose the edition, and KMS activation fails when the GVLK \
-does not match the installed edition. `makguard fix` writes the GVLK for the image's edition.";
+does not match the installed edition. `scan` and `fix` report it alike, for answer files in \
+the image's own installation (under `Windows`, `Program Files`, `ProgramData`, `Users`, \
+`Recovery`, or at the image root); a file beside the image, such as a deployment share's \
+`Control/SRV2022/Unattend.xml`, serves other installs and is never judged by the image's \
+edition. A GVLK is public, so rewriting it is never a safe fix: `makguard fix \
+--unsafe-fixes` writes the GVLK for the image's edition.";
 
     ALLOW_EXPIRED = "MG501" "allow-expired" Error fixable=false
         summary: "A policy exception has expired"

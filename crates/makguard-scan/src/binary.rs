@@ -2,8 +2,10 @@
 //! overlapping chunks so memory stays bounded whatever the file size (`MG251`).
 //!
 //! Binaries hold many accidental 5×5 runs, so only post-2009 keys whose checksum validates
-//! are reported anywhere; other keys only right after a key word. Key symbols must be upper
-//! case here. Each distinct key is reported once per file, at its first offset.
+//! are reported anywhere; other keys only right after a key word. A dashed key whose checksum
+//! validates stands on its own whatever bytes touch it (binary data glues strings to
+//! anything); any other key must stand alone, judged in its own encoding. Key symbols must be
+//! upper case here. Each distinct key is reported once per file, at its first offset.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
