@@ -244,48 +244,96 @@ pub fn stands_alone(text: &str, start: usize, end: usize) -> bool {
     !(joins(b1) || joins(a1) || (b1 == Some('-') && joins(b2)) || (a1 == Some('-') && joins(a2)))
 }
 
-/// The length of the key-shaped token at byte `start` of `text`: 29 for the dashed form
-/// wherever it stands (masking must not depend on what touches a key), 25 for the bare form
-/// only when it stands alone (long letter-and-digit runs, such as hex digests, are not keys).
-fn key_token_len_at(text: &str, start: usize) -> Option<usize> {
-    if !text.is_char_boundary(start) {
+/// True for a byte that may stand in a key token (symbols are checked by [`ProductKey::parse`]).
+fn token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// The key-shaped token at byte `start` of `text`, as (bytes it spans, its symbols and dashes).
+///
+/// The token's characters are `stride` bytes apart: 1 for plain text, 2 for a UTF-16 key
+/// whose zero bytes became NUL characters (a file name or a quoted binary string). A dashed
+/// token counts wherever it stands (masking must not depend on what touches a key); a bare
+/// 25-character token counts when it stands alone, or when it is a post-2009 key whose
+/// checksum validates (long letter-and-digit runs, such as hex digests, are not keys, but a
+/// checksummed key glued to other text is one).
+fn key_token_at(text: &str, start: usize, stride: usize) -> Option<(usize, String)> {
+    let bytes = text.as_bytes();
+    if !text.is_char_boundary(start) || !bytes.get(start).copied().is_some_and(token_byte) {
         return None;
     }
-    let bytes = text.as_bytes();
-    [29usize, 25].into_iter().find(|&len| {
-        let Some(token) = bytes.get(start..start + len) else {
-            return false;
-        };
-        let shaped = token.iter().enumerate().all(|(i, &b)| {
-            if len == 29 && i % 6 == 5 {
+    [29usize, 25].into_iter().find_map(|len| {
+        let span = (len - 1) * stride + 1;
+        let chars = bytes.get(start..start + span)?;
+        let mut token = String::with_capacity(len);
+        for (i, chunk) in chars.chunks(stride).enumerate() {
+            let b = chunk[0];
+            let shaped = if len == 29 && i % 6 == 5 {
                 b == b'-'
             } else {
-                b.is_ascii_alphanumeric()
+                token_byte(b)
+            };
+            if !shaped || chunk[1..].iter().any(|&z| z != 0) {
+                return None;
             }
-        });
-        shaped && (len == 29 || stands_alone(text, start, start + len))
+            token.push(char::from(b));
+        }
+        let stands = len == 29
+            || (stride == 1 && stands_alone(text, start, start + span))
+            || ProductKey::parse(&token).is_ok_and(|k| k.checksum() == Checksum::Valid);
+        stands.then_some((span, token))
     })
 }
 
-/// `text` with every non-GVLK key masked, for messages that quote a file (parser errors quote
-/// element names and values, and a hostile file can put a key there): any dashed key, and any
-/// bare 25-character key standing alone, in any case.
+/// A key [`keys_in`] found: where it is and how it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInText {
+    /// The byte range the key spans in the text (NUL characters included for UTF-16).
+    pub start: usize,
+    pub end: usize,
+    pub key: ProductKey,
+    /// Written with dashes.
+    pub dashed: bool,
+}
+
+/// Every non-GVLK key in `text` that [`mask_keys_in`] masks, in order: any dashed key
+/// wherever it stands, any bare 25-character key standing alone or whose checksum validates,
+/// in any case, and the same keys spelled as UTF-16 with NUL characters between their symbols.
+pub fn keys_in(text: &str) -> Vec<KeyInText> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while at < text.len() {
+        let key = [1usize, 2].into_iter().find_map(|stride| {
+            let (span, token) = key_token_at(text, at, stride)?;
+            let key = ProductKey::parse(&token).ok()?;
+            (!key.is_gvlk()).then_some((span, key, token.len() == 29))
+        });
+        match key {
+            Some((span, key, dashed)) => {
+                found.push(KeyInText {
+                    start: at,
+                    end: at + span,
+                    key,
+                    dashed,
+                });
+                at += span;
+            }
+            None => at += 1,
+        }
+    }
+    found
+}
+
+/// `text` with every non-GVLK key masked to its last group: THE masking step every output
+/// of makguard passes (reports, diagnostics, diffs, change logs, the policy file `allow`
+/// writes). It masks what [`keys_in`] finds; GVLKs stay readable.
 pub fn mask_keys_in(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
-    let mut at = 0;
-    while at < text.len() {
-        if let Some(len) = key_token_len_at(text, at)
-            && let Ok(key) = ProductKey::parse(&text[at..at + len])
-            && !key.is_gvlk()
-        {
-            out.push_str(&text[copied..at]);
-            out.push_str(&key.masked());
-            at += len;
-            copied = at;
-        } else {
-            at += 1;
-        }
+    for found in keys_in(text) {
+        out.push_str(&text[copied..found.start]);
+        out.push_str(&found.key.masked());
+        copied = found.end;
     }
     out.push_str(&text[copied..]);
     out
@@ -444,9 +492,43 @@ mod tests {
             "é*****-*****-*****-*****-3PPQCé"
         );
         assert!(!mask_keys_in(&format!("BCDFG-{SYNTHETIC_MAK}-BCDFG")).contains(SYNTHETIC_MAK));
-        // A bare run inside a longer run of letters and digits is not a key.
-        let digest = format!("a{}0", SYNTHETIC_MAK.replace('-', ""));
-        assert_eq!(mask_keys_in(&digest), digest);
+        // A bare run inside a longer run of letters and digits (a digest) is not a key, unless
+        // it is a checksummed key: then it is one whatever touches it.
+        let digest = "aBCDFGHJKMPQRTVWXY234678990";
+        assert_eq!(mask_keys_in(digest), digest);
+        let glued = format!("a{}0", SYNTHETIC_MAK.replace('-', ""));
+        assert_eq!(mask_keys_in(&glued), "a*****-*****-*****-*****-3PPQC0");
+    }
+
+    #[test]
+    fn every_spelling_of_a_key_is_masked() {
+        let bare = SYNTHETIC_MAK.replace('-', "");
+        let utf16 = |t: &str| t.chars().flat_map(|c| [c, '\0']).collect::<String>();
+        let spellings = [
+            SYNTHETIC_MAK.to_string(),
+            SYNTHETIC_MAK.to_lowercase(),
+            bare.clone(),
+            bare.to_lowercase(),
+            "6qWq4-8nRcW-KhGhV-cR226-3pPqC".to_string(),
+            utf16(SYNTHETIC_MAK),
+            utf16(&bare),
+            format!("\0{}", utf16(SYNTHETIC_MAK)),
+        ];
+        let contexts = ["{}", "x{}y", "dir/{}/unattend.xml", "{}_backup", "9{}9", "\u{1b}[1m{}"];
+        for spelling in &spellings {
+            for context in contexts {
+                let text = context.replace("{}", spelling);
+                let masked = mask_keys_in(&text);
+                let plain: String = masked.chars().filter(|&c| c != '\0').collect::<String>().to_uppercase();
+                assert!(!plain.contains(&bare[..20]), "{text:?} -> {masked:?}");
+                assert!(!plain.contains("6QWQ4-8NRCW"), "{text:?} -> {masked:?}");
+                assert!(masked.contains("3PPQC"), "{text:?} -> {masked:?}");
+            }
+        }
+        // GVLKs stay readable in every spelling.
+        for gvlk in [ENTERPRISE_GVLK.to_string(), ENTERPRISE_GVLK.replace('-', "")] {
+            assert_eq!(mask_keys_in(&format!("a/{gvlk}/b")), format!("a/{gvlk}/b"));
+        }
     }
 
     #[test]

@@ -132,6 +132,14 @@ Setup asks for one. Informational.";
 (`ProductKey`, `PIDKEY`, `/ipk`, `key=`), in an ini, inf, reg, txt, xml, json or log file \
 ships with the image. Remove it or replace it with the GVLK.";
 
+    PATH_NAME_KEY = "MG242" "path-name-holds-key" Error fixable=false
+        summary: "A file or folder name in the image holds a product key that is not a KMS client key"
+        doc: "A name ships with the image like any content: a folder called after a MAK \
+(`<key>/unattend.xml`, dashed or not, in any case) leaks the key to everyone who lists the \
+image. Any dashed key, and any 25-character key whose checksum validates, counts; GVLKs and \
+placeholders do not. makguard does not rename files: rename the file or folder, then scan \
+again. Reports show the name masked, like every key.";
+
     BINARY_KEY = "MG251" "binary-non-kms-key" Error fixable=false
         summary: "A binary file holds a product key that is not a KMS client key (--deep)"
         doc: "Found by `--deep` in ASCII or UTF-16 inside a binary file (an OCT .msp, a \
@@ -242,7 +250,12 @@ Windows flush the hive (unmount cleanly or boot the image once) so the logs are 
     GVLK_EDITION_MISMATCH = "MG401" "gvlk-edition-mismatch" Error fixable=true
         summary: "A KMS client key is for another edition than the image's"
         doc: "Setup uses the key to choose the edition, and KMS activation fails when the GVLK \
-does not match the installed edition. `makguard fix` writes the GVLK for the image's edition.";
+does not match the installed edition. `scan` and `fix` report it alike, for answer files in \
+the image's own installation (under `Windows`, `Program Files`, `ProgramData`, `Users`, \
+`Recovery`, or at the image root); a file beside the image, such as a deployment share's \
+`Control/SRV2022/Unattend.xml`, serves other installs and is never judged by the image's \
+edition. A GVLK is public, so rewriting it is never a safe fix: `makguard fix \
+--unsafe-fixes` writes the GVLK for the image's edition.";
 
     ALLOW_EXPIRED = "MG501" "allow-expired" Error fixable=false
         summary: "A policy exception has expired"

@@ -2,10 +2,8 @@
 //! byte ranges changed and the file's SHA-256 before and after; as JSON (`--report FILE`) and
 //! as a redacted unified diff (`--dry-run`).
 
-use std::sync::OnceLock;
-
-use makguard_core::{Applicability, ProductKey, TextRange};
-use regex::Regex;
+use makguard_core::key::mask_keys_in;
+use makguard_core::{Applicability, TextRange};
 use serde_json::{Value, json};
 
 /// The change-log JSON format version. Later versions only add fields.
@@ -146,6 +144,12 @@ impl ChangeLog {
         self.files.iter().filter(|f| f.status.as_str() == status).count()
     }
 
+    /// True when writing some file failed (an I/O error such as a read-only mount): the run
+    /// itself failed, which `makguard fix` reports as exit 2, not as findings.
+    pub fn has_write_failures(&self) -> bool {
+        self.files.iter().any(|f| matches!(f.status, FileStatus::Failed(_)))
+    }
+
     /// True when some file could not be fixed (skipped, rolled back or failed).
     pub fn has_failures(&self) -> bool {
         self.files
@@ -173,7 +177,8 @@ impl ChangeLog {
         });
         let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
         out.push('\n');
-        out
+        // Paths and reasons come from the image; the one masking step covers them too.
+        mask_keys_in(&out)
     }
 
     /// A unified diff (3 lines of context) of every file written or, in a dry run, to be
@@ -190,50 +195,8 @@ impl ChangeLog {
     }
 }
 
-const SYMBOLS: &str = "[BCDFGHJKMNPQRTVWXY2346789bcdfghjkmnpqrtvwxy]";
-
-fn symbol_run_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(&format!("{s}+(?:-{s}+)*", s = SYMBOLS)).expect("static regex"))
-}
-
-/// Runs with this many key symbols may hold a key (or a four-group partial key).
-const MASK_MIN_SYMBOLS: usize = 20;
-
-/// `line` with every run of key symbols that could hold a key, and is not exactly a GVLK,
-/// masked but for its last five symbols. Whole maximal runs are masked, so a key glued to
-/// other key-alphabet text or inside a longer dashed run does not leak either.
-pub fn mask_keys(line: &str) -> String {
-    symbol_run_regex()
-        .replace_all(line, |caps: &regex::Captures<'_>| {
-            let run = &caps[0];
-            let symbols = run.bytes().filter(|&b| b != b'-').count();
-            if symbols < MASK_MIN_SYMBOLS || ProductKey::parse(run).is_ok_and(|k| k.is_gvlk()) {
-                return run.to_string();
-            }
-            let mut kept = 0;
-            let mut out: Vec<char> = run
-                .chars()
-                .rev()
-                .map(|c| {
-                    if c == '-' {
-                        c
-                    } else if kept < 5 {
-                        kept += 1;
-                        c.to_ascii_uppercase()
-                    } else {
-                        '*'
-                    }
-                })
-                .collect();
-            out.reverse();
-            out.into_iter().collect::<String>()
-        })
-        .into_owned()
-}
-
 fn display_line(line: &str) -> String {
-    mask_keys(line.trim_end_matches('\n').trim_end_matches('\r'))
+    mask_keys_in(line.trim_end_matches('\n').trim_end_matches('\r'))
 }
 
 /// A unified diff of `old` and `new` for `path`, masked. Fixes never add or remove line
@@ -245,6 +208,7 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
     }
     let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
     let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
+    let path = mask_keys_in(path);
     let mut out = format!("--- a/{path}\n+++ b/{path}\n");
     if old_lines.len() != new_lines.len() {
         out.push_str(&format!("@@ -1,{} +1,{} @@\n", old_lines.len(), new_lines.len()));
@@ -298,23 +262,17 @@ mod tests {
     const GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
 
     #[test]
-    fn masks_every_non_gvlk_key_shape() {
+    fn diff_lines_use_the_one_masking_step() {
         let bare = MAK.replace('-', "");
-        let line = format!(
-            "a {MAK} b {} c ={bare}; BCDFG-{MAK} {GVLK} {}",
-            MAK.to_lowercase(),
-            GVLK.replace('-', "")
+        let old = format!("a {MAK}\nb ={bare};\nc {}\n", MAK.to_lowercase());
+        let new = old.replace("b =", "b:=");
+        let diff = unified_diff("f.txt", &old, &new);
+        assert!(
+            !diff.contains(&bare[..20]) && !diff.to_uppercase().contains(&MAK[..11]),
+            "{diff}"
         );
-        let masked = mask_keys(&line);
-        assert_eq!(
-            masked,
-            format!(
-                "a *****-*****-*****-*****-3PPQC b *****-*****-*****-*****-3PPQC c ={}3PPQC; *****-*****-*****-*****-*****-3PPQC {GVLK} {}",
-                "*".repeat(20),
-                GVLK.replace('-', "")
-            )
-        );
-        assert_eq!(mask_keys("plain words and 2024-11-29"), "plain words and 2024-11-29");
+        assert_eq!(diff.matches("*****-*****-*****-*****-3PPQC").count(), 4, "{diff}");
+        assert_eq!(mask_keys_in(GVLK), GVLK);
     }
 
     #[test]

@@ -161,9 +161,51 @@ fn key_family(finding: &Finding) -> KeyFamily {
     }
 }
 
-/// The image of the root a finding belongs to.
-fn image_for<'a>(report: &'a ScanReport, finding: &Finding) -> Option<&'a ImageInfo> {
-    report.roots.get(finding.root).and_then(|r| r.image.as_ref())
+/// The top-level folders of a Windows installation: files there are the image's own.
+const INSTALLATION_FOLDERS: [&str; 6] = [
+    "windows",
+    "program files",
+    "program files (x86)",
+    "programdata",
+    "users",
+    "recovery",
+];
+
+/// True when `rel` (relative to an image root, `/`-separated) is part of the installed
+/// Windows: under one of its top-level folders, or a file at the root of the system drive
+/// (where Setup also looks for an answer file). Anything else beside an image (a deployment
+/// share's `Control/SRV2022/Unattend.xml`, a build folder) belongs to other installs.
+pub fn in_installation_tree(rel: &str) -> bool {
+    match rel.split_once('/') {
+        None => true,
+        Some((top, _)) => INSTALLATION_FOLDERS.iter().any(|f| top.eq_ignore_ascii_case(f)),
+    }
+}
+
+/// The image a finding is judged by: the image of its root, only when the finding's file is
+/// in that image's own installation tree ([`in_installation_tree`]). Files outside it, or in
+/// another image of a folder of images, are never judged by this image's edition.
+pub fn image_for<'a>(report: &'a ScanReport, finding: &Finding) -> Option<&'a ImageInfo> {
+    let root = report.roots.get(finding.root)?;
+    let image = root.image.as_ref()?;
+    // An image found below the root (a folder of mounted images) is named by the root joined
+    // with its folder; anything else is the root itself.
+    let prefix = std::path::Path::new(&image.root)
+        .strip_prefix(&root.path)
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .unwrap_or_default();
+    let path = finding.path.display.as_str();
+    let inside = if prefix.is_empty() {
+        path
+    } else {
+        let cut = prefix.len() + 1;
+        let head = path.get(..cut)?;
+        if !head.eq_ignore_ascii_case(&format!("{prefix}/")) {
+            return None;
+        }
+        &path[cut..]
+    };
+    in_installation_tree(inside).then_some(image)
 }
 
 /// What a chooser step decided.
@@ -408,6 +450,15 @@ pub fn plan(report: &mut ScanReport, choice: &KeyChoice) -> Vec<Unfixable> {
             continue;
         }
         let image = images[index].as_ref();
+        if finding.rule.code == rules::GVLK_EDITION_MISMATCH.code && !choice.unsafe_fixes {
+            finding.fix = None;
+            unfixable.push(Unfixable {
+                finding: index,
+                reason: "a KMS client key (GVLK) is never rewritten by a safe fix; pass --unsafe-fixes to write the image's GVLK"
+                    .to_string(),
+            });
+            continue;
+        }
         match choose(finding, choice, image) {
             Some(Choice::Key {
                 entry,
@@ -420,6 +471,11 @@ pub fn plan(report: &mut ScanReport, choice: &KeyChoice) -> Vec<Unfixable> {
                     continue;
                 }
                 let replacement = replacement_for(finding, range, &entry.key);
+                let applicability = if finding.rule.code == rules::GVLK_EDITION_MISMATCH.code {
+                    Applicability::Unsafe
+                } else {
+                    applicability
+                };
                 finding.fix = Some(Fix {
                     applicability,
                     edits: vec![Edit { range, replacement }],
@@ -490,8 +546,10 @@ pub fn edition_mismatches(report: &ScanReport) -> Vec<Finding> {
                     info.key, entry.edition, expected.key
                 );
                 if let Some(range) = finding.range {
+                    // A GVLK is public and harmless where it is: changing it is never safe
+                    // without the user's word, since the file may serve another install.
                     mismatch_finding.fix = Some(Fix {
-                        applicability: Applicability::Safe,
+                        applicability: Applicability::Unsafe,
                         edits: vec![Edit {
                             range,
                             replacement: replacement_for(finding, range, &expected.key),

@@ -280,6 +280,34 @@ mod tests {
     }
 
     #[test]
+    fn a_key_written_with_character_references_is_rewritten() {
+        for written in [
+            format!("&#x36;{}", &MAK[1..]),
+            "&#54;QWQ4-8NRCW-KHGHV-CR226-3PP&#x51;C".to_string(),
+        ] {
+            let text = format!("<Key>{written}</Key>");
+            let edit = KeyEdit {
+                range: TextRange::new(5, 5 + written.len()),
+                old_key: ProductKey::parse(MAK).unwrap(),
+                replacement: GVLK.to_string(),
+            };
+            let rewrite = rewrite("u.xml", text.as_bytes(), &[edit]).unwrap();
+            assert_eq!(rewrite.new_text, format!("<Key>{GVLK}</Key>"));
+        }
+        // A reference makguard cannot decode is refused truthfully, not as a changed file.
+        let text = format!("<Key>&ent;{}</Key>", &MAK[1..]);
+        let edit = KeyEdit {
+            range: TextRange::new(5, text.len() - 6),
+            old_key: ProductKey::parse(MAK).unwrap(),
+            replacement: GVLK.to_string(),
+        };
+        match rewrite("u.xml", text.as_bytes(), &[edit]) {
+            Err(RewriteError::Skipped(reason)) => assert!(reason.contains("fix it by hand"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn refuses_stale_conflicting_and_non_gvlk_edits() {
         let text = format!("<Key>{MAK}</Key>");
         let bytes = text.as_bytes();

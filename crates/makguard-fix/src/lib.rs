@@ -25,7 +25,7 @@ use makguard_scan::kind;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-pub use changelog::{ChangeLog, EditRecord, FileChange, FileStatus, mask_keys, unified_diff};
+pub use changelog::{ChangeLog, EditRecord, FileChange, FileStatus, unified_diff};
 pub use choose::{KeyChoice, KeyChoiceError, Unfixable, edition_from_image_name, edition_mismatches, plan};
 pub use write::{TEMP_MARKER, cleanup_stale_temp_files};
 
@@ -310,7 +310,7 @@ fn fix_located(
             )));
         }
         write::atomic_write(&backup, &bytes, Some(meta.permissions()))
-            .map_err(|e| FileStatus::Failed(format!("cannot write the backup: {e}")))?;
+            .map_err(|e| FileStatus::Failed(write_failure("cannot write the backup", &e)))?;
         change.backup = Some(backup.to_string_lossy().into_owned());
     }
     // The file must not have changed between the read and the rename.
@@ -321,8 +321,22 @@ fn fix_located(
         ));
     }
     write::atomic_write(target, &rewrite.new_bytes, Some(meta.permissions()))
-        .map_err(|e| FileStatus::Failed(format!("cannot write the file: {e}")))?;
+        .map_err(|e| FileStatus::Failed(write_failure("cannot write the file", &e)))?;
     Ok(FileStatus::Written)
+}
+
+/// Why a write failed, and what to do when the image is mounted read-only (the usual cause).
+fn write_failure(what: &str, error: &std::io::Error) -> String {
+    let read_only = error.kind() == std::io::ErrorKind::ReadOnlyFilesystem || error.raw_os_error() == Some(30);
+    if read_only {
+        format!(
+            "{what}: the file system is read-only ({error}); mount the image writable and run fix again: `wimlib-imagex mountrw WIM INDEX DIR`, DISM /Mount-Image without /ReadOnly, or `mount -o remount,rw DIR`"
+        )
+    } else if error.kind() == std::io::ErrorKind::PermissionDenied {
+        format!("{what}: permission denied ({error}); run fix as a user who may write the image's files")
+    } else {
+        format!("{what}: {error}")
+    }
 }
 
 /// The byte ranges where `old` and `new` differ, coalesced; for proving a change log accounts

@@ -45,20 +45,47 @@ pub fn is_temp_name(name: &str) -> bool {
     digits(pid) && digits(n)
 }
 
-/// Removes the temporary files an interrupted `makguard fix` left under `root` (not following
-/// links), except this process's own; returns how many it removed. Run no two fixes on one
-/// tree at once: a running fix's temporary file looks the same as a killed one's.
+/// The process id in a makguard temporary file name.
+fn temp_pid(name: &str) -> Option<u32> {
+    let tail = &name[name.rfind(TEMP_MARKER)? + TEMP_MARKER.len()..];
+    tail.split('-').next()?.parse().ok()
+}
+
+/// True when process `pid` may still be running, so its temporary file may be in use. On
+/// Linux `/proc` tells; where it cannot tell, a process is taken as gone (run no two fixes
+/// on one tree at once there).
+fn process_may_be_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc_root = Path::new("/proc");
+    proc_root.join("self").exists() && proc_root.join(pid.to_string()).exists()
+}
+
+/// Removes the temporary files an interrupted `makguard fix` left (they may hold the old
+/// keys) wherever this run may write: under `root` (not following links), or beside it when
+/// `root` is a single file. A temporary file whose process is still running is left alone.
+/// Returns how many were removed.
 pub fn cleanup_stale_temp_files(root: &Path) -> usize {
-    let own = format!("{TEMP_MARKER}{}-", std::process::id());
+    let (walk_root, max_depth) = match fs::symlink_metadata(root) {
+        Ok(meta) if meta.is_file() => (directory_of(root).unwrap_or(Path::new(".")).to_path_buf(), 1),
+        _ => (root.to_path_buf(), usize::MAX),
+    };
     let mut removed = 0;
-    for entry in walkdir::WalkDir::new(root).follow_links(false).into_iter().flatten() {
+    let entries = walkdir::WalkDir::new(&walk_root)
+        .follow_links(false)
+        .max_depth(max_depth)
+        .into_iter()
+        .flatten();
+    for entry in entries {
         if !entry.file_type().is_file() {
             continue;
         }
         let Some(name) = entry.file_name().to_str() else {
             continue;
         };
-        if is_temp_name(name) && !name.contains(&own) && fs::remove_file(entry.path()).is_ok() {
+        let stale = is_temp_name(name) && temp_pid(name).is_some_and(|pid| !process_may_be_alive(pid));
+        if stale && fs::remove_file(entry.path()).is_ok() {
             removed += 1;
         }
     }
@@ -88,6 +115,15 @@ pub fn join_relative(root: &Path, relative: &Path) -> Result<PathBuf, PathRefusa
     Ok(out)
 }
 
+/// The directory `path` lies in: `.` for a bare file name (whose parent is empty), `None`
+/// for a path with no parent at all (`/`).
+pub fn directory_of(path: &Path) -> Option<&Path> {
+    match path.parent() {
+        Some(parent) if parent.as_os_str().is_empty() => Some(Path::new(".")),
+        parent => parent,
+    }
+}
+
 /// Checks that `path` is a regular file, not a link, whose directory lies inside
 /// `canonical_root`. Returns the file's metadata.
 pub fn check_writable_target(path: &Path, canonical_root: &Path) -> Result<fs::Metadata, PathRefusal> {
@@ -111,9 +147,8 @@ pub fn check_writable_target(path: &Path, canonical_root: &Path) -> Result<fs::M
             ));
         }
     }
-    let parent = path
-        .parent()
-        .ok_or_else(|| PathRefusal::Unsafe("the file has no parent directory".to_string()))?;
+    let parent =
+        directory_of(path).ok_or_else(|| PathRefusal::Unsafe("the file has no parent directory".to_string()))?;
     let canonical_parent = fs::canonicalize(parent)
         .map_err(|e| PathRefusal::Unsafe(format!("cannot resolve the file's directory: {e}")))?;
     if !canonical_parent.starts_with(canonical_root) {
@@ -133,7 +168,7 @@ pub fn check_writable_target(path: &Path, canonical_root: &Path) -> Result<fs::M
 /// --unix-data` mount); other Windows attributes (hidden, system), ACLs and extended attributes
 /// are not.
 pub fn atomic_write(path: &Path, contents: &[u8], permissions: Option<fs::Permissions>) -> io::Result<()> {
-    let parent = path.parent().unwrap_or(Path::new("."));
+    let parent = directory_of(path).unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
@@ -226,6 +261,15 @@ mod tests {
         assert!(!is_temp_name(".a.makguard-tmp-12"));
         assert!(!is_temp_name(".a.makguard-tmp-12-x"));
         assert!(!is_temp_name("a.makguard-tmp-12-0"));
+        assert_eq!(temp_pid(".a.xml.makguard-orig.makguard-tmp-123-4"), Some(123));
+        assert!(process_may_be_alive(std::process::id()));
+    }
+
+    #[test]
+    fn a_bare_file_name_lies_in_the_current_directory() {
+        assert_eq!(directory_of(Path::new("autounattend.xml")), Some(Path::new(".")));
+        assert_eq!(directory_of(Path::new("a/b.xml")), Some(Path::new("a")));
+        assert_eq!(directory_of(Path::new("/")), None);
     }
 
     #[test]

@@ -379,16 +379,73 @@ fn gvlk_for_another_edition_becomes_mg401_with_a_fix() {
     assert_eq!(fix.new_key.reveal_unmasked(), ENTERPRISE_GVLK);
     assert_eq!(fix.edits[0].range, TextRange::new(10, 39));
 
-    // Planning again keeps it fixable, and with the user's own edition it is already right.
+    // A GVLK is never rewritten by a safe fix: the fix is unsafe, and planning without
+    // --unsafe-fixes leaves it with a reason that says so.
+    assert_eq!(fix.applicability, makguard_core::Applicability::Unsafe);
+    let mut safe_only = report.clone();
+    safe_only.findings = mismatches.clone();
+    let unfixable = plan(&mut safe_only, &KeyChoice::default());
+    assert_eq!(unfixable.len(), 1);
+    assert!(
+        unfixable[0].reason.contains("--unsafe-fixes"),
+        "{}",
+        unfixable[0].reason
+    );
+    assert!(safe_only.findings[0].fix.is_none());
+    // With --unsafe-fixes it is fixable, and with the user's own edition it is already right.
     let mut again = report.clone();
     again.findings = mismatches.clone();
-    assert!(plan(&mut again, &KeyChoice::default()).is_empty());
+    assert!(plan(&mut again, &KeyChoice::new(None, None, true).unwrap()).is_empty());
     assert_eq!(new_key(&again, 0).as_deref(), Some(ENTERPRISE_GVLK));
+    assert_eq!(
+        again.findings[0].fix.as_ref().unwrap().applicability,
+        makguard_core::Applicability::Unsafe
+    );
     let mut chosen = report.clone();
     chosen.findings = mismatches;
-    plan(&mut chosen, &KeyChoice::new(Some("Professional"), None, false).unwrap());
+    plan(&mut chosen, &KeyChoice::new(Some("Professional"), None, true).unwrap());
     assert!(chosen.findings[0].fix.is_none());
 
     let no_image = common::report(std::path::Path::new("/x"), None, report.findings.clone());
     assert!(edition_mismatches(&no_image).is_empty());
+}
+
+#[test]
+fn files_outside_the_image_installation_are_not_judged_by_its_edition() {
+    let mut outside = finding(&rules::UNATTEND_GVLK, PRO_GVLK, FixHints::default());
+    outside.path = FindingPath::new("DeploymentShare/Control/SRV2022/Unattend.xml");
+    let mut inside = finding(&rules::UNATTEND_GVLK, PRO_GVLK, FixHints::default());
+    inside.path = FindingPath::new("Windows/Panther/unattend.xml");
+    let mut mak_outside = finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default());
+    mak_outside.path = FindingPath::new("Deploy/unattend.xml");
+    let root = std::path::Path::new("/mnt/image");
+    let mut report = report(
+        root,
+        Some(enterprise_image("/mnt/image")),
+        vec![outside, inside, mak_outside],
+    );
+    let mismatches = edition_mismatches(&report);
+    assert_eq!(mismatches.len(), 1);
+    assert_eq!(mismatches[0].path.display, "Windows/Panther/unattend.xml");
+    // A MAK beside the image is not fixed with the image's edition either.
+    let unfixable = plan(&mut report, &KeyChoice::default());
+    assert_eq!(unfixable.len(), 1);
+    assert!(report.findings[2].fix.is_none());
+    assert!(unfixable[0].reason.contains("--edition"), "{}", unfixable[0].reason);
+    // In a folder of images, a file is judged only by its own image.
+    let mut second = finding(&rules::UNATTEND_GVLK, PRO_GVLK, FixHints::default());
+    second.path = FindingPath::new("img2/Windows/Panther/unattend.xml");
+    let mut first = finding(&rules::UNATTEND_GVLK, PRO_GVLK, FixHints::default());
+    first.path = FindingPath::new("img1/Windows/Panther/unattend.xml");
+    let images = common::report(
+        std::path::Path::new("/mnt"),
+        Some(enterprise_image("/mnt/img1")),
+        vec![first, second],
+    );
+    let mismatches = edition_mismatches(&images);
+    assert_eq!(mismatches.len(), 1);
+    assert_eq!(mismatches[0].path.display, "img1/Windows/Panther/unattend.xml");
+    assert!(makguard_fix::choose::in_installation_tree("autounattend.xml"));
+    assert!(makguard_fix::choose::in_installation_tree("PROGRAM FILES/x/setup.cmd"));
+    assert!(!makguard_fix::choose::in_installation_tree("Deploy/x.xml"));
 }

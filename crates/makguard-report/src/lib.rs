@@ -3,14 +3,15 @@
 //! dashboards, GitHub workflow-command annotations and Markdown for step summaries.
 //!
 //! Every renderer returns a `String`; printing and writing files is the CLI's business. No
-//! renderer prints a non-GVLK key in full: keys appear masked with their `sha256:`
-//! fingerprint, and only the text and JSON formats reveal a key, and only with
-//! [`RenderOptions::show_keys`]. The formats are documented in `docs/output-formats.md`.
+//! document prints a non-GVLK key in full: every one passes one masking step over its whole
+//! text ([`safe`]), keys appear masked with their `sha256:` fingerprint, and only the text
+//! and JSON formats reveal a key, and only with [`RenderOptions::show_keys`]. The formats are documented in `docs/output-formats.md`.
 
 mod github;
 mod json;
 mod junit;
 mod markdown;
+pub mod safe;
 mod sarif;
 mod text;
 
@@ -119,15 +120,27 @@ impl FromStr for Format {
 }
 
 /// Renders `report` in `format`.
+///
+/// Every document passes [`safe::finish`], the one masking step, so no field can print a
+/// non-GVLK key whatever it holds; the text and GitHub formats render a copy of the report
+/// whose control characters are escaped ([`safe::escaped_report`]).
 pub fn render(format: Format, report: &ScanReport, options: &RenderOptions) -> String {
-    match format {
+    let escaped;
+    let report = if safe::needs_escaped_report(format) {
+        escaped = safe::escaped_report(report);
+        &escaped
+    } else {
+        report
+    };
+    let document = match format {
         Format::Text => text::render(report, options),
         Format::Json => json::render(report, options),
         Format::Sarif => sarif::render(report, options),
         Format::Junit => junit::render(report, options),
         Format::Github => github::render(report, options),
         Format::Markdown => markdown::render(report, options),
-    }
+    };
+    safe::finish(format, document, options)
 }
 
 /// The outcome a report implies, with the words every format uses for it.

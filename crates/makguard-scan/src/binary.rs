@@ -2,8 +2,10 @@
 //! overlapping chunks so memory stays bounded whatever the file size (`MG251`).
 //!
 //! Binaries hold many accidental 5×5 runs, so only post-2009 keys whose checksum validates
-//! are reported anywhere; other keys only right after a key word. Key symbols must be upper
-//! case here. Each distinct key is reported once per file, at its first offset.
+//! are reported anywhere; other keys only right after a key word. A dashed key whose checksum
+//! validates stands on its own whatever bytes touch it (binary data glues strings to
+//! anything); any other key must stand alone, judged in its own encoding. Key symbols must be
+//! upper case here. Each distinct key is reported once per file, at its first offset.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -71,7 +73,9 @@ fn hot_regions(buffer: &[u8]) -> Vec<(usize, usize)> {
     regions
 }
 
-/// Every regex match in `buffer`, as absolute ranges, found through the hot regions only.
+/// Every regex match in `buffer`, as absolute ranges, found through the hot regions only (the
+/// prefilter's contract, which the tests check against a plain pass).
+#[cfg(test)]
 fn key_matches(buffer: &[u8]) -> Vec<(usize, usize)> {
     hot_regions(buffer)
         .into_iter()
@@ -199,7 +203,45 @@ fn scan_chunks<R: Read>(
     outcome
 }
 
+/// How a match's characters are laid out in the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Ascii,
+    /// UTF-16 little-endian: each symbol byte is followed by its zero byte.
+    Utf16Le,
+    /// UTF-16 big-endian: each symbol byte is preceded by its zero byte.
+    Utf16Be,
+}
+
+impl Layout {
+    fn of(buffer: &[u8], match_start: usize, match_end: usize) -> Layout {
+        if !buffer[match_start..match_end].contains(&0) {
+            Layout::Ascii
+        } else if buffer[match_start] == 0 {
+            Layout::Utf16Be
+        } else {
+            Layout::Utf16Le
+        }
+    }
+
+    fn step(self) -> usize {
+        if self == Layout::Ascii { 1 } else { 2 }
+    }
+
+    fn encoding(self) -> Encoding {
+        if self == Layout::Ascii {
+            Encoding::Ascii
+        } else {
+            Encoding::Utf16
+        }
+    }
+}
+
 /// Records every reportable key in `buffer` whose match ends in `judged_from..=judged_to`.
+///
+/// Matches are tried at every start a rejected match leaves (not only where the previous
+/// match ended), so a key inside a longer dashed run, or a UTF-16 key whose shifted reading
+/// matched first, is still judged on its own.
 fn search(
     buffer: &[u8],
     buffer_offset: u64,
@@ -207,75 +249,106 @@ fn search(
     judged_to: usize,
     keys: &mut HashMap<ProductKey, Occurrence>,
 ) {
-    for (match_start, match_end) in key_matches(buffer) {
-        if match_end <= judged_from || match_end > judged_to {
-            continue;
+    for (region_start, region_end) in hot_regions(buffer) {
+        let region = &buffer[..region_end];
+        let mut at = region_start;
+        while let Some(found) = key_regex().find_at(region, at) {
+            let (match_start, match_end) = (found.start(), found.end());
+            let accepted = match_end > judged_from
+                && match_end <= judged_to
+                && judge(buffer, buffer_offset, match_start, match_end, keys);
+            at = if accepted { match_end } else { match_start + 1 };
         }
-        let encoding = if buffer[match_start..match_end].contains(&0) {
-            Encoding::Utf16
-        } else {
-            Encoding::Ascii
-        };
-        let symbol_positions: Vec<usize> = (match_start..match_end).filter(|&i| buffer[i] != 0).collect();
-        let (Some(&first_symbol), Some(&last_symbol)) = (symbol_positions.first(), symbol_positions.last()) else {
-            continue;
-        };
-        let step = if encoding == Encoding::Ascii { 1 } else { 2 };
-        if !stands_alone(buffer, first_symbol, last_symbol, step) {
-            continue;
-        }
-        let text: String = symbol_positions.iter().map(|&i| char::from(buffer[i])).collect();
-        let Ok(key) = ProductKey::parse(&text) else {
-            continue;
-        };
-        if key.is_gvlk() || is_placeholder(key.reveal_unmasked()) {
-            continue;
-        }
-        if key.checksum() != Checksum::Valid && !key_word_precedes(buffer, first_symbol, step) {
-            continue;
-        }
-        // The offset of the key's first character byte: unambiguous in either UTF-16 order.
-        let offset = buffer_offset + first_symbol as u64;
-        keys.entry(key).and_modify(|o| o.count += 1).or_insert(Occurrence {
-            first_offset: offset,
-            encoding,
-            count: 1,
-        });
     }
 }
 
-/// The character `step` bytes away from a symbol, in ASCII or either UTF-16 byte order.
+/// Records the key of one match if it is reportable; true when it was.
+fn judge(
+    buffer: &[u8],
+    buffer_offset: u64,
+    match_start: usize,
+    match_end: usize,
+    keys: &mut HashMap<ProductKey, Occurrence>,
+) -> bool {
+    let layout = Layout::of(buffer, match_start, match_end);
+    let symbol_positions: Vec<usize> = (match_start..match_end).filter(|&i| buffer[i] != 0).collect();
+    let (Some(&first_symbol), Some(&last_symbol)) = (symbol_positions.first(), symbol_positions.last()) else {
+        return false;
+    };
+    let text: String = symbol_positions.iter().map(|&i| char::from(buffer[i])).collect();
+    let Ok(key) = ProductKey::parse(&text) else {
+        return false;
+    };
+    if key.is_gvlk() || is_placeholder(key.reveal_unmasked()) {
+        return false;
+    }
+    let checksummed = key.checksum() == Checksum::Valid;
+    // A dashed key whose checksum validates is a key whatever touches it: random bytes
+    // almost never form one, and binary data glues strings to anything.
+    let stands_on_its_own = text.len() == 29 && checksummed;
+    if !stands_on_its_own && !stands_alone(buffer, first_symbol, last_symbol, layout) {
+        return false;
+    }
+    if !checksummed && !key_word_precedes(buffer, first_symbol, layout.step()) {
+        return false;
+    }
+    // The offset of the key's first character byte: unambiguous in either UTF-16 order.
+    let offset = buffer_offset + first_symbol as u64;
+    keys.entry(key).and_modify(|o| o.count += 1).or_insert(Occurrence {
+        first_offset: offset,
+        encoding: layout.encoding(),
+        count: 1,
+    });
+    true
+}
+
+/// The character next to a key, from the byte `symbol` of that character: as ASCII, or as
+/// the UTF-16 code unit in the key's own byte order (whatever byte sits beside it).
+fn neighbour_char(buffer: &[u8], symbol: Option<usize>, layout: Layout) -> Option<char> {
+    let i = symbol?;
+    let byte = *buffer.get(i)?;
+    let unit = match layout {
+        Layout::Ascii => return Some(char::from(byte)),
+        Layout::Utf16Le => u16::from_le_bytes([byte, *buffer.get(i + 1)?]),
+        Layout::Utf16Be => u16::from_be_bytes([*buffer.get(i.checked_sub(1)?)?, byte]),
+    };
+    char::from_u32(u32::from(unit))
+}
+
+fn joins(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// Like the text scanner's rule: no letter, digit or `_` runs into the key, and no `-` that
+/// continues a longer dashed run. Neighbours are read in the key's own encoding.
+fn stands_alone(buffer: &[u8], first_symbol: usize, last_symbol: usize, layout: Layout) -> bool {
+    let step = layout.step();
+    let at = |i: Option<usize>| neighbour_char(buffer, i, layout);
+    let before = at(first_symbol.checked_sub(step));
+    let after = at(last_symbol.checked_add(step));
+    if joins(before) || joins(after) {
+        return false;
+    }
+    if before == Some('-') && joins(at(first_symbol.checked_sub(2 * step))) {
+        return false;
+    }
+    if after == Some('-') && joins(at(last_symbol.checked_add(2 * step))) {
+        return false;
+    }
+    true
+}
+
+/// The character `step` bytes away from a symbol, in ASCII or either UTF-16 byte order, for
+/// the key-word look-behind.
 fn neighbour(buffer: &[u8], index: Option<usize>, step: usize) -> Option<u8> {
     let i = index?;
     let byte = *buffer.get(i)?;
     if step == 1 {
         return Some(byte);
     }
-    // In UTF-16 the character's other byte is zero (LE: after it, BE: before it).
     let zero_after = buffer.get(i + 1) == Some(&0);
     let zero_before = i > 0 && buffer[i - 1] == 0;
     (zero_after || zero_before).then_some(byte)
-}
-
-fn joins(c: Option<u8>) -> bool {
-    c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
-}
-
-/// Like the text scanner's rule: no letter, digit or `_` runs into the key, and no `-` that
-/// continues a longer dashed run.
-fn stands_alone(buffer: &[u8], first_symbol: usize, last_symbol: usize, step: usize) -> bool {
-    let before = neighbour(buffer, first_symbol.checked_sub(step), step);
-    let after = neighbour(buffer, last_symbol.checked_add(step), step);
-    if joins(before) || joins(after) {
-        return false;
-    }
-    if before == Some(b'-') && joins(neighbour(buffer, first_symbol.checked_sub(2 * step), step)) {
-        return false;
-    }
-    if after == Some(b'-') && joins(neighbour(buffer, last_symbol.checked_add(2 * step), step)) {
-        return false;
-    }
-    true
 }
 
 /// True when a key word stands just before the key (same rule as in text).
@@ -398,9 +471,61 @@ mod tests {
     }
 
     #[test]
-    fn longer_runs_are_not_keys() {
-        let bytes = format!("\x01{MAK}-BCDFG\x01");
-        assert!(run(bytes.as_bytes(), CHUNK_SIZE).is_empty());
+    fn longer_runs_hold_only_checksummed_keys() {
+        for bytes in [format!("\x01{LEGACY}-BCDFG\x01"), format!("\x01BCDFG-{LEGACY}\x01")] {
+            assert!(run(bytes.as_bytes(), CHUNK_SIZE).is_empty(), "{bytes}");
+        }
+        for bytes in [format!("\x01{MAK}-BCDFG\x01"), format!("\x01BCDFG-{MAK}-BCDFG\x01")] {
+            let found = run(bytes.as_bytes(), CHUNK_SIZE);
+            assert_eq!(found.len(), 1, "{bytes}");
+            assert_eq!(found[0].key.as_ref().unwrap().key.reveal_unmasked(), MAK);
+        }
+    }
+
+    #[test]
+    fn the_cases_that_were_missed() {
+        let ascii = format!("\x01{MAK}l\x01");
+        assert_eq!(run(ascii.as_bytes(), CHUNK_SIZE).len(), 1);
+        for before in ["9", "U", "\u{e9}", "\u{936}", "\u{3600}"] {
+            let bytes = utf16le(&format!("{before}{MAK}"));
+            let found = run(&bytes, CHUNK_SIZE);
+            assert_eq!(found.len(), 1, "{before:?}");
+            assert!(found[0].message.contains("UTF-16"), "{}", found[0].message);
+        }
+    }
+
+    #[test]
+    fn utf16_neighbours_are_read_in_the_key_byte_order() {
+        // A bare legacy key after a key word must stand alone; `\u{3600}` before a
+        // little-endian key is a CJK character, not the digit `6` its first byte spells.
+        let bare = LEGACY.replace('-', "");
+        let alone = utf16le(&format!("ProductKey=\u{2022}{bare} "));
+        assert_eq!(run(&alone, CHUNK_SIZE).len(), 1);
+        let glued = utf16le(&format!("ProductKey={bare}9"));
+        assert!(run(&glued, CHUNK_SIZE).is_empty());
+    }
+
+    proptest::proptest! {
+        /// In binary data a dashed key whose checksum validates is found once, in every
+        /// encoding, whatever bytes touch it.
+        #[test]
+        fn a_checksummed_dashed_key_is_found_whatever_touches_it(
+            before in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6),
+            after in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6),
+            form in 0usize..3,
+        ) {
+            let encoded = match form {
+                0 => MAK.as_bytes().to_vec(),
+                1 => utf16le(MAK),
+                _ => utf16be(MAK),
+            };
+            let mut bytes = before.clone();
+            bytes.extend_from_slice(&encoded);
+            bytes.extend_from_slice(&after);
+            let found = run(&bytes, CHUNK_SIZE);
+            let keys: Vec<&str> = found.iter().map(|f| f.key.as_ref().unwrap().key.reveal_unmasked()).collect();
+            proptest::prop_assert!(keys.contains(&MAK), "{:?} -> {:?}", bytes, keys);
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod keyconfig;
 pub mod keyscan;
 pub mod kind;
 pub mod office;
+pub mod path_keys;
 pub mod registry;
 pub mod run_keys;
 pub mod script;

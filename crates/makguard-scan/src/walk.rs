@@ -573,6 +573,9 @@ fn walk(
                 continue;
             }
         };
+        tally.findings.extend(crate::path_keys::keys_in_path(
+            &relative_path(root, entry.path()).display,
+        ));
         let file_type = entry.file_type();
         if file_type.is_dir() {
             continue;

@@ -12,7 +12,6 @@ mod progress;
 use std::process::ExitCode;
 
 use clap::Parser;
-use makguard_core::key::mask_keys_in;
 
 use crate::cli::{Cli, Command};
 
@@ -34,7 +33,7 @@ fn main() -> ExitCode {
         // Usage errors exit 2, --help and --version 0, as clap would; a usage error quotes what
         // was typed, which may be a key, so it is masked like every other message.
         Err(error) if error.use_stderr() => {
-            eprint!("{}", mask_keys_in(&error.render().to_string()));
+            eprint!("{}", output::safe_text(&error.render().to_string()));
             return ExitCode::from(EXIT_USAGE);
         }
         Err(error) => {
@@ -46,7 +45,7 @@ fn main() -> ExitCode {
         Ok(Ok(code)) => ExitCode::from(code),
         Ok(Err(err)) => {
             // Configuration errors quote the policy file, where a key may have been pasted.
-            eprintln!("makguard: error: {}", mask_keys_in(&format!("{err:#}")));
+            output::diag(&format!("error: {err:#}"));
             ExitCode::from(EXIT_USAGE)
         }
         Err(_) => ExitCode::from(EXIT_USAGE),

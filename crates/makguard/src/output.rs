@@ -1,10 +1,18 @@
-//! Where reports go: every `--format FORMAT[=FILE]` rendered once and written to its file or
-//! to standard output, with colour only on a terminal (or `--color always`).
+//! Where everything makguard writes goes: every `--format FORMAT[=FILE]` rendered once and
+//! written to its file (atomically) or to standard output, with colour only on a terminal (or
+//! `--color always`); and every diagnostic line on standard error, through [`diag`].
+//!
+//! Rendered reports are masked by makguard-report; every other byte written here (diagnostics,
+//! change logs, diffs, messages) passes [`safe_text`]: the same one masking step, then control
+//! characters shown as escapes.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 
 use anyhow::{Context, bail};
+use makguard_core::key::mask_keys_in;
 use makguard_core::{ScanReport, Severity};
+use makguard_report::safe::escape_controls;
 
 use crate::cli::{ColorChoice, OutputSpec};
 use makguard_report::{Format, RenderOptions, render};
@@ -53,7 +61,7 @@ pub fn write_reports(
             rendered.push('\n');
         }
         match &output.file {
-            Some(file) => std::fs::write(file, rendered)
+            Some(file) => write_file(file, rendered.as_bytes())
                 .with_context(|| format!("cannot write the {} report to {}", output.format_name, file.display()))?,
             None => {
                 let mut stdout = std::io::stdout().lock();
@@ -65,4 +73,39 @@ pub fn write_reports(
         }
     }
     Ok(())
+}
+
+/// `text` as makguard may print it: every non-GVLK key masked (the one masking step), then
+/// every control character but the line break shown as an escape.
+pub fn safe_text(text: &str) -> String {
+    escape_controls(&mask_keys_in(text), true)
+}
+
+/// Prints one diagnostic line on standard error, `makguard: ` first, through [`safe_text`].
+pub fn diag(message: &str) {
+    eprintln!("makguard: {}", safe_text(message));
+}
+
+/// Prints `text` on standard output through [`safe_text`].
+pub fn print_safe(text: &str) {
+    print!("{}", safe_text(text));
+}
+
+/// Writes a report or change log to `path`. A regular file (or a new one) is written
+/// atomically: a temporary file beside it, synced, renamed over it, so a full disk or a kill
+/// leaves the old file or none, never a truncated one (the temporary file is removed on error).
+/// Anything else (`/dev/stdout`, a pipe) is written in place, and every write error counts.
+pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let regular_or_new = match std::fs::metadata(path) {
+        Ok(meta) => meta.is_file(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => true,
+        Err(error) => return Err(error),
+    };
+    if regular_or_new {
+        let permissions = std::fs::metadata(path).ok().map(|m| m.permissions());
+        return makguard_fix::write::atomic_write(path, bytes, permissions);
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).truncate(true).open(path)?;
+    file.write_all(bytes)?;
+    file.flush()
 }

@@ -11,6 +11,8 @@ use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
 use crate::cli::AllowArgs;
 use crate::config::{Policy, is_fingerprint};
 use crate::date::CivilDate;
+use crate::output::{diag, print_safe};
+use makguard_core::key::mask_keys_in;
 
 pub fn run(args: &AllowArgs) -> anyhow::Result<u8> {
     if !is_fingerprint(&args.fingerprint) {
@@ -19,6 +21,19 @@ pub fn run(args: &AllowArgs) -> anyhow::Result<u8> {
     let justification = args.justification.trim();
     if justification.is_empty() {
         bail!("--justification must not be empty: say why this key may stay");
+    }
+    // The policy file is committed and quoted in every report: a key pasted into the
+    // justification is written masked, like everything else makguard writes.
+    let justification = mask_keys_in(justification);
+    if justification != args.justification.trim() {
+        diag("the justification quoted a product key; it is written masked (the fingerprint identifies the key)");
+    }
+    if let Some(glob) = &args.path
+        && mask_keys_in(glob) != *glob
+    {
+        bail!(
+            "--path holds a product key, which makguard.toml must not: write a wildcard in its place (e.g. `*/unattend.xml`)"
+        );
     }
     let expires = match &args.expires {
         Some(text) => Some(
@@ -51,7 +66,7 @@ pub fn run(args: &AllowArgs) -> anyhow::Result<u8> {
     if let Some(rule) = rule {
         entry["rule"] = value(rule.code);
     }
-    entry["justification"] = value(justification);
+    entry["justification"] = value(justification.as_str());
     if let Some(date) = expires {
         let datetime: toml_edit::Datetime = date.to_string().parse().context("cannot write the expiry date")?;
         entry["expires"] = value(datetime);
@@ -68,7 +83,10 @@ pub fn run(args: &AllowArgs) -> anyhow::Result<u8> {
         .context("the new entry would make the policy invalid; nothing was written")?;
     write_atomically(config, updated.as_bytes()).with_context(|| format!("cannot write {display}"))?;
     let line = policy.allow.last().map_or(0, |entry| entry.line);
-    println!("added an exception for {} at {display}:{line}", args.fingerprint);
+    print_safe(&format!(
+        "added an exception for {} at {display}:{line}\n",
+        args.fingerprint
+    ));
     Ok(0)
 }
 

@@ -5,44 +5,13 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
+use makguard_core::ExitStatus;
 use makguard_core::{ProductKey, ScanReport};
-use makguard_fix::{ApplyOptions, ChangeLog, KeyChoice, apply, cleanup_stale_temp_files, edition_mismatches, plan};
-use makguard_scan::scan_paths;
+use makguard_fix::{ApplyOptions, ChangeLog, KeyChoice, apply, cleanup_stale_temp_files, plan};
 
 use crate::cli::FixArgs;
-use crate::commands::{PreparedScan, prepare_scan};
-use crate::output::write_reports;
-use crate::progress::with_progress;
-
-/// The `[editions]` override for the image of scan root `root`, if the policy has one.
-fn edition_override<'a>(
-    report: &ScanReport,
-    root: usize,
-    overrides: &'a BTreeMap<String, ProductKey>,
-) -> Option<(&'a String, &'a ProductKey)> {
-    let edition = report.roots.get(root)?.image.as_ref()?.edition_id.as_deref()?;
-    overrides.iter().find(|(name, _)| name.eq_ignore_ascii_case(edition))
-}
-
-/// Scan, then add the edition-mismatch findings (MG401), then apply the policy. A GVLK that
-/// is the policy's `[editions]` choice for the image is what the organisation wants, not a
-/// mismatch.
-fn scan_for_fix(args: &FixArgs, prepared: &PreparedScan) -> ScanReport {
-    let mut report = with_progress(prepared.options.progress.clone(), "scanning", || {
-        scan_paths(&args.scan.paths, &prepared.options)
-    });
-    let overrides = &prepared.policy.editions;
-    let mismatches: Vec<_> = edition_mismatches(&report)
-        .into_iter()
-        .filter(|finding| {
-            let chosen = edition_override(&report, finding.root, overrides).map(|(_, key)| key);
-            chosen.is_none() || chosen != finding.key.as_ref().map(|info| &info.key)
-        })
-        .collect();
-    report.findings.extend(mismatches);
-    prepared.policy.apply(&mut report, prepared.today);
-    report
-}
+use crate::commands::{edition_override, prepare_scan, scan_and_judge};
+use crate::output::{diag, print_safe, write_file, write_reports};
 
 /// One line per fixable finding that could not be planned: where, which rule, and why.
 type UnfixableReason = String;
@@ -108,14 +77,16 @@ fn print_change_summary(log: &ChangeLog) {
             Some(reason) => format!("{}: {reason}", file.status.as_str()),
             None => file.status.as_str().to_string(),
         };
-        eprintln!(
-            "makguard: {} ({} key{}): {what}",
+        diag(&format!(
+            "{} ({} key{}): {what}",
             file.path,
             file.edits.len(),
             if file.edits.len() == 1 { "" } else { "s" }
-        );
+        ));
         if let Some(backup) = &file.backup {
-            eprintln!("makguard: the backup {backup} still holds the old key: delete it before capturing the image");
+            diag(&format!(
+                "the backup {backup} still holds the old key: delete it before capturing the image"
+            ));
         }
     }
 }
@@ -131,15 +102,15 @@ pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
         for path in &opts.paths {
             let removed = cleanup_stale_temp_files(path);
             if removed > 0 {
-                eprintln!(
-                    "makguard: removed {removed} temporary file(s) an interrupted fix left under {}",
+                diag(&format!(
+                    "removed {removed} temporary file(s) an interrupted fix left under {}",
                     path.display()
-                );
+                ));
             }
         }
     }
 
-    let mut report = scan_for_fix(args, &prepared);
+    let mut report = scan_and_judge(&opts.paths, &prepared);
     let unfixable = plan_fixes(
         &mut report,
         &choice,
@@ -152,20 +123,25 @@ pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
     };
     let log = apply(&report, &options)?;
     if let Some(file) = &args.report {
-        std::fs::write(file, log.to_json())
+        write_file(file, log.to_json().as_bytes())
             .with_context(|| format!("cannot write the change log to {}", file.display()))?;
     }
     for reason in &unfixable {
-        eprintln!("makguard: cannot fix {reason}");
+        diag(&format!("cannot fix {reason}"));
     }
     print_change_summary(&log);
 
     if args.dry_run {
-        print!("{}", log.unified_diff());
+        print_safe(&log.unified_diff());
         write_reports(&report, &opts.formats, opts.color, opts.show_keys, fail_on)?;
         return Ok(report.exit_status(fail_on) as u8);
     }
-    let after = scan_for_fix(args, &prepared);
+    let after = scan_and_judge(&opts.paths, &prepared);
     write_reports(&after, &opts.formats, opts.color, opts.show_keys, fail_on)?;
+    if log.has_write_failures() {
+        // The run failed (a read-only mount, a full disk): not a verdict on the image.
+        diag("some files could not be written (see above); the image still holds those keys");
+        return Ok(ExitStatus::Usage as u8);
+    }
     Ok(after.exit_status(fail_on) as u8)
 }

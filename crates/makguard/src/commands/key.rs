@@ -9,6 +9,7 @@ use makguard_core::{Checksum, KeyClass, KeyConfigIndex, SlotValue, classify_key,
 use serde_json::{Value, json};
 
 use crate::cli::{KeyArgs, KeyFormat};
+use crate::output::{diag, print_safe};
 
 /// The verdict on one input line or argument.
 struct KeyReport {
@@ -109,7 +110,7 @@ pub fn run(args: &KeyArgs) -> anyhow::Result<u8> {
     let inputs: Vec<String> = if args.keys.is_empty() {
         let mut stdin = std::io::stdin();
         if stdin.is_terminal() {
-            eprintln!("makguard: reading keys from standard input, one per line (end with Ctrl-D)");
+            diag("reading keys from standard input, one per line (end with Ctrl-D)");
         }
         let mut bytes = Vec::new();
         stdin.read_to_end(&mut bytes).context("cannot read standard input")?;
@@ -127,16 +128,19 @@ pub fn run(args: &KeyArgs) -> anyhow::Result<u8> {
         .enumerate()
         .map(|(i, text)| classify_input(i + 1, text, key_config.as_ref(), args.show_keys))
         .collect();
-    match args.format {
+    let mut document = match args.format {
         KeyFormat::Json => {
             let list: Vec<Value> = reports.iter().map(KeyReport::to_json).collect();
-            println!("{}", serde_json::to_string_pretty(&list)?);
+            serde_json::to_string_pretty(&list)?
         }
-        KeyFormat::Text => {
-            for report in &reports {
-                println!("{}", report.to_text());
-            }
-        }
+        KeyFormat::Text => reports.iter().map(KeyReport::to_text).collect::<Vec<_>>().join("\n"),
+    };
+    document.push('\n');
+    // The one masking step, unless the user asked to see the keys.
+    if args.show_keys {
+        print!("{document}");
+    } else {
+        print_safe(&document);
     }
     Ok(0)
 }

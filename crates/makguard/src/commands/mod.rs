@@ -1,5 +1,6 @@
 //! One module per subcommand. `scan` and `fix` share the preparation of a scan (policy file,
-//! options, path checks) through [`prepare_scan`].
+//! options, path checks) through [`prepare_scan`], and the scan itself, with the same
+//! judgements, through [`scan_and_judge`]: whatever `fix` would change, `scan` reports first.
 
 pub mod allow;
 pub mod fix;
@@ -7,6 +8,7 @@ pub mod key;
 pub mod rules;
 pub mod scan;
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,7 +18,10 @@ use anyhow::{Context, bail};
 use crate::cli::ScanOpts;
 use crate::config::{self, Policy};
 use crate::date::CivilDate;
-use makguard_scan::ScanOptions;
+use crate::progress::with_progress;
+use makguard_core::{ProductKey, ScanReport};
+use makguard_fix::edition_mismatches;
+use makguard_scan::{ScanOptions, scan_paths};
 
 /// Everything a scan needs, resolved from the command line and the policy file.
 pub struct PreparedScan {
@@ -64,4 +69,35 @@ pub fn prepare_scan(opts: &ScanOpts) -> anyhow::Result<PreparedScan> {
     };
     let today = CivilDate::today().map_err(anyhow::Error::msg)?;
     Ok(PreparedScan { policy, options, today })
+}
+
+/// The `[editions]` override for the image of scan root `root`, if the policy has one.
+pub fn edition_override<'a>(
+    report: &ScanReport,
+    root: usize,
+    overrides: &'a BTreeMap<String, ProductKey>,
+) -> Option<(&'a String, &'a ProductKey)> {
+    let edition = report.roots.get(root)?.image.as_ref()?.edition_id.as_deref()?;
+    overrides.iter().find(|(name, _)| name.eq_ignore_ascii_case(edition))
+}
+
+/// The scan both `scan` and `fix` run: scan, add the edition-mismatch findings (MG401) for
+/// GVLKs in an image's own tree, then apply the policy. A GVLK that is the policy's
+/// `[editions]` choice for the image is what the organisation wants, not a mismatch.
+pub fn scan_and_judge(paths: &[PathBuf], prepared: &PreparedScan) -> ScanReport {
+    let mut report = with_progress(prepared.options.progress.clone(), "scanning", || {
+        scan_paths(paths, &prepared.options)
+    });
+    let overrides = &prepared.policy.editions;
+    let mismatches: Vec<_> = edition_mismatches(&report)
+        .into_iter()
+        .filter(|finding| {
+            let chosen = edition_override(&report, finding.root, overrides).map(|(_, key)| key);
+            chosen.is_none() || chosen != finding.key.as_ref().map(|info| &info.key)
+        })
+        .collect();
+    report.findings.extend(mismatches);
+    report.sort();
+    prepared.policy.apply(&mut report, prepared.today);
+    report
 }

@@ -1,0 +1,239 @@
+//! What every rendered document passes before it leaves this crate: control characters in
+//! the image's own text (paths, messages, registry strings) shown as escapes in the formats a
+//! terminal or a CI log displays, and the one key-masking step over the whole document.
+//!
+//! Masking runs on the finished document rather than field by field, so a field added later
+//! cannot forget it. Escaping runs on a copy of the report whose every text field is
+//! rewritten; the copy is built by destructuring each struct without `..`, so a new field
+//! does not compile until it is handled here.
+
+use makguard_core::key::mask_keys_in;
+use makguard_core::{
+    Finding, FindingPath, Fix, FixHints, ImageInfo, RootReport, ScanReport, ScanSummary, Suppression, XmlContext,
+};
+
+use crate::{Format, RenderOptions};
+
+/// True for a character a terminal or log viewer would act on instead of showing: C0 and C1
+/// controls, DEL, and the bidirectional overrides that reorder what a reader sees.
+fn is_unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every control character shown as an escape: `\x1b` for ASCII controls,
+/// `\u{9b}` for the others, and a backslash doubled only when it could be read as such an
+/// escape. Line breaks are escaped too, unless `keep_line_breaks`.
+pub fn escape_controls(text: &str, keep_line_breaks: bool) -> String {
+    if !text.chars().any(is_unsafe_char) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' if keep_line_breaks => out.push(c),
+            c if is_unsafe_char(c) && (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if is_unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn line(text: &str) -> String {
+    escape_controls(text, false)
+}
+
+fn opt_line(text: &Option<String>) -> Option<String> {
+    text.as_deref().map(line)
+}
+
+fn path(path: &FindingPath) -> FindingPath {
+    let FindingPath { display, raw_bytes } = path;
+    FindingPath {
+        display: line(display),
+        raw_bytes: raw_bytes.clone(),
+    }
+}
+
+fn image(info: &ImageInfo) -> ImageInfo {
+    let ImageInfo {
+        root,
+        edition_id,
+        product_name,
+        build,
+        ubr,
+        display_version,
+        installation_type,
+        key_configuration_files,
+    } = info;
+    ImageInfo {
+        root: line(root),
+        edition_id: opt_line(edition_id),
+        product_name: opt_line(product_name),
+        build: *build,
+        ubr: *ubr,
+        display_version: opt_line(display_version),
+        installation_type: opt_line(installation_type),
+        key_configuration_files: key_configuration_files.iter().map(|f| line(f)).collect(),
+    }
+}
+
+fn root(report: &RootReport) -> RootReport {
+    let RootReport {
+        path,
+        image: info,
+        searched,
+        is_file,
+    } = report;
+    RootReport {
+        path: line(path),
+        image: info.as_ref().map(image),
+        searched: searched.iter().map(|s| line(s)).collect(),
+        is_file: *is_file,
+    }
+}
+
+fn xml(context: &XmlContext) -> XmlContext {
+    let XmlContext {
+        pass,
+        component,
+        architecture,
+        element_path,
+        in_comment,
+    } = context;
+    XmlContext {
+        pass: opt_line(pass),
+        component: opt_line(component),
+        architecture: opt_line(architecture),
+        element_path: line(element_path),
+        in_comment: *in_comment,
+    }
+}
+
+fn hints(hints: &FixHints) -> FixHints {
+    let FixHints {
+        office_product_id,
+        office_msi_product,
+        install_image_name,
+        bare_key,
+    } = hints;
+    FixHints {
+        office_product_id: opt_line(office_product_id),
+        office_msi_product: opt_line(office_msi_product),
+        install_image_name: opt_line(install_image_name),
+        bare_key: *bare_key,
+    }
+}
+
+fn fix(fix: &Fix) -> Fix {
+    let Fix {
+        applicability,
+        edits,
+        new_key,
+        chosen_by,
+    } = fix;
+    Fix {
+        applicability: *applicability,
+        edits: edits.clone(),
+        new_key: new_key.clone(),
+        chosen_by: line(chosen_by),
+    }
+}
+
+fn finding(finding: &Finding) -> Finding {
+    let Finding {
+        rule,
+        severity,
+        path: finding_path,
+        range,
+        line: line_number,
+        column,
+        message,
+        key,
+        xml: context,
+        remediation,
+        hints: fix_hints,
+        fix: planned,
+        suppressed,
+        root,
+    } = finding;
+    Finding {
+        rule,
+        severity: *severity,
+        path: path(finding_path),
+        range: *range,
+        line: *line_number,
+        column: *column,
+        message: line(message),
+        key: key.clone(),
+        xml: context.as_ref().map(xml),
+        remediation: remediation.as_deref().map(|r| escape_controls(r, true)),
+        hints: hints(fix_hints),
+        fix: planned.as_ref().map(fix),
+        suppressed: suppressed.as_ref().map(|s| {
+            let Suppression { justification, origin } = s;
+            Suppression {
+                justification: line(justification),
+                origin: line(origin),
+            }
+        }),
+        root: *root,
+    }
+}
+
+/// A copy of `report` whose every text field shows control characters as escapes.
+pub fn escaped_report(report: &ScanReport) -> ScanReport {
+    let ScanReport {
+        roots,
+        findings,
+        summary,
+        allow_incomplete,
+    } = report;
+    let ScanSummary {
+        files_walked,
+        files_scanned,
+        skipped,
+        bytes_read,
+    } = summary;
+    ScanReport {
+        roots: roots.iter().map(root).collect(),
+        findings: findings.iter().map(finding).collect(),
+        summary: ScanSummary {
+            files_walked: *files_walked,
+            files_scanned: *files_scanned,
+            skipped: skipped.iter().map(|(k, v)| (line(k), *v)).collect(),
+            bytes_read: *bytes_read,
+        },
+        allow_incomplete: *allow_incomplete,
+    }
+}
+
+/// True when `format` shows text raw to a person or a log (JSON, SARIF and JUnit escape
+/// control characters through their own serialisers).
+pub(crate) fn needs_escaped_report(format: Format) -> bool {
+    matches!(format, Format::Text | Format::Github)
+}
+
+/// The final step of every rendering: masks every non-GVLK key in the whole document, except
+/// where `--show-keys` may reveal keys (the text and JSON formats only).
+pub(crate) fn finish(format: Format, document: String, options: &RenderOptions) -> String {
+    let may_reveal = options.show_keys && matches!(format, Format::Text | Format::Json);
+    if may_reveal { document } else { mask_keys_in(&document) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_become_escapes() {
+        assert_eq!(escape_controls("a\u{1b}[31mb", false), "a\\x1b[31mb");
+        assert_eq!(escape_controls("a\nb\tc", false), "a\\x0ab\\x09c");
+        assert_eq!(escape_controls("a\nb", true), "a\nb");
+        assert_eq!(
+            escape_controls("x\u{9b}y\u{202e}z\u{7f}", false),
+            "x\\u{9b}y\\u{202e}z\\x7f"
+        );
+        assert_eq!(escape_controls("plain é", false), "plain é");
+    }
+}
