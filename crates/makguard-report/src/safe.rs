@@ -116,12 +116,14 @@ fn hints(hints: &FixHints) -> FixHints {
         office_msi_product,
         install_image_name,
         bare_key,
+        not_rewritable,
     } = hints;
     FixHints {
         office_product_id: opt_line(office_product_id),
         office_msi_product: opt_line(office_msi_product),
         install_image_name: opt_line(install_image_name),
         bare_key: *bare_key,
+        not_rewritable: opt_line(not_rewritable),
     }
 }
 
