@@ -21,16 +21,16 @@ fn is_unsafe_char(c: char) -> bool {
 }
 
 /// `text` with every control character shown as an escape: `\x1b` for ASCII controls,
-/// `\u{9b}` for the others, and a backslash doubled only when it could be read as such an
-/// escape. Line breaks are escaped too, unless `keep_line_breaks`.
-pub fn escape_controls(text: &str, keep_line_breaks: bool) -> String {
+/// `\u{9b}` for the others. Line feeds and tabs are escaped too, unless `keep_layout` (for
+/// multi-line text such as a diff or a remediation).
+pub fn escape_controls(text: &str, keep_layout: bool) -> String {
     if !text.chars().any(is_unsafe_char) {
         return text.to_string();
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
-            '\n' if keep_line_breaks => out.push(c),
+            '\n' | '\t' if keep_layout => out.push(c),
             c if is_unsafe_char(c) && (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if is_unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => out.push(c),
@@ -229,7 +229,7 @@ mod tests {
     fn controls_become_escapes() {
         assert_eq!(escape_controls("a\u{1b}[31mb", false), "a\\x1b[31mb");
         assert_eq!(escape_controls("a\nb\tc", false), "a\\x0ab\\x09c");
-        assert_eq!(escape_controls("a\nb", true), "a\nb");
+        assert_eq!(escape_controls("a\nb\tc\rd", true), "a\nb\tc\\x0dd");
         assert_eq!(
             escape_controls("x\u{9b}y\u{202e}z\u{7f}", false),
             "x\\u{9b}y\\u{202e}z\\x7f"

@@ -76,7 +76,7 @@ pub fn write_reports(
 }
 
 /// `text` as makguard may print it: every non-GVLK key masked (the one masking step), then
-/// every control character but the line break shown as an escape.
+/// every control character but line feeds and tabs shown as an escape.
 pub fn safe_text(text: &str) -> String {
     escape_controls(&mask_keys_in(text), true)
 }
