@@ -36,3 +36,40 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The one masking step hides every spelling of any checksummed key, whatever text
+    /// surrounds it: dashed or not, any mix of case, or as UTF-16 with NULs between symbols.
+    #[test]
+    fn masking_hides_every_spelling_of_a_key(
+        group in 0u32..(1 << 20),
+        serial in 0u32..(1 << 30),
+        security in 0u64..(1 << 53),
+        before in ".{0,12}",
+        after in ".{0,12}",
+        dashed: bool,
+        utf16: bool,
+        cases in prop::collection::vec(any::<bool>(), 29),
+    ) {
+        let Some(key) = ProductKey::from_pkey2009_value(compose_pkey2009(group, serial, security, false)) else {
+            return Ok(());
+        };
+        prop_assume!(!key.is_gvlk());
+        let normal = key.reveal_unmasked();
+        let written: String = if dashed { normal.to_string() } else { normal.replace('-', "") };
+        let mut spelled: String = written
+            .chars()
+            .zip(&cases)
+            .map(|(c, &lower)| if lower { c.to_ascii_lowercase() } else { c })
+            .collect();
+        if utf16 {
+            spelled = spelled.chars().flat_map(|c| [c, '\0']).collect();
+        }
+        let text = format!("{before}{spelled}{after}");
+        let masked = makguard_core::key::mask_keys_in(&text);
+        let plain: String = masked.chars().filter(|&c| c != '\0').collect::<String>().to_uppercase();
+        let bare = normal.replace('-', "");
+        prop_assert!(!plain.contains(&bare[..20]), "{:?} -> {:?}", text, masked);
+        prop_assert!(!plain.contains(&normal[..17]), "{:?} -> {:?}", text, masked);
+    }
+}

@@ -106,7 +106,9 @@ fn fix_tree(root: &Path) -> makguard_fix::ChangeLog {
         ));
     }
     let mut report: ScanReport = report(root, Some(enterprise_image("img")), findings);
-    assert!(plan(&mut report, &KeyChoice::default()).is_empty());
+    // The tree's files lie beside the image's installation, so the key is named explicitly.
+    let choice = KeyChoice::new(None, Some(ENTERPRISE_GVLK), false).unwrap();
+    assert!(plan(&mut report, &choice).is_empty());
     apply(&report, &ApplyOptions::default()).unwrap()
 }
 

@@ -367,6 +367,16 @@ fn findings_from_the_real_scanners_are_fixed() {
                 let choice = KeyChoice::new(None, Some(PROPLUS_2016_GVLK), false).unwrap();
                 unfixable = plan(&mut first, &choice);
             }
+            if !makguard_fix::choose::in_installation_tree(&relative) {
+                // Install media and deployment shares beside the image serve other installs:
+                // the image's edition does not judge them, so the user names the edition.
+                assert_eq!(unfixable.len(), 1, "{context}");
+                assert!(unfixable[0].reason.contains("--edition"), "{context}");
+                let choice = KeyChoice::new(Some("Enterprise"), None, false)
+                    .unwrap()
+                    .with_build(Some(22631));
+                unfixable = plan(&mut first, &choice);
+            }
             assert!(unfixable.is_empty(), "{context}: {unfixable:?}");
             let log = apply(&first, &ApplyOptions::default()).unwrap();
             assert!(!log.files.is_empty(), "{context}");

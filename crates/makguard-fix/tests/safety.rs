@@ -20,7 +20,10 @@ fn planned_report(report_root: &Path, relative: &str, bytes: &[u8]) -> ScanRepor
     let findings = findings_for(relative, bytes, &rules::UNATTEND_NON_KMS_KEY, &FixHints::default());
     assert!(!findings.is_empty());
     let mut report = report(report_root, Some(enterprise_image("img")), findings);
-    assert!(plan(&mut report, &KeyChoice::default()).is_empty());
+    // The user names the key: these tests are about where fix may write, and some of their
+    // paths lie outside the image's installation, which the image's edition does not judge.
+    let choice = KeyChoice::new(None, Some(ENTERPRISE_GVLK), false).unwrap();
+    assert!(plan(&mut report, &choice).is_empty());
     report
 }
 
@@ -234,12 +237,18 @@ fn findings_resolve_against_their_own_root() {
 fn stale_temporary_files_are_removed_by_name() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir(dir.path().join("sub")).unwrap();
-    let leftovers = [".unattend.xml.makguard-tmp-4242-0", "sub/.pid.txt.makguard-tmp-1-17"];
+    // Process ids above the kernel's limit (pid_max is at most 2^22) belong to no process.
+    let leftovers = [
+        ".unattend.xml.makguard-tmp-999999998-0",
+        "sub/.pid.txt.makguard-orig.makguard-tmp-999999999-17",
+    ];
     let keep = [
         "unattend.xml",
         ".hidden",
         "sub/.x.makguard-tmp-1",
         "sub/makguard-tmp-1-2",
+        // A running process's temporary file may be in use: this test's own process.
+        &format!(".unattend.xml.makguard-tmp-{}-0", std::process::id()),
     ];
     for name in leftovers.iter().chain(&keep) {
         fs::write(dir.path().join(name), b"x").unwrap();

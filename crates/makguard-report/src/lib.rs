@@ -125,6 +125,13 @@ impl FromStr for Format {
 /// non-GVLK key whatever it holds; the text and GitHub formats render a copy of the report
 /// whose control characters are escaped ([`safe::escaped_report`]).
 pub fn render(format: Format, report: &ScanReport, options: &RenderOptions) -> String {
+    let masked_paths;
+    let report = if safe::may_reveal(format, options) {
+        report
+    } else {
+        masked_paths = safe::with_masked_raw_paths(report);
+        &*masked_paths
+    };
     let escaped;
     let report = if safe::needs_escaped_report(format) {
         escaped = safe::escaped_report(report);

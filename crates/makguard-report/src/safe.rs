@@ -7,7 +7,7 @@
 //! rewritten; the copy is built by destructuring each struct without `..`, so a new field
 //! does not compile until it is handled here.
 
-use makguard_core::key::mask_keys_in;
+use makguard_core::key::{keys_in, mask_keys_in};
 use makguard_core::{
     Finding, FindingPath, Fix, FixHints, ImageInfo, RootReport, ScanReport, ScanSummary, Suppression, XmlContext,
 };
@@ -21,16 +21,16 @@ fn is_unsafe_char(c: char) -> bool {
 }
 
 /// `text` with every control character shown as an escape: `\x1b` for ASCII controls,
-/// `\u{9b}` for the others, and a backslash doubled only when it could be read as such an
-/// escape. Line breaks are escaped too, unless `keep_line_breaks`.
-pub fn escape_controls(text: &str, keep_line_breaks: bool) -> String {
+/// `\u{9b}` for the others. Line feeds and tabs are escaped too, unless `keep_layout` (for
+/// multi-line text such as a diff or a remediation).
+pub fn escape_controls(text: &str, keep_layout: bool) -> String {
     if !text.chars().any(is_unsafe_char) {
         return text.to_string();
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
-            '\n' if keep_line_breaks => out.push(c),
+            '\n' | '\t' if keep_layout => out.push(c),
             c if is_unsafe_char(c) && (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if is_unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => out.push(c),
@@ -210,6 +210,51 @@ pub fn escaped_report(report: &ScanReport) -> ScanReport {
     }
 }
 
+/// `bytes` (a path that is not UTF-8) with the symbols of every key in it but its last five
+/// replaced by `*`, so the hex of a path's raw bytes spells no key either.
+pub fn mask_key_bytes(bytes: &[u8]) -> Vec<u8> {
+    // Keys are ASCII: an ASCII stand-in of the same length finds them at the same offsets.
+    let proxy: String = bytes
+        .iter()
+        .map(|&b| if b.is_ascii() { char::from(b) } else { '\u{1}' })
+        .collect();
+    let mut out = bytes.to_vec();
+    for found in keys_in(&proxy) {
+        let span = &mut out[found.start..found.end];
+        let mut kept = 0;
+        for byte in span.iter_mut().rev() {
+            if byte.is_ascii_alphanumeric() {
+                if kept < 5 {
+                    kept += 1;
+                } else {
+                    *byte = b'*';
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `report` with the raw bytes of every non-UTF-8 path masked ([`mask_key_bytes`]); borrowed
+/// as is when no path has raw bytes.
+pub(crate) fn with_masked_raw_paths(report: &ScanReport) -> std::borrow::Cow<'_, ScanReport> {
+    if report.findings.iter().all(|f| f.path.raw_bytes.is_none()) {
+        return std::borrow::Cow::Borrowed(report);
+    }
+    let mut copy = report.clone();
+    for finding in &mut copy.findings {
+        if let Some(bytes) = &mut finding.path.raw_bytes {
+            *bytes = mask_key_bytes(bytes);
+        }
+    }
+    std::borrow::Cow::Owned(copy)
+}
+
+/// True when `options` let `format` reveal keys (`--show-keys`, text and JSON only).
+pub(crate) fn may_reveal(format: Format, options: &RenderOptions) -> bool {
+    options.show_keys && matches!(format, Format::Text | Format::Json)
+}
+
 /// True when `format` shows text raw to a person or a log (JSON, SARIF and JUnit escape
 /// control characters through their own serialisers).
 pub(crate) fn needs_escaped_report(format: Format) -> bool {
@@ -219,8 +264,11 @@ pub(crate) fn needs_escaped_report(format: Format) -> bool {
 /// The final step of every rendering: masks every non-GVLK key in the whole document, except
 /// where `--show-keys` may reveal keys (the text and JSON formats only).
 pub(crate) fn finish(format: Format, document: String, options: &RenderOptions) -> String {
-    let may_reveal = options.show_keys && matches!(format, Format::Text | Format::Json);
-    if may_reveal { document } else { mask_keys_in(&document) }
+    if may_reveal(format, options) {
+        document
+    } else {
+        mask_keys_in(&document)
+    }
 }
 
 #[cfg(test)]
@@ -228,10 +276,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keys_in_raw_path_bytes_are_masked() {
+        let mut bytes = b"dir\xff/6QWQ4-8NRCW-KHGHV-CR226-3PPQC\xfe.xml".to_vec();
+        assert_eq!(
+            mask_key_bytes(&bytes),
+            b"dir\xff/*****-*****-*****-*****-3PPQC\xfe.xml".to_vec()
+        );
+        bytes = "6QWQ48NRCWKHGHVCR2263PPQC".bytes().flat_map(|b| [b, 0]).collect();
+        let masked = mask_key_bytes(&bytes);
+        assert_eq!(masked.iter().filter(|&&b| b == b'*').count(), 20);
+    }
+
+    #[test]
     fn controls_become_escapes() {
         assert_eq!(escape_controls("a\u{1b}[31mb", false), "a\\x1b[31mb");
         assert_eq!(escape_controls("a\nb\tc", false), "a\\x0ab\\x09c");
-        assert_eq!(escape_controls("a\nb", true), "a\nb");
+        assert_eq!(escape_controls("a\nb\tc\rd", true), "a\nb\tc\\x0dd");
         assert_eq!(
             escape_controls("x\u{9b}y\u{202e}z\u{7f}", false),
             "x\\u{9b}y\\u{202e}z\\x7f"

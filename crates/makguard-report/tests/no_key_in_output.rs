@@ -131,3 +131,24 @@ fn control_characters_in_paths_and_messages_are_escaped() {
         assert!(!document.contains('\u{1b}'), "{format}");
     }
 }
+
+#[test]
+fn the_hex_of_a_non_utf8_path_spells_no_key() {
+    let mut report = sample_report("build/mount");
+    let mut raw = b"odd\xff/".to_vec();
+    raw.extend_from_slice(SYNTHETIC_MAK.as_bytes());
+    raw.extend_from_slice(b"/unattend.xml");
+    report.findings[0].path = FindingPath {
+        display: String::from_utf8_lossy(&raw).into_owned(),
+        raw_bytes: Some(raw),
+    };
+    let key_hex: String = SYNTHETIC_MAK.as_bytes()[..17]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for format in Format::ALL {
+        let document = render(format, &report, &options());
+        assert!(!leaks(&document), "{format}");
+        assert!(!document.to_lowercase().contains(&key_hex), "{format}:\n{document}");
+    }
+}

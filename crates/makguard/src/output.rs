@@ -76,7 +76,7 @@ pub fn write_reports(
 }
 
 /// `text` as makguard may print it: every non-GVLK key masked (the one masking step), then
-/// every control character but the line break shown as an escape.
+/// every control character but line feeds and tabs shown as an escape.
 pub fn safe_text(text: &str) -> String {
     escape_controls(&mask_keys_in(text), true)
 }
@@ -96,6 +96,14 @@ pub fn print_safe(text: &str) {
 /// leaves the old file or none, never a truncated one (the temporary file is removed on error).
 /// Anything else (`/dev/stdout`, a pipe) is written in place, and every write error counts.
 pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    // A link to a report is kept a link: the file it names is replaced.
+    let resolved;
+    let path = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        resolved = std::fs::canonicalize(path)?;
+        resolved.as_path()
+    } else {
+        path
+    };
     let regular_or_new = match std::fs::metadata(path) {
         Ok(meta) => meta.is_file(),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => true,

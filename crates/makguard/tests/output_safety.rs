@@ -155,6 +155,19 @@ fn a_report_that_cannot_be_written_is_exit_2_and_leaves_no_partial_file() {
     assert_eq!(out.code, 1, "{}", out.all());
     let written = std::fs::read_to_string(&report).unwrap();
     assert!(written.contains("\"version\""), "{written}");
+    // A link to a report stays a link; the file it names gets the new report.
+    #[cfg(unix)]
+    {
+        let target = dir.path().join("real.json");
+        std::fs::write(&target, "old").unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let arg = format!("json={}", link.display());
+        let out = run_in(dir.path(), &["scan", "autounattend.xml", "--format", &arg], "", &[]);
+        assert_eq!(out.code, 1, "{}", out.all());
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(std::fs::read_to_string(&target).unwrap().contains("\"findings\""));
+    }
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(Result::ok)
