@@ -6,6 +6,7 @@
 //! finding (an `MG9xx` rule) and the scan goes on.
 
 pub mod binary;
+pub mod fs_source;
 pub mod image;
 pub mod ini;
 pub mod keyconfig;
@@ -14,11 +15,16 @@ pub mod kind;
 pub mod office;
 pub mod registry;
 pub mod script;
+pub mod sniff;
+pub mod source;
 pub mod textfile;
 pub mod unattend;
 pub mod walk;
 
+pub use fs_source::{FsSource, open_regular, read_regular};
 pub use kind::{FileKind, candidate_by_name, detect_kind, scan_file_bytes};
+pub use sniff::{ContainerKind, detect_container};
+pub use source::{Entry, EntryType, ImageSource, OpenedFile, ReadAt, SourceError, SourcePath};
 pub use walk::{ScanOptions, ScanProgress, scan_paths};
 
 use makguard_core::text::LineIndex;
