@@ -319,6 +319,25 @@ one: the image's installed key was not checked. Put the image's own SOFTWARE hiv
     XML_ENCODING_UNSUPPORTED = "MG912" "xml-encoding-unsupported" Error fixable=false
         summary: "An XML file is in an encoding makguard does not decode"
         doc: "makguard reads UTF-8, UTF-16 and UTF-32 (either byte order, with or without a BOM), and code pages in which every ASCII character is its ASCII byte (ISO 8859, Windows and DOS code pages, EUC, Shift_JIS, GBK/GB18030, Big5): product keys are ASCII, so they are found in those byte for byte. A file whose XML declaration names any other encoding (EBCDIC such as `IBM037`, UTF-7, ISO-2022), whose first bytes are XML in EBCDIC, or that declares UTF-32 but is not, cannot be read for keys: the scan exits 3. Save the file as UTF-8 or UTF-16.";
+    CONTAINER_NOT_OPENED = "MG905" "container-not-opened" Error fixable=false
+        summary: "A disk or image container (WIM, ESD, ISO, VHD, VHDX) was found and not looked inside"
+        doc: "Recognised by its magic bytes whatever its name: a WIM or ESD (`MSWIM`), a pipable \
+WIM (`WLPWM`), an ISO 9660 or UDF disc image, a VHDX or VHD virtual disk. makguard does not read \
+these formats yet, so every answer file, script and registry hive inside is unscanned and the \
+scan exits 3. Nested images count: every `install.wim` carries \
+`Windows/System32/Recovery/Winre.wim`. Scan the contents through a mount: `wimlib-imagex mount \
+FILE INDEX DIR` (or `DISM /Mount-Image ... /ReadOnly`) for each index of a WIM, or mount the \
+ISO or virtual disk read-only and scan the mount. If the container is deliberately out of \
+scope, exclude it in makguard.toml or pass `--allow-incomplete`.";
+
+    NOT_A_REGULAR_FILE = "MG906" "not-a-regular-file" Error fixable=false
+        summary: "A link or special file stands where makguard must read a file"
+        doc: "makguard never follows links and never opens FIFOs, sockets or devices (a FIFO \
+would hang the scan). When such an entry stands where a key is looked for (an answer file \
+such as `Windows/Panther/unattend.xml`, a setup script, `Windows/System32` or the \
+`config/SOFTWARE` hive and its logs, a file given on the command line), what Windows would read \
+there was not checked, so the scan exits 3. Scan the tree the link points into, or replace the \
+link with the file itself. Links elsewhere are `MG261` notes.";
 }
 
 /// The rule with this code (`MG101`) or name (`unattend-non-kms-key`), any case.

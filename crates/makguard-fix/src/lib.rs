@@ -247,7 +247,8 @@ fn fix_located(
         .map_err(|e| FileStatus::Skipped(e.clone()))?;
     let meta = write::check_writable_target(target, canonical_root)
         .map_err(|write::PathRefusal::Unsafe(r)| FileStatus::Skipped(r))?;
-    let bytes = fs::read(target).map_err(|e| FileStatus::Failed(format!("cannot read the file: {e}")))?;
+    let bytes =
+        makguard_scan::read_regular(target).map_err(|e| FileStatus::Failed(format!("cannot read the file: {e}")))?;
     change.sha256_before = Some(sha256_hex(&bytes));
     let name = target
         .file_name()
@@ -314,7 +315,8 @@ fn fix_located(
         change.backup = Some(backup.to_string_lossy().into_owned());
     }
     // The file must not have changed between the read and the rename.
-    let current = fs::read(target).map_err(|e| FileStatus::Failed(format!("cannot re-read the file: {e}")))?;
+    let current =
+        makguard_scan::read_regular(target).map_err(|e| FileStatus::Failed(format!("cannot re-read the file: {e}")))?;
     if current != bytes {
         return Err(FileStatus::Skipped(
             "the file changed while makguard was fixing it; scan again".to_string(),

@@ -4,7 +4,6 @@
 
 use std::borrow::Cow;
 use std::fs::{self, File};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -12,7 +11,28 @@ use crate::base::{BASE_BLOCK_LEN, BaseBlock, u16_at, u32_at};
 use crate::error::{HiveError, corrupt};
 use crate::key::Key;
 use crate::log::{self, DirtyState, LogInput};
-use crate::source::{self, FileSource, MAX_CACHED_PAGES, PAGE_LEN, Source};
+use crate::source::{self, FileSource, MAX_CACHED_PAGES, PAGE_LEN, ReadAt, Source};
+
+/// A transaction log beside a hive (`SOFTWARE.LOG1`), opened but not yet read.
+pub struct HiveLog {
+    /// How the log is named in [`DirtyState::logs`] and in messages.
+    pub path: PathBuf,
+    pub reader: Box<dyn ReadAt>,
+}
+
+/// Opens `path` only if it is a regular file: checked before opening (so a
+/// FIFO is never opened) and again on the open file.
+fn open_regular(path: &Path) -> std::io::Result<File> {
+    let not_regular = || std::io::Error::other("not a regular file (a link, FIFO, socket or device); not opened");
+    if !fs::symlink_metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}
 
 /// Offset value meaning "no cell".
 pub(crate) const NO_CELL: u32 = u32::MAX;
@@ -84,52 +104,78 @@ impl<'h> Cell<'h> {
 
 impl Hive {
     /// Reads a hive file. Transaction logs named `<file name>.LOG1` and
-    /// `<file name>.LOG2` (any letter case, regular files only) in the same
-    /// directory are noticed and, if the hive is dirty, replayed in memory;
-    /// see [`Hive::dirty`].
+    /// `<file name>.LOG2` (any letter case) in the same directory are noticed
+    /// and, if the hive is dirty, replayed in memory; see [`Hive::dirty`].
+    ///
+    /// A thin wrapper over [`Hive::from_random_access`] for callers with a
+    /// plain path. It refuses anything that is not a regular file before
+    /// opening it; makguard itself opens hives through its scan crate's safe
+    /// open (non-blocking, checked again after opening) instead.
     pub fn open(path: &Path) -> Result<Hive, HiveError> {
         let io_err = |source| HiveError::Io {
             path: path.to_path_buf(),
             source,
         };
-        let file = File::open(path).map_err(io_err)?;
-        let len = file
-            .metadata()
-            .map_err(io_err)?
+        let file = open_regular(path).map_err(io_err)?;
+        let mut logs = Vec::new();
+        let mut problems = Vec::new();
+        match find_logs(path) {
+            Ok(paths) => {
+                for p in paths {
+                    match open_regular(&p) {
+                        Ok(log) => logs.push(HiveLog {
+                            path: p,
+                            reader: Box::new(log),
+                        }),
+                        Err(e) => problems.push(format!("{}: {e}", p.display())),
+                    }
+                }
+            }
+            Err(e) => problems.push(format!("cannot list the hive's directory: {e}")),
+        }
+        let mut hive = Hive::from_random_access(path.to_path_buf(), Box::new(file), logs)?;
+        for problem in problems {
+            hive.dirty.note(problem);
+        }
+        Ok(hive)
+    }
+
+    /// Reads a hive through random access: cells on demand through the page
+    /// cache, or, when the hive is dirty and has logs, the whole image
+    /// replayed in memory. `path` names the hive in errors; `logs` are its
+    /// `.LOG1`/`.LOG2` files, read only when the hive is dirty.
+    pub fn from_random_access(path: PathBuf, primary: Box<dyn ReadAt>, logs: Vec<HiveLog>) -> Result<Hive, HiveError> {
+        let io_err = |source| HiveError::Io {
+            path: path.clone(),
+            source,
+        };
+        let len = primary
             .len()
             .try_into()
             .map_err(|_| HiveError::NotAHive("hive file does not fit in memory"))?;
         let mut header = vec![0u8; BASE_BLOCK_LEN.min(len)];
-        source::read_exact_at(&file, &mut header, 0).map_err(io_err)?;
+        source::read_exact_at(primary.as_ref(), &mut header, 0).map_err(io_err)?;
         let mut dirty = DirtyState::default();
-        let mut logs = Vec::new();
+        let mut log_inputs = Vec::new();
         // Logs only matter for a dirty hive; a clean one just lists them.
         let needs_logs = BaseBlock::parse(&header).is_some_and(|b| b.seq1 != b.seq2 || !b.checksum_ok);
-        match find_logs(path) {
-            Ok(paths) => {
-                for p in paths {
-                    dirty.logs.push(p.clone());
-                    if !needs_logs {
-                        continue;
-                    }
-                    match fs::read(&p) {
-                        Ok(bytes) => logs.push(LogInput { path: p, bytes }),
-                        Err(e) => dirty.note(format!("{}: {e}", p.display())),
-                    }
-                }
+        for log in logs {
+            dirty.logs.push(log.path.clone());
+            if !needs_logs {
+                continue;
             }
-            Err(e) => {
-                dirty.note(format!("cannot list the hive's directory: {e}"));
+            match source::read_all(log.reader.as_ref()) {
+                Ok(bytes) => log_inputs.push(LogInput { path: log.path, bytes }),
+                Err(e) => dirty.note(format!("{}: {e}", log.path.display())),
             }
         }
-        if !logs.is_empty() {
+        if !log_inputs.is_empty() {
             // Replay rewrites pages anywhere in the image, so a hive that
             // needs it is read whole; rare for a cleanly shut-down image.
-            let mut data = Vec::new();
-            (&file).read_to_end(&mut data).map_err(io_err)?;
-            return Hive::build(data, &logs, dirty);
+            let data = source::read_all(primary.as_ref()).map_err(io_err)?;
+            return Hive::build(data, &log_inputs, dirty);
         }
-        Hive::build_lazy(path.to_path_buf(), file, len, &header, dirty)
+        Hive::build_lazy(path, primary, len, &header, dirty)
     }
 
     /// Uses an in-memory hive image. No transaction logs are consulted.
@@ -152,7 +198,7 @@ impl Hive {
 
     fn build_lazy(
         path: PathBuf,
-        file: File,
+        file: Box<dyn ReadAt>,
         len: usize,
         header: &[u8],
         mut dirty: DirtyState,

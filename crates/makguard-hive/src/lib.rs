@@ -10,6 +10,8 @@
 //!   and reads cells on demand through a bounded page cache (8 MiB at most),
 //!   unless the hive is dirty and its transaction logs must be replayed, in
 //!   which case the file is read whole and replayed in memory;
+//!   [`Hive::from_random_access`] does the same over any [`ReadAt`] (a file
+//!   inside an image container, or a file makguard opened safely);
 //!   [`Hive::from_bytes`] takes an image in memory. It hands out the root [`Key`] and looks keys up by path.
 //! * [`Key`] is a key node (`nk`): name, subkeys (through `li`, `lf`, `lh`
 //!   and `ri` lists) and values.
@@ -68,8 +70,9 @@ mod text;
 mod value;
 
 pub use error::HiveError;
-pub use hive::Hive;
+pub use hive::{Hive, HiveLog};
 pub use key::Key;
 pub use log::DirtyState;
+pub use source::{ReadAt, read_all};
 pub use text::decode_utf16le_lossy;
 pub use value::{Value, ValueData, reg_type};

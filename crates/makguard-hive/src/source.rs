@@ -1,11 +1,13 @@
 //! Where hive bytes come from: a whole image in memory (after log replay,
-//! or from [`crate::Hive::from_bytes`]) or an open file read on demand
-//! through a small bounded page cache, so that opening a large hive costs a
-//! few MiB instead of its whole size.
+//! or from [`crate::Hive::from_bytes`]) or a random-access reader ([`ReadAt`]:
+//! an open file, or a file inside an image container) read on demand through
+//! a small bounded page cache, so that opening a large hive costs a few MiB
+//! instead of its whole size.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
+use std::io;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -15,6 +17,50 @@ use crate::error::HiveError;
 pub(crate) const PAGE_LEN: usize = 4096;
 /// Most pages the cache holds at once (8 MiB).
 pub(crate) const MAX_CACHED_PAGES: usize = 2048;
+
+/// Random access to the bytes of one file, wherever they live (a file on disk, a blob in a
+/// WIM). Positioned reads take `&self`, so one reader serves many threads.
+pub trait ReadAt: Send + Sync {
+    /// Length of the file in bytes.
+    fn len(&self) -> u64;
+    /// True when the file is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Reads up to `buf.len()` bytes at `offset`; `Ok(0)` at or past the end.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+impl ReadAt for File {
+    fn len(&self) -> u64 {
+        self.metadata().map_or(0, |m| m.len())
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        read_file_at(self, buf, offset)
+    }
+}
+
+impl ReadAt for Vec<u8> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.as_slice().len());
+        let n = buf.len().min(self.as_slice().len() - start);
+        buf[..n].copy_from_slice(&self[start..start + n]);
+        Ok(n)
+    }
+}
+
+/// Reads the whole of `reader` into memory.
+pub fn read_all(reader: &dyn ReadAt) -> io::Result<Vec<u8>> {
+    let len = usize::try_from(reader.len()).map_err(|_| io::Error::other("file does not fit in memory"))?;
+    let mut data = vec![0u8; len];
+    read_exact_at(reader, &mut data, 0)?;
+    Ok(data)
+}
 
 /// The bytes of a hive image.
 pub(crate) enum Source {
@@ -49,10 +95,10 @@ impl Source {
     }
 }
 
-/// An open hive file read with positioned reads through a page cache.
+/// A hive file read with positioned reads through a page cache.
 pub(crate) struct FileSource {
     path: PathBuf,
-    file: File,
+    file: Box<dyn ReadAt>,
     len: usize,
     cache: Mutex<PageCache>,
 }
@@ -67,7 +113,7 @@ struct PageCache {
 }
 
 impl FileSource {
-    pub(crate) fn new(path: PathBuf, file: File, len: usize) -> FileSource {
+    pub(crate) fn new(path: PathBuf, file: Box<dyn ReadAt>, len: usize) -> FileSource {
         FileSource {
             path,
             file,
@@ -109,7 +155,7 @@ impl FileSource {
             let start = page * PAGE_LEN;
             let len = self.len.saturating_sub(start).min(PAGE_LEN);
             let mut buf = vec![0u8; len].into_boxed_slice();
-            read_exact_at(&self.file, &mut buf, start as u64).map_err(|source| HiveError::Io {
+            read_exact_at(self.file.as_ref(), &mut buf, start as u64).map_err(|source| HiveError::Io {
                 path: self.path.clone(),
                 source,
             })?;
@@ -131,9 +177,9 @@ impl FileSource {
 }
 
 /// Fills `buf` from `offset` without moving any shared file position.
-pub(crate) fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+pub(crate) fn read_exact_at(file: &dyn ReadAt, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
     while !buf.is_empty() {
-        match read_at(file, buf, offset) {
+        match file.read_at(offset, buf) {
             Ok(0) => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
@@ -152,11 +198,11 @@ pub(crate) fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) ->
 }
 
 #[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+fn read_file_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
     std::os::unix::fs::FileExt::read_at(file, buf, offset)
 }
 
 #[cfg(windows)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+fn read_file_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
     std::os::windows::fs::FileExt::seek_read(file, buf, offset)
 }

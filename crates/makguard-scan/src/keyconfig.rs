@@ -10,6 +10,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::fs_source::FsSource;
+use crate::source::{EntryType, ImageSource, Resolved, SourcePath, resolve_case_insensitive as resolve_in};
+
 use makguard_core::{KeyConfigIndex, KeyGroupInfo};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -105,10 +108,11 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, Base64Error> {
 
 /// Reads one loose `pkeyconfig*.xrm-ms` file (`--pkeyconfig FILE`, or one file of an image).
 /// `display` is how the file is named in messages and in [`KeyGroupInfo::source_file`].
+/// Opened through [`crate::fs_source::open_regular`]: a FIFO or device is refused, never read.
 pub fn load_key_config_file(path: &Path, display: &str) -> Result<KeyConfigIndex, KeyConfigError> {
-    let bytes = fs::read(path).map_err(|source| KeyConfigError::Io {
+    let bytes = crate::fs_source::read_regular(path).map_err(|source| KeyConfigError::Io {
         path: display.to_string(),
-        source,
+        source: source.into_io(),
     })?;
     parse_key_config(&bytes, display)
 }
@@ -354,24 +358,72 @@ const OFFICE_LICENCE_DIRS: &[&[&str]] = &[
     &["Program Files (x86)", "Microsoft Office", "root", "Licenses16"],
 ];
 
+/// A key-configuration file found in an image source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceKeyConfigFile {
+    pub path: SourcePath,
+    /// Relative to the image root, `/`-separated, with the file's own letter case.
+    pub display: String,
+}
+
+/// [`find_key_config_files`] over any image source, for the image whose root is `root`.
+pub fn find_key_config_files_in(source: &dyn ImageSource, root: &SourcePath) -> Vec<SourceKeyConfigFile> {
+    let mut files = Vec::new();
+    let mut add_dir = |names: &[&str], prefix: &str, windows: bool| {
+        let Resolved::Found(dir) = resolve_in(source, root, names) else {
+            return;
+        };
+        let Ok(entries) = source.list(&dir) else {
+            return;
+        };
+        let dir_display = names_below(root, &dir);
+        let mut found: Vec<SourceKeyConfigFile> = entries
+            .into_iter()
+            .filter(|entry| entry.entry_type == EntryType::File)
+            .filter_map(|entry| {
+                let name = entry.name.into_string().ok()?;
+                let lower = name.to_ascii_lowercase();
+                (lower.starts_with(prefix) && lower.ends_with(".xrm-ms")).then(|| SourceKeyConfigFile {
+                    path: dir.join(name.clone()),
+                    display: format!("{dir_display}/{name}"),
+                })
+            })
+            .collect();
+        if windows {
+            found.sort_by_key(|f| (windows_file_rank(&f.display), f.display.to_ascii_lowercase()));
+        } else {
+            found.sort_by_key(|f| f.display.to_ascii_lowercase());
+        }
+        files.extend(found);
+    };
+    add_dir(WINDOWS_PKEYCONFIG_DIR, "pkeyconfig", true);
+    for components in OFFICE_LICENCE_DIRS {
+        add_dir(components, "pkeyconfig-office", false);
+    }
+    files
+}
+
+/// `path` relative to `root`, `/`-separated.
+fn names_below(root: &SourcePath, path: &SourcePath) -> String {
+    path.names()[root.names().len().min(path.names().len())..]
+        .iter()
+        .map(|n| n.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The key-configuration files of the image at `root`, in load order: Windows'
 /// `pkeyconfig.xrm-ms`, then `-downlevel`, then `-csvlk`, then any other `pkeyconfig*.xrm-ms`,
 /// then Office's `pkeyconfig-office*.xrm-ms`. Links are not followed.
 pub fn find_key_config_files(root: &Path) -> Vec<KeyConfigFile> {
-    let mut files = Vec::new();
-    if let Some((dir, display)) = resolve_case_insensitive(root, WINDOWS_PKEYCONFIG_DIR) {
-        let mut found = list_matching(&dir, &display, "pkeyconfig", ".xrm-ms");
-        found.sort_by_key(|f| (windows_file_rank(&f.display), f.display.to_ascii_lowercase()));
-        files.extend(found);
-    }
-    for components in OFFICE_LICENCE_DIRS {
-        if let Some((dir, display)) = resolve_case_insensitive(root, components) {
-            let mut found = list_matching(&dir, &display, "pkeyconfig-office", ".xrm-ms");
-            found.sort_by_key(|f| f.display.to_ascii_lowercase());
-            files.extend(found);
-        }
-    }
-    files
+    let source = FsSource::new(root);
+    find_key_config_files_in(&source, &SourcePath::root())
+        .into_iter()
+        .map(|file| KeyConfigFile {
+            path: source.path_of(&file.path),
+            display: file.display,
+        })
+        .collect()
 }
 
 fn windows_file_rank(display: &str) -> u8 {
@@ -382,24 +434,6 @@ fn windows_file_rank(display: &str) -> u8 {
         "pkeyconfig-csvlk.xrm-ms" => 2,
         _ => 3,
     }
-}
-
-fn list_matching(dir: &Path, dir_display: &str, prefix: &str, suffix: &str) -> Vec<KeyConfigFile> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let lower = name.to_ascii_lowercase();
-            (lower.starts_with(prefix) && lower.ends_with(suffix)).then(|| KeyConfigFile {
-                path: entry.path(),
-                display: format!("{dir_display}/{name}"),
-            })
-        })
-        .collect()
 }
 
 /// Resolves `components` under `root` one by one, ignoring ASCII letter case, as Windows

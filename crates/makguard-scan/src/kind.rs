@@ -1,9 +1,10 @@
 //! What a file is, decided first from its path (no I/O) and then, for XML, from its content;
 //! and the dispatch from a file's kind to the scanner for that kind.
 //!
-//! The walk calls [`candidate_by_name`] on every directory entry and opens only the files it
-//! returns `Some` for (or every regular file with `--deep`). Paths are matched
-//! case-insensitively: a mounted image keeps Windows' mixed case.
+//! The name gives a file its kind (which scanner adds structure: answer file, script, Office,
+//! ini); it does not decide whether a file is read. The walk searches every text file, by
+//! content ([`crate::sniff`]), as [`FileKind::Text`] when its name says nothing more. Paths are
+//! matched case-insensitively: a mounted image keeps Windows' mixed case.
 
 use makguard_core::Finding;
 use makguard_core::text::{DecodedText, decode};
@@ -29,8 +30,8 @@ pub enum FileKind {
     EiCfg,
     /// Windows Setup `SetupConfig.ini`.
     SetupConfigIni,
-    /// Other text (`.ini .inf .reg .txt .xml .json .log`): only checksum-valid keys or keys
-    /// beside a key word.
+    /// Any other text file, whatever its name (`.ini .log .yml .psd1`, no extension): only
+    /// checksum-valid keys or keys beside a key word.
     Text,
     /// Any other file, searched only with `--deep`, as bytes.
     Binary,
@@ -72,6 +73,7 @@ const ANSWER_FILE_FOLDERS: &[&str] = &["windows/panther/unattend/", "$windows.~b
 pub fn candidate_by_name(rel_path: &str) -> Option<FileKind> {
     let lower_with_suffix = rel_path.to_lowercase();
     let lower = strip_backup_suffixes(&lower_with_suffix);
+    let lower = lower.as_ref();
     let name = lower.rsplit('/').next().unwrap_or(lower);
     let extension = name.rsplit_once('.').map(|(_, ext)| ext);
     match name {
@@ -97,7 +99,25 @@ pub fn candidate_by_name(rel_path: &str) -> Option<FileKind> {
 /// searched as the original would be.
 const BACKUP_SUFFIXES: &[&str] = &[".makguard-orig", ".bak", ".orig", ".old", ".backup", "~"];
 
-fn strip_backup_suffixes(lower_path: &str) -> &str {
+/// What `makguard fix` writes while replacing a file: `.NAME.makguard-tmp-PID-N` beside it.
+const FIX_TEMP_MARKER: &str = ".makguard-tmp-";
+
+/// The path of the file a backup or a `makguard fix` temporary stands for.
+fn strip_backup_suffixes(lower_path: &str) -> std::borrow::Cow<'_, str> {
+    let (dir, name) = lower_path.rsplit_once('/').map_or(("", lower_path), |(d, n)| (d, n));
+    if let Some(at) = name.find(FIX_TEMP_MARKER) {
+        let original = name[..at].strip_prefix('.').unwrap_or(&name[..at]);
+        let original = strip_plain_backup_suffixes(original);
+        return if dir.is_empty() {
+            original.to_string().into()
+        } else {
+            format!("{dir}/{original}").into()
+        };
+    }
+    strip_plain_backup_suffixes(lower_path).into()
+}
+
+fn strip_plain_backup_suffixes(lower_path: &str) -> &str {
     let mut path = lower_path;
     while let Some(stripped) = BACKUP_SUFFIXES.iter().find_map(|suffix| path.strip_suffix(suffix)) {
         path = stripped;
@@ -224,6 +244,12 @@ mod tests {
             ("Windows/System32/kernel32.dll", None),
             ("Windows/System32/config/SOFTWARE", None),
             ("noextension", None),
+            (
+                "Windows/Panther/.unattend.xml.makguard-orig.makguard-tmp-4242-1",
+                Some(FileKind::AnswerFile),
+            ),
+            (".Activate.ps1.makguard-tmp-77-3", Some(FileKind::Script)),
+            ("x/unattend.xml.makguard-orig", Some(FileKind::AnswerFile)),
         ];
         for (path, expected) in cases {
             assert_eq!(candidate_by_name(path), expected, "{path}");

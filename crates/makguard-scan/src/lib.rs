@@ -7,6 +7,7 @@
 
 pub mod binary;
 pub mod hive_search;
+pub mod fs_source;
 pub mod image;
 pub mod ini;
 pub mod keyconfig;
@@ -17,12 +18,17 @@ pub mod path_keys;
 pub mod registry;
 pub mod run_keys;
 pub mod script;
+pub mod sniff;
+pub mod source;
 pub mod textfile;
 pub mod unattend;
 pub mod walk;
 pub mod xmltext;
 
+pub use fs_source::{FsSource, open_regular, read_regular};
 pub use kind::{FileKind, candidate_by_name, detect_kind, scan_file_bytes};
+pub use sniff::{ContainerKind, detect_container};
+pub use source::{Entry, EntryType, ImageSource, OpenedFile, ReadAt, SourceError, SourcePath};
 pub use walk::{ScanOptions, ScanProgress, scan_paths};
 
 use makguard_core::text::LineIndex;

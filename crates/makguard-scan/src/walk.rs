@@ -1,38 +1,54 @@
-//! The scan entry point: walks each path given, finds image roots, decides candidates from
-//! directory entries, and searches them in parallel with the scanner for their kind.
+//! The scan entry point: for each path given, one walk over an [`ImageSource`] (a mounted tree
+//! today), one image discovery, one candidate decision per file, and the per-kind scanners in
+//! parallel.
 //!
-//! The walk is safe: it never follows links (a link leaving the tree is an `MG261` note),
-//! never opens FIFOs, sockets or devices, and turns any file it cannot read into an `MG901`
-//! finding while the scan goes on. Candidates stream to worker threads through a bounded
-//! channel, so memory does not grow with the size of the tree.
+//! The walk is safe: it never follows links (a link leaving the tree is an `MG261` note; one
+//! where makguard must read is an `MG906` error), never opens FIFOs, sockets or devices, and
+//! turns any file it cannot read into an `MG9xx` finding while the scan goes on. Files stream to
+//! worker threads through a bounded channel, so memory does not grow with the size of the tree.
+//!
+//! What is read: every regular file except those whose extension says they are binary
+//! ([`sniff::BINARY_EXTENSIONS`], opened only when large, to catch a renamed container) or an
+//! ordinary archive ([`sniff::ARCHIVE_EXTENSIONS`]). Each opened file's first bytes decide what
+//! it is ([`sniff`]): a container is an `MG905` error, an archive or other binary data is left
+//! to `--deep`, and text of any name is searched to its end.
 
 use std::collections::BTreeMap;
 
 use makguard_core::key::mask_keys_in;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use makguard_core::rules::{FILE_UNREADABLE, KEY_CONFIGURATION_UNREADABLE, LINK_OUTSIDE_ROOT};
-use makguard_core::text::decode;
+use makguard_core::rules::{
+    CONTAINER_NOT_OPENED, FILE_UNREADABLE, KEY_CONFIGURATION_UNREADABLE, LINK_OUTSIDE_ROOT, NOT_A_REGULAR_FILE,
+};
+use makguard_core::text::{TextEncoding, decode};
 use makguard_core::{Finding, FindingPath, KeyConfigIndex, RootReport, ScanReport};
 use thiserror::Error;
-use walkdir::{DirEntry, WalkDir};
 
+use crate::fs_source::FsSource;
 use crate::keyconfig::{self, KeyConfigError};
 use crate::kind::{FileKind, candidate_by_name, refine_by_content, scan_decoded};
-use crate::{FileContext, binary, image, unreadable_finding};
+use crate::sniff::{self, ContainerKind, NameClass};
+use crate::source::{Entry, EntryType, ImageSource, Resolved, SourceError, SourcePath, resolve_case_insensitive};
+use crate::{FileContext, binary, image, textfile, unreadable_finding};
 
 /// Skip reasons in [`makguard_core::ScanSummary::skipped`].
 pub mod skip_reason {
+    /// Recognisably binary (by extension or content): searched only with `--deep`.
     pub const NOT_A_CANDIDATE: &str = "not-a-candidate";
-    pub const OVER_SIZE_CAP: &str = "over-size-cap";
+    /// An ordinary archive (`.cab .zip .msi .msp .7z`, or by magic): not opened; `--deep`
+    /// searches its raw bytes.
+    pub const ARCHIVE_NOT_OPENED: &str = "archive-not-opened";
+    /// A disk or image container (an `MG905` finding says what and how to scan it).
+    pub const CONTAINER_NOT_OPENED: &str = "container-not-opened";
     pub const SPECIAL_FILE: &str = "special-file";
     pub const SYMLINK: &str = "symlink";
     pub const EXCLUDED: &str = "excluded";
@@ -72,10 +88,11 @@ fn count_searched(options: &ScanOptions, files: u64) {
 /// How to scan.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
-    /// Search every regular file as bytes, not only candidates.
+    /// Also search binary files (by extension or content) and archives as bytes.
     pub deep: bool,
-    /// Text files larger than this are skipped (`over-size-cap`); larger files of a key-bearing
-    /// kind (answer file, script, …) are searched as bytes in bounded memory instead.
+    /// Text files up to this size are read whole and parsed by their kind's scanner; larger
+    /// ones are still searched to the end, in bounded memory: other text with the text rule in
+    /// overlapping steps, key-bearing kinds (answer file, script, …) as bytes.
     pub size_cap: u64,
     /// Worker threads; default: the available parallelism.
     pub jobs: Option<usize>,
@@ -83,8 +100,8 @@ pub struct ScanOptions {
     pub allow_incomplete: bool,
     /// `--pkeyconfig` files, loaded after each image's own key configuration.
     pub key_config_files: Vec<PathBuf>,
-    /// Extra candidates: files whose root-relative path matches one of these are searched as
-    /// text even when their name makes them no candidate (e.g. `**/*.pkr.hcl`).
+    /// Files whose root-relative path matches one of these are searched as text even when
+    /// their name or content says they are binary.
     pub include_globs: Vec<String>,
     /// Files and folders whose root-relative path matches one of these are skipped.
     pub exclude_globs: Vec<String>,
@@ -228,7 +245,7 @@ fn load_extra_key_config(options: &ScanOptions) -> (Option<KeyConfigIndex>, Vec<
 }
 
 /// Scans every path (a directory tree, an image root, or a single file) and reports what it
-/// found. Never panics on any input; unreadable files become `MG901` findings.
+/// found. Never panics on any input; unreadable files become `MG9xx` findings.
 pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> ScanReport {
     let mut report = ScanReport {
         allow_incomplete: options.allow_incomplete,
@@ -248,6 +265,7 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> ScanReport {
             ..RootReport::default()
         };
         let mut tally = Tally::default();
+        // A path given on the command line is followed if it is a link: the user named it.
         match fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 let setup = TreeSetup {
@@ -256,7 +274,8 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> ScanReport {
                     jobs,
                     fallback_key_config: extra_key_config,
                 };
-                images_scanned += scan_tree(path, &root.path.clone(), &setup, &mut root, &mut tally);
+                let source = FsSource::new(path);
+                images_scanned += scan_tree(&source, &root.path.clone(), &setup, &mut root, &mut tally);
             }
             Ok(meta) if meta.is_file() => {
                 root.is_file = true;
@@ -264,7 +283,11 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> ScanReport {
             }
             Ok(_) => {
                 root.is_file = true;
+                tally.files_walked += 1;
                 tally.skip(skip_reason::SPECIAL_FILE);
+                tally
+                    .findings
+                    .push(not_regular_finding(&file_name_path(path), EntryType::Special));
             }
             Err(error) => {
                 root.is_file = true;
@@ -320,54 +343,32 @@ fn mask_quoted_keys(finding: &mut Finding) {
     }
 }
 
-/// A single file given on the command line: searched whatever its name (as text, or as bytes
-/// with `--deep` when its name makes it no candidate).
+/// A single file given on the command line: searched whatever its name, by its content (as
+/// text, or as bytes when it is binary); a container is an `MG905` error.
 fn scan_single_file(path: &Path, options: &ScanOptions, key_config: Option<&KeyConfigIndex>, tally: &mut Tally) {
     let rel = file_name_path(path);
     tally.files_walked += 1;
-    let by_name =
-        candidate_by_name(&rel.display).unwrap_or(if options.deep { FileKind::Binary } else { FileKind::Text });
-    let mut outcome = search_file(path, &rel, by_name, key_config, options);
+    let source = FsSource::new(path);
+    let item = WorkItem {
+        path: SourcePath::root(),
+        rel,
+        size: 0,
+        image: None,
+        forced_text: false,
+        explicit: true,
+    };
+    let mut outcome = search_entry(&source, &item, key_config, options);
     if outcome.files_scanned > 0 && outcome.searched.is_empty() {
-        outcome.searched.push(rel.display.clone());
+        outcome.searched.push(item.rel.display.clone());
     }
     tally.merge(outcome);
 }
 
 fn file_name_path(path: &Path) -> FindingPath {
     match path.file_name() {
-        Some(name) => finding_path(&[name]),
+        Some(name) => SourcePath::from_names([name]).finding_path(),
         None => FindingPath::new(path.to_string_lossy()),
     }
-}
-
-/// A root-relative `/`-separated path, with the raw bytes kept when a name is not valid UTF-8.
-fn finding_path(components: &[&std::ffi::OsStr]) -> FindingPath {
-    let display = components
-        .iter()
-        .map(|c| c.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/");
-    let raw_bytes = components.iter().any(|c| c.to_str().is_none()).then(|| {
-        components
-            .iter()
-            .map(|c| c.as_encoded_bytes())
-            .collect::<Vec<_>>()
-            .join(&b'/')
-    });
-    FindingPath { display, raw_bytes }
-}
-
-fn relative_path(root: &Path, path: &Path) -> FindingPath {
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    let components: Vec<&std::ffi::OsStr> = rel
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(name) => Some(name),
-            _ => None,
-        })
-        .collect();
-    finding_path(&components)
 }
 
 /// An image root found under a scanned directory, with what its registry scan produced.
@@ -382,41 +383,39 @@ struct ImageRootContext {
     logs_searched: Vec<String>,
 }
 
-fn has_child_dir(dir: &Path, name: &str) -> Option<PathBuf> {
-    fs::read_dir(dir).ok()?.filter_map(Result::ok).find_map(|entry| {
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        (is_dir && entry.file_name().to_string_lossy().eq_ignore_ascii_case(name)).then(|| entry.path())
-    })
-}
-
 /// True when `dir` holds `Windows/System32` in any case.
 pub fn is_image_root(dir: &Path) -> bool {
-    has_child_dir(dir, "Windows").is_some_and(|windows| has_child_dir(&windows, "System32").is_some())
+    is_image_root_in(&FsSource::new(dir), &SourcePath::root())
 }
 
-/// The image roots of a scanned directory: itself, or else its immediate subdirectories (a
-/// folder of mounted images). Returned as (absolute path, root-relative prefix).
-fn find_image_roots(root: &Path) -> Vec<(PathBuf, FindingPath)> {
-    if is_image_root(root) {
-        return vec![(root.to_path_buf(), FindingPath::new(""))];
+/// True when `dir` of `source` holds `Windows/System32` in any case. A link or special file in
+/// place of `Windows` or `System32` still makes an image root: the image scan then reports
+/// that what it must read is not there to read.
+pub fn is_image_root_in(source: &dyn ImageSource, dir: &SourcePath) -> bool {
+    match resolve_case_insensitive(source, dir, &["Windows", "System32"]) {
+        Resolved::Found(_) => true,
+        Resolved::Blocked { entry_type, .. } => entry_type != EntryType::File,
+        Resolved::Missing | Resolved::Unreadable { .. } => false,
     }
-    let Ok(entries) = fs::read_dir(root) else {
+}
+
+/// The image roots of a scanned source: its root, or else its immediate subdirectories (a
+/// folder of mounted images), sorted by name.
+pub fn find_image_roots(source: &dyn ImageSource) -> Vec<SourcePath> {
+    let root = SourcePath::root();
+    if is_image_root_in(source, &root) {
+        return vec![root];
+    }
+    let Ok(entries) = source.list(&root) else {
         return Vec::new();
     };
-    let mut roots: Vec<(PathBuf, FindingPath)> = entries
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()) && is_image_root(&entry.path()))
-        .map(|entry| {
-            let name = entry.file_name();
-            let mut prefix = finding_path(&[name.as_os_str()]);
-            prefix.display.push('/');
-            if let Some(raw) = prefix.raw_bytes.as_mut() {
-                raw.push(b'/');
-            }
-            (entry.path(), prefix)
-        })
+    let mut roots: Vec<SourcePath> = entries
+        .into_iter()
+        .filter(|entry| entry.entry_type == EntryType::Dir)
+        .map(|entry| root.join(entry.name))
+        .filter(|dir| is_image_root_in(source, dir))
         .collect();
-    roots.sort_by(|a, b| a.1.cmp(&b.1));
+    roots.sort();
     roots
 }
 
@@ -438,12 +437,17 @@ fn prefixed(prefix: &FindingPath, path: &FindingPath) -> FindingPath {
     }
 }
 
-/// One candidate handed to a worker.
+/// One file handed to a worker.
 struct WorkItem {
-    path: PathBuf,
+    path: SourcePath,
     rel: FindingPath,
-    by_name: FileKind,
+    /// Size as listed (0 when unknown); the open file's size decides how it is read.
+    size: u64,
     image: Option<usize>,
+    /// Matched an include glob: searched as text whatever its content.
+    forced_text: bool,
+    /// Named on the command line: opened and searched whatever its name.
+    explicit: bool,
 }
 
 /// What every tree scan of one `scan_paths` call shares.
@@ -455,9 +459,9 @@ struct TreeSetup<'a> {
     fallback_key_config: Option<&'a KeyConfigIndex>,
 }
 
-/// Scans one directory; returns how many image roots it held.
+/// Scans one source; returns how many image roots it held.
 fn scan_tree(
-    root: &Path,
+    source: &dyn ImageSource,
     root_display: &str,
     setup: &TreeSetup<'_>,
     report: &mut RootReport,
@@ -470,16 +474,23 @@ fn scan_tree(
         fallback_key_config,
     } = *setup;
     let mut images = Vec::new();
-    for (image_path, prefix) in find_image_roots(root) {
+    for image_root in find_image_roots(source) {
+        let mut prefix = image_root.finding_path();
         let display = if prefix.display.is_empty() {
             root_display.to_string()
         } else {
             Path::new(root_display)
-                .join(prefix.display.trim_end_matches('/'))
+                .join(&prefix.display)
                 .to_string_lossy()
                 .into_owned()
         };
-        let scan = image::scan_image_root(&image_path, &display, &options.key_config_files);
+        if !prefix.display.is_empty() {
+            prefix.display.push('/');
+            if let Some(raw) = prefix.raw_bytes.as_mut() {
+                raw.push(b'/');
+            }
+        }
+        let scan = image::scan_image_source(source, &image_root, &display, &options.key_config_files);
         if report.image.is_none() {
             report.image = Some(scan.info);
         }
@@ -510,9 +521,9 @@ fn scan_tree(
     let receiver = Mutex::new(receiver);
     thread::scope(|scope| {
         let workers: Vec<_> = (0..jobs)
-            .map(|_| scope.spawn(|| work(&receiver, options, &images, fallback_key_config)))
+            .map(|_| scope.spawn(|| work(source, &receiver, options, &images, fallback_key_config)))
             .collect();
-        walk(root, options, filters, &images, &sender, tally);
+        walk(source, options, filters, &images, &sender, tally);
         drop(sender);
         for worker in workers {
             match worker.join() {
@@ -540,134 +551,123 @@ fn image_for(images: &[ImageRootContext], rel_lower: &str) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
+/// True where makguard must read a file: a link or special file here is an `MG906` error, not a
+/// note (answer files Setup reads, scripts, deployment ini files, Office configurations).
+fn must_read(rel: &str) -> bool {
+    candidate_by_name(rel).is_some_and(FileKind::is_strong_candidate)
+}
+
+/// Walks `source` depth-first, never following links, and hands every regular file to the
+/// workers.
 fn walk(
-    root: &Path,
+    source: &dyn ImageSource,
     options: &ScanOptions,
     filters: &Filters,
     images: &[ImageRootContext],
     sender: &SyncSender<WorkItem>,
     tally: &mut Tally,
 ) {
-    let root_abs = std::path::absolute(root).map_or_else(|_| root.to_path_buf(), |p| lexical_normalize(&p));
-    let entries = WalkDir::new(root)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(|entry| {
-            entry.depth() == 0
-                || filters.exclude.is_none()
-                || !entry.file_type().is_dir()
-                || !filters.excluded(&relative_path(root, entry.path()).display)
-        });
-    for entry in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
+    let mut folders = vec![SourcePath::root()];
+    while let Some(folder) = folders.pop() {
+        let mut entries = match source.list(&folder) {
+            Ok(entries) => entries,
             Err(error) => {
-                let rel = error
-                    .path()
-                    .map_or_else(|| FindingPath::new("."), |p| relative_path(root, p));
-                let io_error = error.io_error().map_or_else(
-                    || io::Error::other(error.to_string()),
-                    |e| io::Error::new(e.kind(), e.to_string()),
-                );
-                tally.findings.push(unreadable_finding(&rel, &io_error));
+                let mut rel = folder.finding_path();
+                if rel.display.is_empty() {
+                    rel.display.push('.');
+                }
+                tally.findings.push(source_error_finding(&rel, &error));
                 continue;
             }
         };
-        tally.findings.extend(crate::path_keys::keys_in_path(
-            &relative_path(root, entry.path()).display,
-        ));
-        let file_type = entry.file_type();
-        if file_type.is_dir() {
-            continue;
-        }
-        let rel = relative_path(root, entry.path());
-        // Every entry that is not a folder counts as walked, so that walked = searched + skipped.
-        tally.files_walked += 1;
-        count_walked(options);
-        if file_type.is_symlink() {
-            tally.skip(skip_reason::SYMLINK);
-            if let Some(finding) = link_outside_finding(&root_abs, &entry, &rel) {
-                tally.findings.push(finding);
-            }
-            continue;
-        }
-        if !file_type.is_file() {
-            tally.skip(skip_reason::SPECIAL_FILE);
-            continue;
-        }
-        if filters.excluded(&rel.display) {
-            tally.skip(skip_reason::EXCLUDED);
-            continue;
-        }
-        if images.iter().any(|image| {
-            image.files_read.contains(&rel.display) && (!options.deep || image.logs_searched.contains(&rel.display))
-        }) {
-            // Read by the image scan already (the registry hive, the key configuration).
-            tally.files_scanned += 1;
-            tally.bytes_read += entry.metadata().map_or(0, |m| m.len());
-            continue;
-        }
-        let by_name = match candidate_by_name(&rel.display) {
-            Some(kind) => kind,
-            None if filters.included(&rel.display) => FileKind::Text,
-            None if options.deep => FileKind::Binary,
-            _ => {
-                tally.skip(skip_reason::NOT_A_CANDIDATE);
+        // Reverse order onto the stack, so folders are visited in name order.
+        entries.sort_by(|a, b| b.name.cmp(&a.name));
+        for entry in entries {
+            let path = folder.join(entry.name.clone());
+            let rel = path.finding_path();
+            // A key in a file or folder name leaks with the image like one in a file.
+            tally.findings.extend(crate::path_keys::keys_in_path(&rel.display));
+            if entry.entry_type == EntryType::Dir {
+                if !filters.excluded(&rel.display) {
+                    folders.push(path);
+                }
                 continue;
             }
-        };
-        let image = image_for(images, &rel.display.to_lowercase());
-        let item = WorkItem {
-            path: entry.into_path(),
-            rel,
-            by_name,
-            image,
-        };
-        if sender.send(item).is_err() {
-            // Every worker is gone (they only stop early by dying); joining them reports it.
-            break;
+            let Some(item) = visit_file(source, &entry, path, rel, options, filters, images, tally) else {
+                continue;
+            };
+            if sender.send(item).is_err() {
+                // Every worker is gone (they only stop early by dying); joining them reports it.
+                return;
+            }
         }
     }
 }
 
-/// An `MG261` note when the link at `entry` points outside the scanned tree.
-fn link_outside_finding(root_abs: &Path, entry: &DirEntry, rel: &FindingPath) -> Option<Finding> {
-    let target = fs::read_link(entry.path()).ok()?;
-    let resolved = if target.is_absolute() {
-        target.clone()
-    } else {
-        let parent = entry.path().parent().unwrap_or(Path::new(""));
-        std::path::absolute(parent.join(&target)).ok()?
-    };
-    if lexical_normalize(&resolved).starts_with(root_abs) {
+/// Counts one entry that is not a folder and decides what becomes of it: `Some` to search it.
+#[allow(clippy::too_many_arguments)]
+fn visit_file(
+    source: &dyn ImageSource,
+    entry: &Entry,
+    path: SourcePath,
+    rel: FindingPath,
+    options: &ScanOptions,
+    filters: &Filters,
+    images: &[ImageRootContext],
+    tally: &mut Tally,
+) -> Option<WorkItem> {
+    // Every entry that is not a folder counts as walked, so that walked = searched + skipped.
+    tally.files_walked += 1;
+    count_walked(options);
+    match entry.entry_type {
+        EntryType::Link => {
+            tally.skip(skip_reason::SYMLINK);
+            if must_read(&rel.display) {
+                tally.findings.push(not_regular_finding(&rel, EntryType::Link));
+            } else if let Some(target) = source.link_leaves_source(&path) {
+                tally.findings.push(Finding::new(
+                    &LINK_OUTSIDE_ROOT,
+                    rel,
+                    format!("The link points outside the scanned tree (to {target}) and was not followed"),
+                ));
+            }
+            return None;
+        }
+        EntryType::Special => {
+            tally.skip(skip_reason::SPECIAL_FILE);
+            if must_read(&rel.display) {
+                tally.findings.push(not_regular_finding(&rel, EntryType::Special));
+            }
+            return None;
+        }
+        EntryType::File | EntryType::Dir => {}
+    }
+    if filters.excluded(&rel.display) {
+        tally.skip(skip_reason::EXCLUDED);
         return None;
     }
-    Some(Finding::new(
-        &LINK_OUTSIDE_ROOT,
-        rel.clone(),
-        format!(
-            "The link points outside the scanned tree (to {}) and was not followed",
-            target.to_string_lossy()
-        ),
-    ))
-}
-
-/// Resolves `.` and `..` without touching the file system (links are never followed).
-fn lexical_normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
+    if images.iter().any(|image| {
+        image.files_read.contains(&rel.display) && (!options.deep || image.logs_searched.contains(&rel.display))
+    }) {
+        // Read by the image scan already (the registry hive, the key configuration, hive logs).
+        tally.files_scanned += 1;
+        tally.bytes_read += entry.size;
+        return None;
     }
-    out
+    let image = image_for(images, &rel.display.to_lowercase());
+    let forced_text = filters.included(&rel.display);
+    Some(WorkItem {
+        path,
+        rel,
+        size: entry.size,
+        image,
+        forced_text,
+        explicit: false,
+    })
 }
 
 fn work(
+    source: &dyn ImageSource,
     receiver: &Mutex<Receiver<WorkItem>>,
     options: &ScanOptions,
     images: &[ImageRootContext],
@@ -686,9 +686,7 @@ fn work(
             Some(image) => Some(&image.key_config),
             None => fallback_key_config,
         };
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            search_file(&item.path, &item.rel, item.by_name, key_config, options)
-        }));
+        let outcome = catch_unwind(AssertUnwindSafe(|| search_entry(source, &item, key_config, options)));
         match outcome {
             Ok(outcome) => {
                 count_searched(options, outcome.files_scanned);
@@ -703,69 +701,218 @@ fn work(
     tally
 }
 
-/// Opens and searches one candidate. Only regular files reach here; the open is checked
-/// again so a file swapped for something else mid-scan is not read.
-fn search_file(
-    path: &Path,
-    rel: &FindingPath,
-    by_name: FileKind,
+/// The finding for a path the source could not read.
+fn source_error_finding(rel: &FindingPath, error: &SourceError) -> Finding {
+    match error {
+        SourceError::NotRegular(entry_type) => not_regular_finding(rel, *entry_type),
+        SourceError::Io(error) => unreadable_finding(rel, error),
+        SourceError::Corrupt(_) => unreadable_finding(rel, &io::Error::other(error.to_string())),
+    }
+}
+
+/// An `MG906` finding: a link or special file where makguard must read a file.
+pub(crate) fn not_regular_finding(rel: &FindingPath, entry_type: EntryType) -> Finding {
+    Finding::new(
+        &NOT_A_REGULAR_FILE,
+        rel.clone(),
+        format!(
+            "This is {}, where makguard must read a file; it was neither opened nor followed, so what \
+Windows would read here was not checked",
+            entry_type.describe()
+        ),
+    )
+}
+
+/// An `MG905` finding: a container makguard cannot look inside yet.
+fn container_finding(rel: &FindingPath, kind: ContainerKind) -> Finding {
+    let mut finding = Finding::new(
+        &CONTAINER_NOT_OPENED,
+        rel.clone(),
+        format!(
+            "This is {} (recognised by its content); makguard cannot look inside it yet, so nothing in it was scanned",
+            kind.describe()
+        ),
+    );
+    finding.remediation = Some(format!("To scan it today, {}.", kind.how_to_scan()));
+    finding
+}
+
+/// Reads from `reader` into `buf` until it holds `want` bytes or the file ends.
+fn fill_to(reader: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
+    let missing = want.saturating_sub(buf.len()) as u64;
+    reader.take(missing).read_to_end(buf).map(drop)
+}
+
+/// The last 512 bytes of a large file whose size is a whole number of sectors (where a fixed
+/// VHD keeps its only footer), read through random access.
+fn vhd_footer(source: &dyn ImageSource, path: &SourcePath, len: u64) -> Option<Vec<u8>> {
+    if len < 64 * 1024 || !len.is_multiple_of(sniff::VHD_FOOTER_LEN) {
+        return None;
+    }
+    let file = source.open_random(path).ok()?;
+    let mut footer = vec![0u8; sniff::VHD_FOOTER_LEN as usize];
+    let read = file.read_at(len - sniff::VHD_FOOTER_LEN, &mut footer).ok()?;
+    footer.truncate(read);
+    Some(footer)
+}
+
+/// Opens one file and searches it by what its content is: a container is an `MG905` error, an
+/// archive or other binary data is left to `--deep`, and text of any name is searched by the
+/// scanner its name or content selects, in bounded memory whatever its size.
+fn search_entry(
+    source: &dyn ImageSource,
+    item: &WorkItem,
     key_config: Option<&KeyConfigIndex>,
     options: &ScanOptions,
 ) -> Tally {
     let mut tally = Tally::default();
+    let rel = &item.rel;
+    let by_name = candidate_by_name(&rel.display);
+    let name_class = match by_name {
+        Some(_) => NameClass::Unknown,
+        None if item.forced_text || item.explicit => NameClass::Unknown,
+        None => sniff::class_by_name(&rel.display.rsplit('/').next().unwrap_or("").to_lowercase()),
+    };
+    if !options.deep {
+        match name_class {
+            NameClass::Archive => {
+                tally.skip(skip_reason::ARCHIVE_NOT_OPENED);
+                return tally;
+            }
+            NameClass::Binary if item.size < sniff::BINARY_EXTENSION_SNIFF_MIN => {
+                tally.skip(skip_reason::NOT_A_CANDIDATE);
+                return tally;
+            }
+            _ => {}
+        }
+    }
+    let opened = match source.open(&item.path) {
+        Ok(opened) => opened,
+        Err(error) => {
+            tally.skip(skip_reason::UNREADABLE);
+            tally.findings.push(source_error_finding(rel, &error));
+            return tally;
+        }
+    };
+    let len = opened.len;
+    let mut reader = CountingReader {
+        inner: opened.reader,
+        count: 0,
+    };
+    let outcome = search_opened(source, item, &mut reader, len, by_name, name_class, key_config, options);
+    tally.merge(outcome);
+    tally.bytes_read += reader.count;
+    tally
+}
+
+#[allow(clippy::too_many_arguments)]
+fn search_opened(
+    source: &dyn ImageSource,
+    item: &WorkItem,
+    reader: &mut CountingReader<Box<dyn Read + Send>>,
+    len: u64,
+    by_name: Option<FileKind>,
+    name_class: NameClass,
+    key_config: Option<&KeyConfigIndex>,
+    options: &ScanOptions,
+) -> Tally {
+    let mut tally = Tally::default();
+    let rel = &item.rel;
     let ctx = FileContext { path: rel, key_config };
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(error) => {
-            tally.skip(skip_reason::UNREADABLE);
-            tally.findings.push(unreadable_finding(rel, &error));
-            return tally;
-        }
+    let unreadable = |mut tally: Tally, error: &io::Error| {
+        tally.skip(skip_reason::UNREADABLE);
+        tally.findings.push(unreadable_finding(rel, error));
+        tally
     };
-    let size = match file.metadata() {
-        Ok(meta) if meta.is_file() => meta.len(),
-        Ok(_) => {
-            tally.skip(skip_reason::SPECIAL_FILE);
-            return tally;
-        }
-        Err(error) => {
-            tally.skip(skip_reason::UNREADABLE);
-            tally.findings.push(unreadable_finding(rel, &error));
-            return tally;
-        }
+    let mut head = Vec::with_capacity(sniff::BINARY_PROBE_LEN);
+    if let Err(error) = fill_to(reader, &mut head, sniff::BINARY_PROBE_LEN) {
+        return unreadable(tally, &error);
+    }
+    let binary_content = sniff::looks_binary(&head);
+    // Only binary data can be a disc image (its first 32 KiB are a system area).
+    if binary_content
+        && head.len() == sniff::BINARY_PROBE_LEN
+        && let Err(error) = fill_to(reader, &mut head, sniff::HEAD_LEN)
+    {
+        return unreadable(tally, &error);
+    }
+    let footer = if binary_content {
+        vhd_footer(source, &item.path, len)
+    } else {
+        None
     };
-    let as_bytes =
-        by_name == FileKind::Binary || (size > options.size_cap && (options.deep || by_name.is_strong_candidate()));
-    if !as_bytes && size > options.size_cap {
-        tally.skip(skip_reason::OVER_SIZE_CAP);
+    tally.bytes_read += footer.as_ref().map_or(0, |f| f.len() as u64);
+    let container = sniff::detect_container(&head, footer.as_deref());
+    if let Some(kind) = container {
+        tally.findings.push(container_finding(rel, kind));
+        if !options.deep {
+            tally.skip(skip_reason::CONTAINER_NOT_OPENED);
+            return tally;
+        }
+    }
+    let archive = sniff::detect_archive(&head);
+    let binary = container.is_some()
+        || archive.is_some()
+        || name_class == NameClass::Binary
+        || (binary_content && !item.forced_text && by_name.is_none());
+    if binary {
+        if !options.deep && !item.explicit {
+            tally.skip(match archive {
+                Some(_) => skip_reason::ARCHIVE_NOT_OPENED,
+                None => skip_reason::NOT_A_CANDIDATE,
+            });
+            return tally;
+        }
+        tally.files_scanned += 1;
+        let mut rest = io::Cursor::new(head).chain(reader);
+        if let Err(error) = binary::scan_reader_sized(&mut rest, &ctx, &mut tally.findings, len) {
+            tally.findings.push(unreadable_finding(rel, &error));
+        }
         return tally;
     }
+    let kind = by_name.unwrap_or(FileKind::Text);
     tally.files_scanned += 1;
-    // Only candidates are listed: with --deep every file is searched, and a list of them all
-    // would grow with the tree.
-    if by_name != FileKind::Binary {
-        tally.searched.push(rel.display.clone());
-    }
-    if as_bytes {
-        let mut counted = CountingReader { inner: file, count: 0 };
-        if let Err(error) = binary::scan_reader_sized(&mut counted, &ctx, &mut tally.findings, size) {
-            tally.findings.push(unreadable_finding(rel, &error));
-        }
-        tally.bytes_read += counted.count;
-        return tally;
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    tally.searched.push(rel.display.clone());
+    let cap = usize::try_from(options.size_cap).unwrap_or(usize::MAX);
     // Read at most one byte past the cap: a file that grew since the stat is still bounded.
-    if let Err(error) = file.take(options.size_cap.saturating_add(1)).read_to_end(&mut bytes) {
-        tally.bytes_read += bytes.len() as u64;
+    if let Err(error) = fill_to(reader, &mut head, cap.saturating_add(1)) {
         tally.findings.push(unreadable_finding(rel, &error));
         return tally;
     }
-    tally.bytes_read += bytes.len() as u64;
-    let decoded = decode(&bytes);
-    drop(bytes);
-    let kind = refine_by_content(by_name, &decoded);
-    tally.findings.extend(scan_decoded(kind, &decoded, &ctx));
+    if head.len() <= cap {
+        let decoded = decode(&head);
+        let kind = refine_by_content(kind, &decoded);
+        let found = scan_decoded(kind, &decoded, &ctx);
+        if options.deep && decoded.encoding == TextEncoding::SingleByte {
+            // Neither UTF-8 nor UTF-16: possibly binary data without NULs up front, where a
+            // UTF-16 key would not show as text. `--deep` searches its bytes too, for keys the
+            // text scan did not already report.
+            let mut as_bytes = Vec::new();
+            if binary::scan_reader(head.as_slice(), &ctx, &mut as_bytes).is_ok() {
+                let known: Vec<_> = found
+                    .iter()
+                    .filter_map(|f| f.key.as_ref().map(|k| k.key.clone()))
+                    .collect();
+                as_bytes.retain(|f| f.key.as_ref().is_none_or(|k| !known.contains(&k.key)));
+                tally.findings.extend(as_bytes);
+            }
+        }
+        tally.findings.extend(found);
+        return tally;
+    }
+    // Larger than the cap: searched to the end in bounded memory, never skipped.
+    let rest = io::Cursor::new(head).chain(reader);
+    if kind.is_strong_candidate() {
+        if let Err(error) = binary::scan_reader_sized(rest, &ctx, &mut tally.findings, len) {
+            tally.findings.push(unreadable_finding(rel, &error));
+        }
+    } else {
+        let streamed = textfile::scan_stream(rest, &ctx);
+        tally.findings.extend(streamed.findings);
+        if let Some(error) = streamed.error {
+            tally.findings.push(unreadable_finding(rel, &error));
+        }
+    }
     tally
 }
 
@@ -785,12 +932,6 @@ impl<R: Read> Read for CountingReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lexical_normalize_resolves_parents() {
-        assert_eq!(lexical_normalize(Path::new("/a/b/../c/./d")), PathBuf::from("/a/c/d"));
-        assert_eq!(lexical_normalize(Path::new("/a/../../x")), PathBuf::from("/x"));
-    }
 
     #[test]
     fn invalid_globs_are_reported_by_validate() {

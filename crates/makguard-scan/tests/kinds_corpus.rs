@@ -69,7 +69,14 @@ fn every_listed_non_gvlk_key_in_ini_office_and_media_files_is_found() {
     }
     // JTucker04 configuration.xml (3 keys) and brianlala config.xml (2 keys) at least.
     assert!(checked >= 5, "only {checked} keys checked");
-    assert_eq!(report.exit_status(Severity::Error), ExitStatus::Findings);
+    // The corpus holds wimlib's test WIMs: containers makguard does not open yet (MG905).
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.rule.code == "MG905" && f.path.display.ends_with(".wim"))
+    );
+    assert_eq!(report.exit_status(Severity::Error), ExitStatus::Incomplete);
 }
 
 #[test]

@@ -157,7 +157,7 @@ pub struct ScanOpts {
     #[arg(long)]
     pub deep: bool,
 
-    /// Largest file searched, e.g. 16MiB [default: 16MiB, or `size_cap` in makguard.toml]
+    /// Largest text file read whole; larger text is still searched, streamed, e.g. 16MiB [default: 16MiB, or `size_cap` in makguard.toml]
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub size_cap: Option<u64>,
 

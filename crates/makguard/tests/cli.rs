@@ -434,3 +434,45 @@ fn colour_only_when_asked_or_on_a_terminal() {
         "files are never coloured:\n{written}"
     );
 }
+
+#[cfg(unix)]
+fn fifo_in(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    let fifo = dir.join(name);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    made.then_some(fifo)
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_never_opened_by_scan_or_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fifo) = fifo_in(dir.path(), "unattend.xml") else {
+        return;
+    };
+    let fifo = fifo.to_string_lossy().into_owned();
+    // Each run returning proves the FIFO was not opened blocking.
+    let out = run(&["scan", &fifo]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(out.stdout.contains("MG906"), "{}", out.stdout);
+    let out = run(&["key", "--pkeyconfig", &fifo, SYNTHETIC_MAK]);
+    assert_ne!(out.code, 0, "{}", out.all());
+    let out = run(&["scan", "--pkeyconfig", &fifo, &fixture("clean")]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+}
+
+#[test]
+fn a_windows_image_file_is_incomplete_and_says_how_to_scan_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let wim = dir.path().join("install.wim");
+    let mut bytes = b"MSWIM\0\0\0".to_vec();
+    bytes.resize(4096, 0);
+    std::fs::write(&wim, bytes).unwrap();
+    let out = run(&["scan", &wim.to_string_lossy()]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(out.stdout.contains("MG905"), "{}", out.stdout);
+    assert!(out.stdout.contains("wimlib-imagex mount"), "{}", out.stdout);
+}

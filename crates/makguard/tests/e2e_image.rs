@@ -102,7 +102,12 @@ fn json_report_of_the_whole_test_image() {
         dir.path(),
         &["scan", path_str(&root), "--format", "json", "--no-progress"],
     );
-    assert_eq!(out.code, 1, "a MAK fails the gate:\n{}", out.stderr);
+    // The test image's FIFO at an answer-file path (MG906) makes the scan incomplete (3).
+    assert_eq!(
+        out.code, 3,
+        "a MAK and an unread answer file fail the gate:\n{}",
+        out.stderr
+    );
     assert_no_full_key(&out.all(), "makguard scan --format json");
     let report = out.json();
 
@@ -166,7 +171,7 @@ fn json_report_of_the_whole_test_image() {
             "1",
         ],
     );
-    assert_eq!(single.code, 1);
+    assert_eq!(single.code, 3);
     assert_eq!(redact(&single.stdout, &root, dir.path()), redacted);
 
     insta::assert_snapshot!(pretty);
@@ -202,7 +207,12 @@ fn sarif_of_a_test_image_validates_with_the_multitool() {
             "--no-progress",
         ],
     );
-    assert_eq!(out.code, 1, "a MAK fails the gate:\n{}", out.all());
+    assert_eq!(
+        out.code,
+        3,
+        "a MAK and an unread answer file fail the gate:\n{}",
+        out.all()
+    );
     let text = fs::read_to_string(&sarif_file).expect("the SARIF file was written");
     assert_no_full_key(&out.all(), "makguard scan --format sarif=FILE");
     assert_no_full_key(&text, "the SARIF log");

@@ -393,6 +393,8 @@ pub fn expected_default_rows() -> Vec<Row> {
         row("MG241", &long_path(), Some(2), Some(LEGACY_LONG_PATH)),
         row("MG241", &non_utf8, Some(1), Some(K_NON_UTF8_NAME)),
         row("MG101", "WINDOWS/panther/Unattend.XML", Some(7), Some(K_PANTHER)),
+        // A FIFO where Setup reads an answer file: never opened, and an error, not a skip.
+        row("MG906", "WINDOWS/panther/Unattend/unattend.xml", None, None),
         row("MG232", "sources/EI.cfg", Some(3), None),
         row("MG231", "sources/PID.TXT", Some(2), Some(K_PID_TXT)),
     ];

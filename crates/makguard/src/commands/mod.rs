@@ -49,8 +49,13 @@ pub fn prepare_scan(opts: &ScanOpts) -> anyhow::Result<PreparedScan> {
     let mut key_config_files: Vec<PathBuf> = opts.pkeyconfig.clone();
     key_config_files.extend(policy.scan.pkeyconfig.iter().cloned());
     for file in &key_config_files {
-        if !file.is_file() {
-            bail!("the key-configuration file {} does not exist", file.display());
+        match std::fs::metadata(file) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => bail!(
+                "the key-configuration file {} is not a regular file (a FIFO, device or folder); it was not read",
+                file.display()
+            ),
+            Err(_) => bail!("the key-configuration file {} does not exist", file.display()),
         }
     }
     let options = ScanOptions {
