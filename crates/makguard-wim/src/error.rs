@@ -122,14 +122,14 @@ pub enum WimError {
         message: String,
     },
     /// A chunk failed to decompress.
-    #[error("chunk {chunk} of the resource at offset {offset} failed to decompress: {message}")]
+    #[error("chunk {chunk} of the resource at offset {offset} failed to decompress: {source}")]
     Decompress {
         /// The resource's offset in the WIM.
         offset: u64,
         /// The chunk's index in the resource.
         chunk: u64,
         /// The decoder's complaint.
-        message: String,
+        source: crate::CodecError,
     },
 }
 

@@ -43,16 +43,22 @@
 
 mod blob_table;
 mod codec;
+mod codec_bits;
+mod codec_error;
+mod codec_huffman;
 mod error;
 mod hash;
 mod header;
+pub mod lzx;
 mod metadata;
 mod read_at;
 mod resource;
 mod wim;
 mod xml;
+pub mod xpress;
 
 pub use blob_table::BlobEntry;
+pub use codec_error::CodecError;
 pub use error::{CONVERT_ADVICE, WimError};
 pub use hash::Sha1Hash;
 pub use header::{Compression, Header, ResourceHeader};

@@ -122,10 +122,10 @@ impl Layout {
         if stored.len() == unit_len {
             return Ok(stored);
         }
-        decompress_chunk(self.compression, &stored, unit_len).map_err(|message| WimError::Decompress {
+        decompress_chunk(self.compression, &stored, unit_len).map_err(|source| WimError::Decompress {
             offset: self.header.offset,
             chunk: unit,
-            message,
+            source,
         })
     }
 }

@@ -121,3 +121,13 @@ fn wim_in_a_wim_opens_over_random_access() {
     assert_eq!(inner.images()[0].name.as_deref(), Some("winre"));
     assert_image_matches(&inner_wim, &inner, 1, &inner_src);
 }
+
+#[test]
+fn xpress_wims_read_back_exactly() {
+    round_trip("xpress", Compression::Xpress);
+}
+
+#[test]
+fn lzx_wims_read_back_exactly() {
+    round_trip("lzx", Compression::Lzx);
+}
