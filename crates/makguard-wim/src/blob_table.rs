@@ -9,6 +9,13 @@ use crate::header::{
     RESOURCE_FREE, RESOURCE_METADATA, RESOURCE_SOLID, RESOURCE_SPANNED, ResourceHeader, le_u16, le_u32,
 };
 
+impl BlobEntry {
+    /// Whether the blob is stored in another part of a split WIM.
+    pub fn in_other_part(&self) -> bool {
+        self.part != 1 || self.resource.flags & RESOURCE_SPANNED != 0
+    }
+}
+
 const ENTRY_SIZE: usize = 50;
 
 /// One blob table entry.
@@ -54,12 +61,6 @@ impl BlobTable {
             if flags & RESOURCE_SOLID != 0 {
                 return Err(WimError::Solid {
                     reason: "a blob stored in a solid resource (flag 0x10)",
-                });
-            }
-            if flags & RESOURCE_SPANNED != 0 {
-                return Err(WimError::BlobInOtherPart {
-                    hash: entry.hash,
-                    part: entry.part,
                 });
             }
             if flags & RESOURCE_METADATA != 0 {

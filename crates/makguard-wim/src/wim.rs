@@ -128,6 +128,12 @@ impl Wim {
             .checked_sub(1)
             .and_then(|i| self.blobs.metadata.get(i as usize))
             .ok_or(WimError::NoSuchImage { index, count })?;
+        if entry.in_other_part() {
+            return Err(WimError::BlobInOtherPart {
+                hash: entry.hash,
+                part: entry.part,
+            });
+        }
         let size = entry.resource.original_size;
         if size > self.file_len.saturating_mul(METADATA_EXPANSION_CAP) {
             return Err(WimError::MetadataTooLarge { image: index, size });
@@ -173,7 +179,7 @@ impl Wim {
             return Ok((Arc::new(Layout::empty()), None));
         }
         let entry = self.blob(hash).ok_or(WimError::BlobNotFound(hash))?;
-        if entry.part != 1 {
+        if entry.in_other_part() {
             return Err(WimError::BlobInOtherPart { hash, part: entry.part });
         }
         Ok((Arc::new(self.layout(&entry.resource)?), Some(hash)))
