@@ -374,3 +374,70 @@ impl ReadAt for BlobRandomAccess {
         Ok(self.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A resource over 4 GiB uses 8-byte chunk table entries: build one whose chunks are all
+    /// empty but the last (5 raw bytes), and read those bytes back past the 4 GiB mark.
+    #[test]
+    fn resources_over_4_gib_use_8_byte_chunk_tables() {
+        let chunk_size = 32_768u32;
+        let original_size = (1u64 << 32) + 5;
+        let chunks = original_size.div_ceil(u64::from(chunk_size));
+        let mut file = vec![0u8; ((chunks - 1) * 8) as usize];
+        file.extend_from_slice(b"HELLO");
+        let header = ResourceHeader {
+            stored_size: file.len() as u64,
+            flags: crate::header::RESOURCE_COMPRESSED,
+            offset: 0,
+            original_size,
+        };
+        let file_len = file.len() as u64;
+        let source: Arc<dyn ReadAt> = Arc::new(file);
+        let layout = Layout::new(&*source, header, Compression::Lzx, chunk_size, file_len).unwrap();
+        assert_eq!(layout.chunk_bounds.len() as u64, chunks + 1);
+        let random = BlobRandomAccess::new(Arc::clone(&source), Arc::new(layout), None);
+        let mut buf = [0u8; 16];
+        assert_eq!(random.read_blob_at(1 << 32, &mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"HELLO");
+        // The empty first chunk cannot decode to 32 KiB: an error, not a panic or zeros.
+        assert!(matches!(
+            random.read_blob_at(0, &mut buf),
+            Err(WimError::Decompress { chunk: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn chunk_tables_larger_than_the_resource_are_refused_before_allocating() {
+        let header = ResourceHeader {
+            stored_size: 100,
+            flags: crate::header::RESOURCE_COMPRESSED,
+            offset: 0,
+            original_size: u64::MAX / 2,
+        };
+        let source: Arc<dyn ReadAt> = Arc::new(vec![0u8; 100]);
+        let error = Layout::new(&*source, header, Compression::Xpress, 32_768, 100).unwrap_err();
+        assert!(matches!(error, WimError::BadResource { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn out_of_order_chunk_offsets_are_refused() {
+        let mut file = Vec::new();
+        for offset in [10u32, 5] {
+            file.extend_from_slice(&offset.to_le_bytes());
+        }
+        file.extend_from_slice(&[0u8; 40]);
+        let header = ResourceHeader {
+            stored_size: file.len() as u64,
+            flags: crate::header::RESOURCE_COMPRESSED,
+            offset: 0,
+            original_size: 3 * 4096,
+        };
+        let len = file.len() as u64;
+        let source: Arc<dyn ReadAt> = Arc::new(file);
+        let error = Layout::new(&*source, header, Compression::Xpress, 4096, len).unwrap_err();
+        assert!(matches!(error, WimError::BadResource { .. }), "{error:?}");
+    }
+}
