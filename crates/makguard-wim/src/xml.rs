@@ -68,7 +68,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<XmlData, WimError> {
     loop {
         match reader.read_event() {
             Err(error) => return Err(WimError::BadXml(error.to_string())),
-            Ok(Event::Eof) => break,
+            Ok(Event::Eof) if path.is_empty() => break,
+            Ok(Event::Eof) => return Err(WimError::BadXml(format!("<{}> is not closed", path.join("><")))),
             Ok(Event::Start(start)) => {
                 let name = String::from_utf8_lossy(start.name().as_ref()).to_ascii_uppercase();
                 if name == "IMAGE" && path.len() == 1 {
@@ -133,5 +134,61 @@ fn record(data: &mut XmlData, path: &[String], value: &str) {
         ["WIM", "IMAGE", "WINDOWS", "VERSION", "BUILD"] => image.build = number,
         ["WIM", "IMAGE", "WINDOWS", "VERSION", "SPBUILD"] => image.sp_build = number,
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf16(text: &str) -> Vec<u8> {
+        [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect()
+    }
+
+    #[test]
+    fn windows_fields_come_from_each_image() {
+        let xml = "<WIM><TOTALBYTES>1</TOTALBYTES>\
+<IMAGE INDEX=\"1\"><NAME>Windows 11 Pro</NAME><DIRCOUNT>3</DIRCOUNT><FILECOUNT>7</FILECOUNT>\
+<WINDOWS><ARCH>9</ARCH><PRODUCTNAME>Microsoft&#174; Windows&#174; Operating System</PRODUCTNAME>\
+<EDITIONID>Professional</EDITIONID><INSTALLATIONTYPE>Client</INSTALLATIONTYPE>\
+<VERSION><MAJOR>10</MAJOR><MINOR>0</MINOR><BUILD>22631</BUILD><SPBUILD>2861</SPBUILD></VERSION>\
+</WINDOWS></IMAGE><IMAGE INDEX=\"2\"><NAME>Second &amp; last</NAME></IMAGE></WIM>";
+        let data = parse(&utf16(xml)).unwrap();
+        assert!(!data.encrypted_esd);
+        let first = &data.images[0];
+        assert_eq!(first.index, 1);
+        assert_eq!(first.name.as_deref(), Some("Windows 11 Pro"));
+        assert_eq!(first.edition_id.as_deref(), Some("Professional"));
+        assert_eq!(first.arch.as_deref(), Some("9"));
+        assert_eq!(
+            first.product_name.as_deref(),
+            Some("Microsoft® Windows® Operating System")
+        );
+        assert_eq!(first.installation_type.as_deref(), Some("Client"));
+        assert_eq!(
+            (first.major, first.minor, first.build, first.sp_build),
+            (Some(10), Some(0), Some(22631), Some(2861))
+        );
+        assert_eq!((first.dir_count, first.file_count), (Some(3), Some(7)));
+        assert_eq!(data.images[1].name.as_deref(), Some("Second & last"));
+        assert_eq!(data.images[1].edition_id, None);
+    }
+
+    #[test]
+    fn esd_encryption_marker_and_bad_xml() {
+        let data = parse(&utf16("<WIM><ESD><ENCRYPTED>1</ENCRYPTED></ESD></WIM>")).unwrap();
+        assert!(data.encrypted_esd);
+        assert!(matches!(
+            parse(&utf16("<WIM><IMAGE INDEX=\"1\">")),
+            Err(WimError::BadXml(_))
+        ));
+        assert!(matches!(
+            parse(&utf16("<WIM><IMAGE INDEX=\"x\"></IMAGE></WIM>")),
+            Err(WimError::BadXml(_))
+        ));
+        assert!(matches!(parse(&[0xFF, 0xFE, 0x41]), Err(WimError::BadXml(_))));
     }
 }

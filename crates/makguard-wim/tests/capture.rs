@@ -29,6 +29,7 @@ fn build_tree(root: &Path, seed: u64) {
     {
         std::fs::write(sub.join(format!("size-{len}")), noise(len, seed + i as u64)).unwrap();
     }
+    std::fs::write(sub.join("calls.exe"), x86_like(150_000, seed)).unwrap();
     std::fs::write(root.join("naïve résumé ☃ 日本語 𝄞.txt"), "ünïcödé".as_bytes()).unwrap();
     let mut deep = root.join("deep");
     for level in 0..60 {
@@ -36,7 +37,31 @@ fn build_tree(root: &Path, seed: u64) {
     }
     std::fs::create_dir_all(&deep).unwrap();
     std::fs::write(deep.join(format!("{}.txt", "long".repeat(60))), b"at the bottom").unwrap();
+    #[cfg(unix)]
     std::os::unix::fs::symlink("a.txt", root.join("link to a")).unwrap();
+}
+
+/// Bytes dense in E8 (x86 CALL) opcodes, with targets of 0, near 12,000,000 and negative, so
+/// LZX's E8 translation is exercised.
+fn x86_like(len: usize, seed: u64) -> Vec<u8> {
+    let filler = noise(len, seed);
+    let mut out = Vec::with_capacity(len + 8);
+    let mut i = 0;
+    while out.len() < len {
+        let target: i32 = match i % 5 {
+            0 => 0,
+            1 => 12_000_000 - (i as i32 % 64),
+            2 => -(i as i32),
+            3 => out.len() as i32,
+            _ => i32::from(filler[i % len]),
+        };
+        out.push(0xE8);
+        out.extend_from_slice(&target.to_le_bytes());
+        out.extend_from_slice(&filler[i % len..(i % len + 3).min(len)]);
+        i += 1;
+    }
+    out.truncate(len);
+    out
 }
 
 fn round_trip(compress: &str, expected: Compression) {
@@ -76,6 +101,7 @@ fn round_trip(compress: &str, expected: Compression) {
     );
     assert_eq!(find(&two, "/a.txt").data.hash, a.data.hash, "images share blobs");
     assert!(find(&one, "/empty").data.hash.is_zero());
+    #[cfg(unix)]
     assert!(find(&one, "/link to a").is_reparse());
 
     // Deduplication: each unique blob once, and fewer than the stream references.
@@ -130,4 +156,40 @@ fn xpress_wims_read_back_exactly() {
 #[test]
 fn lzx_wims_read_back_exactly() {
     round_trip("lzx", Compression::Lzx);
+}
+
+#[test]
+fn one_wim_serves_many_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Wim>();
+    assert_send_sync::<makguard_wim::BlobRandomAccess>();
+    fn assert_send<T: Send>() {}
+    assert_send::<makguard_wim::BlobReader>();
+    if !have_wimlib() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src");
+    build_tree(&source, 3);
+    let wim_path = dir.path().join("x.wim");
+    capture(&source, &wim_path, "img", &["--compress=lzx"]);
+    let wim = open(&wim_path).unwrap();
+    let tree = wim.image_tree(1).unwrap();
+    let files: Vec<(String, makguard_wim::Sha1Hash)> = tree
+        .walk()
+        .into_iter()
+        .filter(|(i, _)| !tree.entries[*i].is_dir() && !tree.entries[*i].is_reparse())
+        .map(|(i, path)| (path, tree.entries[i].data.hash))
+        .collect();
+    std::thread::scope(|scope| {
+        for worker in 0..4 {
+            let (wim, files, source) = (&wim, &files, &source);
+            scope.spawn(move || {
+                for (path, hash) in files.iter().skip(worker).step_by(2) {
+                    let expected = std::fs::read(source.join(path.trim_start_matches('/'))).unwrap();
+                    assert!(wim.read_blob(*hash).unwrap() == expected, "{path}");
+                }
+            });
+        }
+    });
 }
