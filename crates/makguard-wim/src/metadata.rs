@@ -160,19 +160,18 @@ impl ImageTree {
         names.iter().rev().fold(String::new(), |path, name| path + "/" + name)
     }
 
-    /// Every entry below the root with its path, depth first in stored order.
-    pub fn walk(&self) -> Vec<(usize, String)> {
-        let mut out = Vec::with_capacity(self.entries.len());
+    /// Every entry below the root with its path, depth first in stored order. Lazy: paths are
+    /// built as the walk reaches them.
+    pub fn walk(&self) -> impl Iterator<Item = (usize, String)> + '_ {
         let mut stack: Vec<(usize, String)> = vec![(0, String::new())];
-        while let Some((index, path)) = stack.pop() {
+        std::iter::from_fn(move || {
+            let (index, path) = stack.pop()?;
             for &child in self.entries[index].children.iter().rev() {
                 stack.push((child, format!("{path}/{}", self.entries[child].name)));
             }
-            if index != 0 {
-                out.push((index, path));
-            }
-        }
-        out
+            Some((index, path))
+        })
+        .filter(|(index, _)| *index != 0)
     }
 
     /// Every content stream of every entry: (entry index, stream name, stream). A caller that
@@ -230,7 +229,7 @@ pub(crate) fn parse_tree(
         .ok_or_else(|| parser.bad("no root directory entry"))?;
     let root_subdir = root.subdir;
     let root_is_dir = root.attributes & ATTRIBUTE_DIRECTORY != 0;
-    let entry = parser.entry(root, None, "/");
+    let entry = parser.entry(root, None);
     parser.entries.push(entry);
     let mut pending: Vec<(usize, u64, usize)> = Vec::new();
     parser.queue_children(&mut pending, 0, root_subdir, root_is_dir, 1)?;
@@ -366,30 +365,19 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
         list_offset: u64,
         depth: usize,
     ) -> Result<(), WimError> {
-        let dir_path = self.path_of(dir);
         let mut names_seen: HashSet<Vec<u16>> = HashSet::new();
         let mut offset = usize::try_from(list_offset).map_err(|_| self.bad("a child offset is out of range"))?;
         while let Some(raw) = self.read_dentry(offset)? {
             offset = raw.next;
-            let (display, _) = lossy(&raw.name);
-            let problem_path = format!("{dir_path}/{}", display.escape_debug());
-            if let Some(kind) = refusal(&raw.name) {
-                self.problems.push(TreeProblem {
-                    path: problem_path,
-                    kind,
-                });
-                continue;
-            }
-            if !names_seen.insert(raw.name.clone()) {
-                self.problems.push(TreeProblem {
-                    path: problem_path,
-                    kind: TreeProblemKind::DuplicateName,
-                });
+            let refused = refusal(&raw.name)
+                .or_else(|| (!names_seen.insert(raw.name.clone())).then_some(TreeProblemKind::DuplicateName));
+            if let Some(kind) = refused {
+                let path = format!("{}/{}", self.path_of(dir), lossy(&raw.name).0.escape_debug());
+                self.problems.push(TreeProblem { path, kind });
                 continue;
             }
             let (subdir, is_dir) = (raw.subdir, raw.attributes & ATTRIBUTE_DIRECTORY != 0);
-            let path = format!("{dir_path}/{display}");
-            let entry = self.entry(raw, Some(dir), &path);
+            let entry = self.entry(raw, Some(dir));
             let index = self.entries.len();
             self.entries.push(entry);
             self.entries[dir].children.push(index);
@@ -479,15 +467,27 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
         Ok(((name, hash), next))
     }
 
-    fn stream(&mut self, hash: Sha1Hash, path: &str) -> Stream {
+    /// The path an entry named `name` below `parent` will have (built only for problems).
+    fn child_path(&self, parent: Option<usize>, name: &str) -> String {
+        match parent {
+            None => "/".to_owned(),
+            Some(parent) => format!("{}/{name}", self.path_of(parent)),
+        }
+    }
+
+    fn stream(&mut self, hash: Sha1Hash, parent: Option<usize>, name: &str, stream_name: Option<&str>) -> Stream {
         if hash.is_zero() {
             return Stream::default();
         }
         match (self.blob_size)(hash) {
             Some(size) => Stream { hash, size },
             None => {
+                let mut path = self.child_path(parent, name);
+                if let Some(stream_name) = stream_name {
+                    path = format!("{path}:{stream_name}");
+                }
                 self.problems.push(TreeProblem {
-                    path: path.to_owned(),
+                    path,
                     kind: TreeProblemKind::MissingBlob(hash),
                 });
                 Stream { hash, size: 0 }
@@ -497,11 +497,11 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
 
     /// Builds the entry, resolving its streams: unnamed ones are the reparse data first (for
     /// a reparse point), then the file data; a zero main hash yields to unnamed extra entries.
-    fn entry(&mut self, raw: RawDentry, parent: Option<usize>, path: &str) -> DirEntry {
+    fn entry(&mut self, raw: RawDentry, parent: Option<usize>) -> DirEntry {
         let (name, invalid) = lossy(&raw.name);
         if invalid {
             self.problems.push(TreeProblem {
-                path: path.to_owned(),
+                path: self.child_path(parent, &name),
                 kind: TreeProblemKind::InvalidUtf16Name,
             });
         }
@@ -519,7 +519,7 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
         let is_reparse = raw.attributes & ATTRIBUTE_REPARSE_POINT != 0;
         let mut unnamed = unnamed.into_iter();
         let reparse = if is_reparse {
-            let data = self.stream(unnamed.next().unwrap_or_default(), path);
+            let data = self.stream(unnamed.next().unwrap_or_default(), parent, &name, None);
             Some(Reparse {
                 tag: raw.reparse_tag,
                 data,
@@ -527,10 +527,10 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
         } else {
             None
         };
-        let data = self.stream(unnamed.next().unwrap_or_default(), path);
+        let data = self.stream(unnamed.next().unwrap_or_default(), parent, &name, None);
         if unnamed.any(|hash| !hash.is_zero()) {
             self.problems.push(TreeProblem {
-                path: path.to_owned(),
+                path: self.child_path(parent, &name),
                 kind: TreeProblemKind::ExtraUnnamedStream,
             });
         }
@@ -538,9 +538,13 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
             .extra
             .iter()
             .filter(|(n, _)| !n.is_empty())
-            .map(|(n, hash)| NamedStream {
-                name: lossy(n).0,
-                stream: self.stream(*hash, &format!("{path}:{}", lossy(n).0)),
+            .map(|(n, hash)| {
+                let stream_name = lossy(n).0;
+                let stream = self.stream(*hash, parent, &name, Some(&stream_name));
+                NamedStream {
+                    name: stream_name,
+                    stream,
+                }
             })
             .collect();
         let short_name = (!raw.short_name.is_empty()).then(|| lossy(&raw.short_name).0);
@@ -559,5 +563,236 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
             last_access_time: raw.times[1],
             last_write_time: raw.times[2],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn units(name: &str) -> Vec<u16> {
+        name.encode_utf16().collect()
+    }
+
+    fn pad8(bytes: &mut Vec<u8>) {
+        while !bytes.len().is_multiple_of(8) {
+            bytes.push(0);
+        }
+    }
+
+    /// One dentry (padded to 8) with its extra stream entries.
+    fn dentry(name: &[u16], attributes: u32, subdir: u64, hash: u8, streams: &[(&str, u8)]) -> Vec<u8> {
+        let mut d = vec![0u8; DENTRY_FIXED];
+        d[0x08..0x0C].copy_from_slice(&attributes.to_le_bytes());
+        d[0x0C..0x10].copy_from_slice(&u32::MAX.to_le_bytes());
+        d[0x10..0x18].copy_from_slice(&subdir.to_le_bytes());
+        d[0x40..0x54].copy_from_slice(&[hash; 20]);
+        d[0x60..0x62].copy_from_slice(&(streams.len() as u16).to_le_bytes());
+        d[0x64..0x66].copy_from_slice(&((name.len() * 2) as u16).to_le_bytes());
+        d.extend(name.iter().flat_map(|u| u.to_le_bytes()));
+        if !name.is_empty() {
+            d.extend_from_slice(&[0, 0]);
+        }
+        let length = d.len() as u64;
+        d[0..8].copy_from_slice(&length.to_le_bytes());
+        pad8(&mut d);
+        for (stream_name, stream_hash) in streams {
+            let mut s = vec![0u8; STREAM_FIXED];
+            s[16..36].copy_from_slice(&[*stream_hash; 20]);
+            let name = units(stream_name);
+            s[36..38].copy_from_slice(&((name.len() * 2) as u16).to_le_bytes());
+            s.extend(name.iter().flat_map(|u| u.to_le_bytes()));
+            if !name.is_empty() {
+                s.extend_from_slice(&[0, 0]);
+            }
+            let length = s.len() as u64;
+            s[0..8].copy_from_slice(&length.to_le_bytes());
+            pad8(&mut s);
+            d.extend(s);
+        }
+        d
+    }
+
+    const SECURITY: [u8; 8] = [8, 0, 0, 0, 0, 0, 0, 0];
+    const END: [u8; 8] = [0; 8];
+
+    /// Security data, a root directory, and one list of children built by `children(offset)`
+    /// (given the list's offset, so directories can point further on).
+    fn image(children: impl Fn(u64) -> Vec<u8>) -> Vec<u8> {
+        let mut data = SECURITY.to_vec();
+        let root_len = dentry(&[], ATTRIBUTE_DIRECTORY, 0, 0, &[]).len() as u64;
+        let list = 8 + root_len + 8;
+        data.extend(dentry(&[], ATTRIBUTE_DIRECTORY, list, 0, &[]));
+        data.extend_from_slice(&END);
+        data.extend(children(list));
+        data.extend_from_slice(&END);
+        data
+    }
+
+    fn sizes(hash: Sha1Hash) -> Option<u64> {
+        (hash.0[0] != 0xEE).then_some(u64::from(hash.0[0]))
+    }
+
+    #[test]
+    fn bad_names_are_refused_and_listed_and_the_rest_is_read() {
+        let mut bad_utf16 = units("bad");
+        bad_utf16.push(0xD800);
+        let data = image(|_| {
+            [
+                dentry(&units("ok.txt"), 0x20, 0, 1, &[]),
+                dentry(&units("a/b"), 0x20, 0, 2, &[]),
+                dentry(&units("a\\b"), 0x20, 0, 2, &[]),
+                dentry(&[0x61, 0, 0x62], 0x20, 0, 2, &[]),
+                dentry(&units("."), ATTRIBUTE_DIRECTORY, 0, 0, &[]),
+                dentry(&units("ok.txt"), 0x20, 0, 3, &[]),
+                dentry(&bad_utf16, 0x20, 0, 4, &[]),
+                dentry(&units("missing"), 0x20, 0, 0xEE, &[]),
+            ]
+            .concat()
+        });
+        let tree = parse_tree(1, &data, sizes).unwrap();
+        let paths: Vec<String> = tree.walk().map(|(_, p)| p).collect();
+        assert_eq!(paths, ["/ok.txt", "/bad\u{FFFD}", "/missing"]);
+        let kinds: Vec<(&str, &TreeProblemKind)> = tree.problems.iter().map(|p| (p.path.as_str(), &p.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("/a/b", &TreeProblemKind::ForbiddenCharacter),
+                ("/a\\\\b", &TreeProblemKind::ForbiddenCharacter),
+                ("/a\\0b", &TreeProblemKind::ForbiddenCharacter),
+                ("/.", &TreeProblemKind::DotName),
+                ("/ok.txt", &TreeProblemKind::DuplicateName),
+                ("/bad\u{FFFD}", &TreeProblemKind::InvalidUtf16Name),
+                ("/missing", &TreeProblemKind::MissingBlob(Sha1Hash([0xEE; 20]))),
+            ]
+        );
+        assert_eq!(tree.entries[tree.root().children[0]].data.size, 1);
+    }
+
+    #[test]
+    fn empty_names_below_the_root_are_refused() {
+        let data = image(|_| dentry(&[], 0x20, 0, 1, &[]));
+        let tree = parse_tree(1, &data, sizes).unwrap();
+        assert_eq!(tree.entries.len(), 1);
+        assert_eq!(tree.problems[0].kind, TreeProblemKind::EmptyName);
+    }
+
+    #[test]
+    fn streams_resolve_named_unnamed_and_reparse_data() {
+        let data = image(|_| {
+            [
+                // Named streams beside the main hash.
+                dentry(&units("ads"), 0x20, 0, 1, &[("hidden", 2), ("", 0)]),
+                // A zero main hash yields to an unnamed extra entry.
+                dentry(&units("new"), 0x20, 0, 0, &[("", 3), ("s", 4)]),
+                // A reparse point: the first unnamed stream is the reparse data.
+                dentry(&units("link"), 0x20 | ATTRIBUTE_REPARSE_POINT, 0, 5, &[]),
+                dentry(
+                    &units("link2"),
+                    0x20 | ATTRIBUTE_REPARSE_POINT,
+                    0,
+                    0,
+                    &[("", 6), ("", 7)],
+                ),
+                dentry(&units("extra"), 0x20, 0, 8, &[("", 9)]),
+            ]
+            .concat()
+        });
+        let tree = parse_tree(1, &data, sizes).unwrap();
+        let get = |name: &str| tree.entries.iter().find(|e| e.name == name).unwrap();
+        let h = |b: u8| Sha1Hash([b; 20]);
+        let ads = get("ads");
+        assert_eq!(ads.data.hash, h(1));
+        assert_eq!(
+            ads.named_streams,
+            [NamedStream {
+                name: "hidden".into(),
+                stream: Stream { hash: h(2), size: 2 }
+            }]
+        );
+        assert_eq!(get("new").data.hash, h(3));
+        assert_eq!(get("new").named_streams[0].stream.hash, h(4));
+        let link = get("link");
+        assert_eq!(link.reparse.unwrap().data.hash, h(5));
+        assert!(link.data.hash.is_zero());
+        let link2 = get("link2");
+        assert_eq!((link2.reparse.unwrap().data.hash, link2.data.hash), (h(6), h(7)));
+        assert_eq!(get("extra").data.hash, h(8));
+        assert_eq!(
+            tree.problems,
+            [TreeProblem {
+                path: "/extra".into(),
+                kind: TreeProblemKind::ExtraUnnamedStream
+            }]
+        );
+        let refs: Vec<_> = tree
+            .stream_refs()
+            .map(|(_, name, s)| (name.map(str::to_owned), s.hash))
+            .collect();
+        assert!(refs.contains(&(Some("hidden".into()), h(2))));
+        assert!(
+            !refs.iter().any(|(_, hash)| *hash == h(5)),
+            "reparse data is not a content stream"
+        );
+    }
+
+    #[test]
+    fn children_of_a_file_are_a_problem() {
+        let data = image(|list| dentry(&units("file"), 0x20, list, 1, &[]));
+        let tree = parse_tree(1, &data, sizes).unwrap();
+        assert_eq!(tree.problems[0].kind, TreeProblemKind::ChildrenOfNonDirectory);
+    }
+
+    #[test]
+    fn a_directory_listing_itself_is_a_cycle() {
+        let data = image(|list| dentry(&units("loop"), ATTRIBUTE_DIRECTORY, list, 0, &[]));
+        assert!(matches!(
+            parse_tree(1, &data, sizes),
+            Err(WimError::Cycle { image: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_cap_fails_and_at_the_cap_reads() {
+        let chain = |levels: usize| {
+            image(|list| {
+                let level_len = dentry(&units("d"), ATTRIBUTE_DIRECTORY, 0, 0, &[]).len() as u64 + 8;
+                let mut out = Vec::new();
+                for level in 0..levels as u64 {
+                    let child_list = if level + 1 < levels as u64 {
+                        list + (level + 1) * level_len
+                    } else {
+                        0
+                    };
+                    out.extend(dentry(&units("d"), ATTRIBUTE_DIRECTORY, child_list, 0, &[]));
+                    if level + 1 < levels as u64 {
+                        out.extend_from_slice(&END);
+                    }
+                }
+                out
+            })
+        };
+        let tree = parse_tree(1, &chain(MAX_DEPTH), sizes).unwrap();
+        assert_eq!(tree.entries.len(), MAX_DEPTH + 1);
+        assert!(matches!(
+            parse_tree(1, &chain(MAX_DEPTH + 1), sizes),
+            Err(WimError::TooDeep { image: 1 })
+        ));
+    }
+
+    #[test]
+    fn truncated_and_oversized_fields_are_errors() {
+        assert!(parse_tree(1, &[0u8; 4], sizes).is_err());
+        let mut security = vec![0u8; 16];
+        security[0] = 16;
+        security[4] = 5; // five descriptor sizes cannot fit in 16 bytes
+        assert!(matches!(
+            parse_tree(1, &security, sizes),
+            Err(WimError::BadMetadata { .. })
+        ));
+        let mut data = image(|_| dentry(&units("x"), 0x20, 0, 1, &[]));
+        let at = data.len() - 8 - 0x70;
+        data[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(matches!(parse_tree(1, &data, sizes), Err(WimError::BadMetadata { .. })));
     }
 }

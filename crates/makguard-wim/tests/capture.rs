@@ -86,7 +86,7 @@ fn round_trip(compress: &str, expected: Compression) {
     let two = assert_image_matches(&wim_path, &wim, 2, &second);
 
     let find = |tree: &makguard_wim::ImageTree, path: &str| {
-        let (index, _) = tree.walk().into_iter().find(|(_, p)| p == path).unwrap();
+        let (index, _) = tree.walk().find(|(_, p)| p == path).unwrap();
         tree.entries[index].clone()
     };
     let a = find(&one, "/a.txt");
@@ -138,7 +138,6 @@ fn wim_in_a_wim_opens_over_random_access() {
     let tree = outer.image_tree(1).unwrap();
     let (index, _) = tree
         .walk()
-        .into_iter()
         .find(|(_, p)| p == "/Windows/System32/Recovery/Winre.wim")
         .unwrap();
     let hash = tree.entries[index].data.hash;
@@ -177,7 +176,6 @@ fn one_wim_serves_many_threads() {
     let tree = wim.image_tree(1).unwrap();
     let files: Vec<(String, makguard_wim::Sha1Hash)> = tree
         .walk()
-        .into_iter()
         .filter(|(i, _)| !tree.entries[*i].is_dir() && !tree.entries[*i].is_reparse())
         .map(|(i, path)| (path, tree.entries[i].data.hash))
         .collect();

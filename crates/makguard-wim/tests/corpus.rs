@@ -60,7 +60,6 @@ fn dotdot_entry_is_a_problem_not_a_path() {
     assert_eq!(kinds(&tree), [("/..", &TreeProblemKind::DotName)]);
     assert!(
         tree.walk()
-            .iter()
             .all(|(_, path)| !path.split('/').any(|c| c == ".." || c == "."))
     );
     assert!(read_all(&wim, &tree).is_empty());
@@ -129,14 +128,9 @@ fn corrupted_file_2_fails_to_decompress() {
 fn long_paths_are_read_whole() {
     let (_, tree) = tree("longpaths");
     assert!(tree.problems.is_empty());
-    let deepest = tree
-        .walk()
-        .into_iter()
-        .map(|(_, path)| path.matches('/').count())
-        .max()
-        .unwrap();
+    let deepest = tree.walk().map(|(_, path)| path.matches('/').count()).max().unwrap();
     assert!(deepest >= 200, "deepest {deepest}");
-    let longest = tree.walk().into_iter().map(|(_, path)| path.len()).max().unwrap();
+    let longest = tree.walk().map(|(_, path)| path.len()).max().unwrap();
     assert!(longest > 260, "longest path {longest} is not past MAX_PATH");
     assert_paths_match_wimlib("longpaths", &tree);
 }

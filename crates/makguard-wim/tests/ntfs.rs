@@ -117,7 +117,7 @@ fn ntfs_volume_streams_links_and_reparse_points() {
         assert!(tree.problems.is_empty(), "{:?}", tree.problems);
         assert_eq!(our_paths(&tree), wimlib_dir(&wim_path, 1));
         let find = |path: &str| {
-            let (index, _) = tree.walk().into_iter().find(|(_, p)| p == path).unwrap();
+            let (index, _) = tree.walk().find(|(_, p)| p == path).unwrap();
             &tree.entries[index]
         };
 

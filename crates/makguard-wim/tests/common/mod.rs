@@ -53,7 +53,7 @@ pub fn wimlib_dir(wim: &Path, index: u32) -> Vec<String> {
 /// The paths our reader lists (the root as `/`), sorted.
 pub fn our_paths(tree: &ImageTree) -> Vec<String> {
     let mut paths: Vec<String> = std::iter::once("/".to_owned())
-        .chain(tree.walk().into_iter().map(|(_, path)| path))
+        .chain(tree.walk().map(|(_, path)| path))
         .collect();
     paths.sort();
     paths
