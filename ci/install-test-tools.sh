@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the independent tools makguard's tests check against, on a fresh Debian machine:
-# wimlib (WIM capture and FUSE mounts), hivex (hive writer), reglookup (hive reader), ripgrep
+# wimlib (WIM capture and FUSE mounts), ntfs-3g and attr (NTFS volumes for WIM capture), hivex (hive writer), reglookup (hive reader), ripgrep
 # (benchmark baseline), python junitparser and PyYAML (JUnit and recipe consumers), and
 # Microsoft's SARIF Multitool (npm). Idempotent: anything already present is left alone.
 set -euo pipefail
@@ -14,6 +14,8 @@ command -v hivexregedit >/dev/null || missing+=(libwin-hivex-perl)
 command -v reglookup >/dev/null || missing+=(reglookup)
 command -v rg >/dev/null || missing+=(ripgrep)
 command -v xz >/dev/null || missing+=(xz-utils)
+command -v mkntfs >/dev/null || missing+=(ntfs-3g)
+command -v setfattr >/dev/null || missing+=(attr)
 command -v fusermount3 >/dev/null || command -v fusermount >/dev/null || missing+=(fuse3)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing with apt-get: ${missing[*]}"
