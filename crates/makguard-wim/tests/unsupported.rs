@@ -201,3 +201,32 @@ fn not_a_wim_and_truncated_headers() {
         Err(WimError::Truncated(_))
     ));
 }
+
+#[test]
+fn metadata_claiming_more_than_512_times_the_file_is_refused() {
+    let Some((_dir, wim)) = captured(&["--compress=none"]) else {
+        return;
+    };
+    let mut bytes = std::fs::read(&wim).unwrap();
+    let (table, _) = blob_table(&bytes);
+    let metadata = (0..table.len() / 50)
+        .map(|i| table.start + i * 50)
+        .find(|&at| bytes[at + 7] & 0x2 != 0)
+        .unwrap();
+    let claim = bytes.len() as u64 * 512 + 1;
+    bytes[metadata + 16..metadata + 24].copy_from_slice(&claim.to_le_bytes());
+    let wim = open_bytes(bytes).unwrap();
+    let error = wim.image_tree(1).unwrap_err();
+    assert!(
+        matches!(error, WimError::MetadataTooLarge { image: 1, size } if size == claim),
+        "{error:?}"
+    );
+    assert!(matches!(
+        wim.image_tree(2),
+        Err(WimError::NoSuchImage { index: 2, count: 1 })
+    ));
+    assert!(matches!(
+        wim.image_tree(0),
+        Err(WimError::NoSuchImage { index: 0, count: 1 })
+    ));
+}
