@@ -2,10 +2,13 @@
 //! and read at random raises the process's peak RSS by far less than the blob. Linux only
 //! (reads `/proc/self/status`); alone in its test binary so no other test moves the peak.
 
+#[cfg(target_os = "linux")]
 mod common;
 
+#[cfg(target_os = "linux")]
 use std::io::Read;
 
+#[cfg(target_os = "linux")]
 use common::*;
 
 #[cfg(target_os = "linux")]
