@@ -670,6 +670,37 @@ mod tests {
     }
 
     #[test]
+    fn short_names_security_ids_times_and_link_groups_are_read() {
+        let data = image(|_| {
+            let mut d = dentry(&units("Program Files"), ATTRIBUTE_DIRECTORY, 0, 0, &[]);
+            let short: Vec<u8> = units("PROGRA~1").iter().flat_map(|u| u.to_le_bytes()).collect();
+            let fixed_and_name = DENTRY_FIXED + 2 * "Program Files".len() + 2;
+            d.truncate(fixed_and_name);
+            d.extend_from_slice(&short);
+            d.extend_from_slice(&[0, 0]);
+            d[0x62..0x64].copy_from_slice(&(short.len() as u16).to_le_bytes());
+            d[0x0C..0x10].copy_from_slice(&7u32.to_le_bytes());
+            d[0x28..0x30].copy_from_slice(&11u64.to_le_bytes());
+            d[0x38..0x40].copy_from_slice(&33u64.to_le_bytes());
+            d[0x58..0x60].copy_from_slice(&0x1234u64.to_le_bytes());
+            let length = d.len() as u64;
+            d[0..8].copy_from_slice(&length.to_le_bytes());
+            pad8(&mut d);
+            d
+        });
+        let tree = parse_tree(1, &data, sizes).unwrap();
+        let entry = &tree.entries[1];
+        assert_eq!(entry.name, "Program Files");
+        assert_eq!(entry.short_name.as_deref(), Some("PROGRA~1"));
+        assert_eq!(entry.security_id, Some(7));
+        assert_eq!((entry.creation_time, entry.last_write_time), (11, 33));
+        assert_eq!(entry.hard_link_group, Some(0x1234));
+        assert_eq!(tree.root().security_id, None);
+        assert_eq!(tree.path(1), "/Program Files");
+        assert_eq!(tree.path(0), "/");
+    }
+
+    #[test]
     fn empty_names_below_the_root_are_refused() {
         let data = image(|_| dentry(&[], 0x20, 0, 1, &[]));
         let tree = parse_tree(1, &data, sizes).unwrap();
