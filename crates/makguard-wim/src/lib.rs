@@ -1,0 +1,69 @@
+//! `makguard-wim`: a read-only reader for Windows Imaging (WIM) files, written here so makguard
+//! can scan `install.wim` directly, with no mount, no rights and no external tools.
+//!
+//! It reads only the one source it is given, through positioned reads ([`ReadAt`]), so one
+//! [`Wim`] can serve many threads, and a WIM nested in another (`Winre.wim`) can be opened over
+//! a [`BlobRandomAccess`].
+//!
+//! # Supported
+//! * The 208-byte header, with every field checked against the file's size; the blob table;
+//!   the XML data per image ([`ImageInfo`]: name, edition, architecture, product name,
+//!   installation type, version).
+//! * Each image's metadata resource ([`Wim::image_tree`]): the security data (skipped,
+//!   bounds-checked), the dentry tree with long and short names, attributes, alternate data
+//!   streams, reparse points (flagged, never followed) and hard-link groups.
+//! * Resources stored uncompressed, or XPRESS/LZX-compressed in chunks with 4- or 8-byte chunk
+//!   tables, raw chunks included. [`Wim::open_blob`] streams a blob chunk by chunk (memory: about
+//!   two chunks) and checks its SHA-1 before handing out the last chunk;
+//!   [`Wim::blob_random_access`] decodes only the chunks a read needs (bounded cache, about
+//!   1 MiB), after the caller checked the blob once with [`Wim::verify_blob`].
+//!   [`ImageTree::stream_refs`] lists every stream with its hash, so a caller decodes each
+//!   unique blob once however many paths or images share it.
+//!
+//! # Not supported: each fails with its own [`WimError`], saying what to do
+//! * Solid resources, `.esd` and LZMS (version 0xE00, header flag 0x80000, blob flag 0x10):
+//!   [`WimError::Solid`] ("convert with `DISM /Export-Image /Compress:max` or
+//!   `wimlib-imagex export SRC INDEX DEST --compress=LZX`").
+//! * Split WIMs (`.swm`, header flag 0x8 or more than one part): [`WimError::Split`]; a blob
+//!   in another part: [`WimError::BlobInOtherPart`].
+//! * Pipable WIMs (`WLPWM\0\0\0`): [`WimError::Pipable`].
+//! * Encrypted ESDs (`<ESD><ENCRYPTED>` in the XML): [`WimError::EncryptedEsd`].
+//! * A header flagged write-in-progress (0x40), a WIM that may be half-written:
+//!   [`WimError::WriteInProgress`].
+//! * The integrity table is not checked (every blob's SHA-1 is, which covers the same bytes).
+//!
+//! # Defences
+//! Names `.`, `..`, empty, holding `/`, `\` or NUL, and duplicates in one directory are refused
+//! and listed in [`ImageTree::problems`] with their path (the rest of the image is still read);
+//! depth is capped at [`MAX_DEPTH`]; an entry reached twice fails the image
+//! ([`WimError::Cycle`]); every size and count is checked against the file's size before
+//! anything is allocated; a metadata resource claiming more than 512 times the file's size is
+//! refused; a chunk must decode to exactly its size; and every blob read is checked against
+//! its SHA-1, a mismatch being [`WimError::HashMismatch`].
+
+mod blob_table;
+mod codec;
+mod codec_bits;
+mod codec_error;
+mod codec_huffman;
+mod error;
+mod hash;
+mod header;
+pub mod lzx;
+mod metadata;
+mod read_at;
+mod resource;
+mod wim;
+mod xml;
+pub mod xpress;
+
+pub use blob_table::BlobEntry;
+pub use codec_error::CodecError;
+pub use error::{CONVERT_ADVICE, WimError};
+pub use hash::Sha1Hash;
+pub use header::{Compression, Header, ResourceHeader};
+pub use metadata::{DirEntry, ImageTree, MAX_DEPTH, NamedStream, Reparse, Stream, TreeProblem, TreeProblemKind};
+pub use read_at::ReadAt;
+pub use resource::{BlobRandomAccess, BlobReader};
+pub use wim::Wim;
+pub use xml::ImageInfo;

@@ -1,0 +1,161 @@
+//! Windows-like WIMs: an NTFS volume made with `mkntfs`, filled through ntfs-3g with an
+//! alternate data stream, hard links, a reparse point and security descriptors, captured with
+//! `wimlib-imagex capture VOLUME.img`. Needs root and FUSE (skips without them).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use makguard_testkit::{fuse_available, require_tool_for, run_tool};
+
+/// Unmounts the ntfs-3g volume on drop, so a failing test leaves no mount behind.
+struct NtfsMount(PathBuf);
+
+impl Drop for NtfsMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn is_root() -> bool {
+    let output = Command::new("id").arg("-u").output().expect("run id");
+    String::from_utf8_lossy(&output.stdout).trim() == "0"
+}
+
+fn tools_present() -> bool {
+    if !is_root() {
+        println!("skipped: mounting an NTFS image with ntfs-3g needs root");
+        return false;
+    }
+    fuse_available()
+        && have_wimlib()
+        && require_tool_for("mkntfs", "formats the NTFS test volume")
+        && require_tool_for("ntfs-3g", "mounts the NTFS test volume")
+        && require_tool_for("setfattr", "sets reparse data through ntfs-3g (package attr)")
+}
+
+/// A symbolic-link reparse buffer (tag 0xA000000C, relative) pointing at `target`.
+fn symlink_reparse_data(target: &str) -> Vec<u8> {
+    let name: Vec<u8> = target.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let len = name.len() as u16;
+    let mut body = Vec::new();
+    for field in [0u16, len, len, len] {
+        body.extend_from_slice(&field.to_le_bytes());
+    }
+    body.extend_from_slice(&1u32.to_le_bytes());
+    body.extend_from_slice(&name);
+    body.extend_from_slice(&name);
+    let mut buffer = 0xA000_000Cu32.to_le_bytes().to_vec();
+    buffer.extend_from_slice(&(body.len() as u16).to_le_bytes());
+    buffer.extend_from_slice(&0u16.to_le_bytes());
+    buffer.extend_from_slice(&body);
+    buffer
+}
+
+fn fill_volume(mnt: &Path) {
+    std::fs::create_dir(mnt.join("Windows")).unwrap();
+    let file = mnt.join("Windows/setup.cmd");
+    std::fs::write(&file, b"echo main stream\r\n").unwrap();
+    std::fs::write(mnt.join("Windows/setup.cmd:hidden"), b"the alternate stream's bytes").unwrap();
+    std::fs::write(mnt.join("Windows/setup.cmd:big"), noise(100_000, 5)).unwrap();
+    std::fs::hard_link(&file, mnt.join("linked.cmd")).unwrap();
+    std::fs::write(mnt.join("reparse"), b"").unwrap();
+    let hex: String = symlink_reparse_data("Windows\\setup.cmd")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let reparse = mnt.join("reparse");
+    run_tool(
+        "setfattr",
+        &[
+            "-n".as_ref(),
+            "system.ntfs_reparse_data".as_ref(),
+            "-v".as_ref(),
+            format!("0x{hex}").as_ref(),
+            reparse.as_os_str(),
+        ],
+    );
+}
+
+#[test]
+fn ntfs_volume_streams_links_and_reparse_points() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("volume.img");
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(16 * 1024 * 1024)
+        .unwrap();
+    run_tool(
+        "mkntfs",
+        &["-F".as_ref(), "-f".as_ref(), "-q".as_ref(), image.as_os_str()],
+    );
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    run_tool(
+        "ntfs-3g",
+        &[
+            "-o".as_ref(),
+            "streams_interface=windows".as_ref(),
+            image.as_os_str(),
+            mnt.as_os_str(),
+        ],
+    );
+    let mount = NtfsMount(mnt.clone());
+    fill_volume(&mnt);
+    drop(mount);
+
+    for compress in ["none", "xpress", "lzx"] {
+        let wim_path = dir.path().join(format!("{compress}.wim"));
+        capture(&image, &wim_path, "ntfs", &[&format!("--compress={compress}")]);
+        let wim = open(&wim_path).unwrap();
+        let tree = wim.image_tree(1).unwrap();
+        assert!(tree.problems.is_empty(), "{:?}", tree.problems);
+        assert_eq!(our_paths(&tree), wimlib_dir(&wim_path, 1));
+        let find = |path: &str| {
+            let (index, _) = tree.walk().find(|(_, p)| p == path).unwrap();
+            &tree.entries[index]
+        };
+
+        let setup = find("/Windows/setup.cmd");
+        assert_eq!(wim.read_blob(setup.data.hash).unwrap(), b"echo main stream\r\n");
+        let mut streams: Vec<_> = setup
+            .named_streams
+            .iter()
+            .map(|named| (named.name.clone(), wim.read_blob(named.stream.hash).unwrap()))
+            .collect();
+        streams.sort();
+        assert_eq!(
+            streams,
+            [
+                ("big".to_owned(), noise(100_000, 5)),
+                ("hidden".to_owned(), b"the alternate stream's bytes".to_vec())
+            ]
+        );
+        assert_eq!(setup.streams().count(), 3, "unnamed + two named streams");
+
+        let linked = find("/linked.cmd");
+        assert!(setup.hard_link_group.is_some());
+        assert_eq!(linked.hard_link_group, setup.hard_link_group);
+        assert_eq!(linked.data.hash, setup.data.hash);
+
+        let reparse = find("/reparse");
+        assert!(reparse.is_reparse());
+        let point = reparse.reparse.unwrap();
+        assert_eq!(point.tag, 0xA000_000C);
+        // Reparse data is stored without its 8-byte header.
+        assert_eq!(
+            wim.read_blob(point.data.hash).unwrap(),
+            symlink_reparse_data("Windows\\setup.cmd")[8..]
+        );
+        assert!(reparse.data.hash.is_zero());
+        assert_eq!(reparse.hard_link_group, None);
+
+        assert!(tree.security_descriptor_count >= 1);
+        assert!(setup.security_id.is_some_and(|id| id < tree.security_descriptor_count));
+    }
+}
