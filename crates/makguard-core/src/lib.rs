@@ -19,7 +19,7 @@ pub use finding::{
     Applicability, Edit, Finding, FindingPath, Fix, FixHints, KeyInfo, Severity, Suppression, TextRange, XmlContext,
 };
 pub use key::{Checksum, DecodedKey, KeyForm, KeyParseError, ProductKey};
-pub use model::{ExitStatus, ImageInfo, RootReport, ScanReport, ScanSummary};
+pub use model::{ContainerImage, ExitStatus, ImageInfo, RootReport, ScanReport, ScanSummary};
 pub use rules::Rule;
 
 /// The JSON report format version (the `version` field). Later versions only add fields.

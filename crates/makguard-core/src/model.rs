@@ -51,6 +51,33 @@ pub struct RootReport {
     /// True when `path` names a single file: its findings' paths are then its file name,
     /// and reports name the file by `path` alone instead of joining the two.
     pub is_file: bool,
+    /// When the root is one image of an image file (a WIM) read directly: which one. `path`
+    /// is then the image file, and findings' paths are inside the image.
+    pub container: Option<ContainerImage>,
+}
+
+/// One image of an image file, as the file's own metadata (the WIM's XML) describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerImage {
+    /// The format: `wim`.
+    pub format: String,
+    /// 1-based image index.
+    pub index: u32,
+    /// Images in the file.
+    pub image_count: u32,
+    pub name: Option<String>,
+    /// `EDITIONID` and `BUILD` from the file's XML; the image's SOFTWARE hive is the authority
+    /// (`RootReport::image`), and reports say when the two disagree.
+    pub edition_id: Option<String>,
+    pub build: Option<u32>,
+}
+
+impl ContainerImage {
+    /// `install.wim:3:/Windows/Panther/unattend.xml`: where a finding at `inner` (relative,
+    /// `/`-separated) of this image of `file` is.
+    pub fn locate(&self, file: &str, inner: &str) -> String {
+        format!("{file}:{}:/{}", self.index, inner.trim_start_matches('/'))
+    }
 }
 
 /// Counts for the summary line and the JSON `summary` object.

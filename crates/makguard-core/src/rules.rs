@@ -330,6 +330,24 @@ FILE INDEX DIR` (or `DISM /Mount-Image ... /ReadOnly`) for each index of a WIM, 
 ISO or virtual disk read-only and scan the mount. If the container is deliberately out of \
 scope, exclude it in makguard.toml or pass `--allow-incomplete`.";
 
+    WIM_UNREADABLE = "MG920" "wim-unreadable" Error fixable=false
+        summary: "A WIM file, or one image in it, could not be read"
+        doc: "makguard reads WIM files itself (uncompressed, XPRESS and LZX resources, every \
+image, nested WIMs such as `Windows/System32/Recovery/Winre.wim`) and checks every blob against \
+its SHA-1. This finding means the file or one image's metadata could not be read: a damaged \
+header, blob table or metadata resource, or a kind of WIM makguard does not read yet: solid \
+resources (`.esd`, `wimlib-imagex capture --solid`, LZMS), split WIMs (`.swm`), pipable WIMs, \
+encrypted ESDs. Nothing in the affected image was scanned, so the scan exits 3. The message says \
+what to do; for solid WIMs and ESDs, convert with `DISM /Export-Image /Compress:max` or \
+`wimlib-imagex export SRC INDEX DEST --compress=LZX` and scan the result.";
+
+    WIM_ENTRY_REFUSED = "MG921" "wim-entry-refused" Error fixable=false
+        summary: "A WIM image holds an entry makguard refused to read"
+        doc: "A name that is `.` or `..`, holds `/`, `\\` or NUL, or repeats another in the same \
+folder, an entry whose data is missing from the blob table, or a stream makguard cannot place: \
+careful readers (wimlib among them) skip such entries, so what Windows would extract there was \
+not scanned. The scan exits 3. Recapture the image from a clean tree.";
+
     NOT_A_REGULAR_FILE = "MG906" "not-a-regular-file" Error fixable=false
         summary: "A link or special file stands where makguard must read a file"
         doc: "makguard never follows links and never opens FIFOs, sockets or devices (a FIFO \

@@ -217,6 +217,7 @@ fn findings_resolve_against_their_own_root() {
         image: Some(enterprise_image("img2")),
         searched: Vec::new(),
         is_file: false,
+        container: None,
     });
     let mut second_finding = report.findings[0].clone();
     second_finding.root = 1;

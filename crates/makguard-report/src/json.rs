@@ -57,8 +57,22 @@ impl<'a> Image<'a> {
 struct Root<'a> {
     path: &'a str,
     kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<Source<'a>>,
     image: Option<Image<'a>>,
     files_searched: usize,
+}
+
+/// Which image of an image file the root is (roots of kind `image`).
+#[derive(Serialize)]
+struct Source<'a> {
+    format: &'a str,
+    file: &'a str,
+    index: u32,
+    image_count: u32,
+    name: Option<&'a str>,
+    xml_edition_id: Option<&'a str>,
+    xml_build: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -212,7 +226,20 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
             .iter()
             .map(|root| Root {
                 path: &root.path,
-                kind: if root.is_file { "file" } else { "directory" },
+                kind: match (&root.container, root.is_file) {
+                    (Some(_), _) => "image",
+                    (None, true) => "file",
+                    (None, false) => "directory",
+                },
+                source: root.container.as_ref().map(|image| Source {
+                    format: &image.format,
+                    file: &root.path,
+                    index: image.index,
+                    image_count: image.image_count,
+                    name: image.name.as_deref(),
+                    xml_edition_id: image.edition_id.as_deref(),
+                    xml_build: image.build,
+                }),
                 image: root.image.as_ref().map(Image::new),
                 files_searched: root.searched.len(),
             })

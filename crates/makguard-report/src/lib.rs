@@ -253,6 +253,11 @@ pub(crate) fn join_root(root: &str, relative: &str) -> String {
 /// root-relative path (`/`-separated), or the root itself when the root is a single file.
 pub(crate) fn file_location(report: &ScanReport, finding: &Finding) -> String {
     match root_of(report, finding) {
+        Some(root) if root.container.is_some() => root
+            .container
+            .as_ref()
+            .map(|image| image.locate(&normalise_root(&root.path), &finding.path.display))
+            .unwrap_or_default(),
         Some(root) if root.is_file && !root.path.is_empty() => normalise_root(&root.path),
         Some(root) => join_root(&normalise_root(&root.path), &finding.path.display),
         None => finding.path.display.clone(),

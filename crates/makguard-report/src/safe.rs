@@ -9,6 +9,7 @@
 
 use makguard_core::key::{keys_in, mask_keys_in};
 use makguard_core::{
+    ContainerImage,
     Finding, FindingPath, Fix, FixHints, ImageInfo, RootReport, ScanReport, ScanSummary, Suppression, XmlContext,
 };
 
@@ -84,12 +85,33 @@ fn root(report: &RootReport) -> RootReport {
         image: info,
         searched,
         is_file,
+        container,
     } = report;
     RootReport {
         path: line(path),
         image: info.as_ref().map(image),
         searched: searched.iter().map(|s| line(s)).collect(),
         is_file: *is_file,
+        container: container.as_ref().map(container_image),
+    }
+}
+
+fn container_image(container: &ContainerImage) -> ContainerImage {
+    let ContainerImage {
+        format,
+        index,
+        image_count,
+        name,
+        edition_id,
+        build,
+    } = container;
+    ContainerImage {
+        format: line(format),
+        index: *index,
+        image_count: *image_count,
+        name: opt_line(name),
+        edition_id: opt_line(edition_id),
+        build: *build,
     }
 }
 

@@ -15,6 +15,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::json::Image;
+use crate::{file_location, position_suffix};
 use crate::{
     INFORMATION_URI, RenderOptions, TOOL_NAME, describe_xml, hex, is_absolute, join_root, normalise_root, root_of,
     rule_help_uri, verdict,
@@ -493,7 +494,15 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
         .iter()
         .map(|finding| {
             let location = artifact_location(&addresses, &mut bases, report, finding);
-            let hash = line_hash(finding.rule.code, &location, finding);
+            // Inside an image file the artifact is the file itself: the member and its line go
+            // into the message, and into the fingerprint so members stay apart.
+            let member = root_of(report, finding)
+                .filter(|root| root.container.is_some())
+                .map(|_| format!("{}{}", file_location(report, finding), position_suffix(finding)));
+            let hash = match &member {
+                Some(member) => line_hash(finding.rule.code, &location, finding) + &hex(&Sha256::digest(member.as_bytes())[..4]),
+                None => line_hash(finding.rule.code, &location, finding),
+            };
             let occurrence = occurrences.entry(hash.clone()).or_insert(0);
             *occurrence += 1;
             let logical_locations = finding
@@ -510,14 +519,21 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
                 rule_index: rule_index.get(finding.rule.code).copied(),
                 level: level(finding.severity),
                 message: Message {
-                    text: sentence(&finding.message),
+                    text: match &member {
+                        Some(member) => sentence(&format!("In {member}: {}", finding.message)),
+                        None => sentence(&finding.message),
+                    },
                 },
                 locations: vec![Location {
                     physical_location: PhysicalLocation {
                         artifact_location: location,
                         region: Region {
-                            start_line: finding.line.unwrap_or(1).max(1),
-                            start_column: finding.line.and(finding.column).map(|c| c.max(1)),
+                            start_line: if member.is_some() { 1 } else { finding.line.unwrap_or(1).max(1) },
+                            start_column: finding
+                                .line
+                                .and(finding.column)
+                                .filter(|_| member.is_none())
+                                .map(|c| c.max(1)),
                         },
                     },
                     logical_locations,

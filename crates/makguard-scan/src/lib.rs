@@ -23,6 +23,7 @@ pub mod source;
 pub mod textfile;
 pub mod unattend;
 pub mod walk;
+pub mod wim_source;
 pub mod xmltext;
 
 pub use fs_source::{FsSource, open_regular, read_regular};

@@ -40,6 +40,9 @@ use crate::sniff::{self, ContainerKind, NameClass};
 use crate::source::{Entry, EntryType, ImageSource, Resolved, SourceError, SourcePath, resolve_case_insensitive};
 use crate::{FileContext, binary, image, textfile, unreadable_finding};
 
+#[path = "wim_scan.rs"]
+mod wim_scan;
+
 /// Skip reasons in [`makguard_core::ScanSummary::skipped`].
 pub mod skip_reason {
     /// Recognisably binary (by extension or content): searched only with `--deep`.
@@ -107,6 +110,12 @@ pub struct ScanOptions {
     pub exclude_globs: Vec<String>,
     /// Counters to update for a progress display; this library prints nothing either way.
     pub progress: Option<Arc<ScanProgress>>,
+    /// `--index`: which images of a WIM file named on the command line to scan (1-based;
+    /// empty: every image). WIMs found inside a tree are always scanned whole.
+    pub wim_indexes: Vec<u32>,
+    /// How many WIMs deep the current scan is (0 at the top); nested WIMs stop at a fixed depth.
+    #[doc(hidden)]
+    pub wim_depth: usize,
 }
 
 /// The default text size cap: 16 MiB.
@@ -123,6 +132,8 @@ impl Default for ScanOptions {
             include_globs: Vec::new(),
             exclude_globs: Vec::new(),
             progress: None,
+            wim_indexes: Vec::new(),
+            wim_depth: 0,
         }
     }
 }
@@ -259,69 +270,85 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> ScanReport {
         .jobs
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    for (root_index, path) in paths.iter().enumerate() {
-        let mut root = RootReport {
-            path: path.to_string_lossy().into_owned(),
-            ..RootReport::default()
-        };
-        let mut tally = Tally::default();
-        // A path given on the command line is followed if it is a link: the user named it.
-        match fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => {
-                let setup = TreeSetup {
-                    options,
-                    filters: &filters,
-                    jobs,
-                    fallback_key_config: extra_key_config,
-                };
-                let source = FsSource::new(path);
-                images_scanned += scan_tree(&source, &root.path.clone(), &setup, &mut root, &mut tally);
-            }
-            Ok(meta) if meta.is_file() => {
-                root.is_file = true;
-                scan_single_file(path, options, extra_key_config, &mut tally);
-            }
-            Ok(_) => {
-                root.is_file = true;
-                tally.files_walked += 1;
-                tally.skip(skip_reason::SPECIAL_FILE);
-                tally
-                    .findings
-                    .push(not_regular_finding(&file_name_path(path), EntryType::Special));
-            }
-            Err(error) => {
-                root.is_file = true;
-                tally.findings.push(unreadable_finding(&file_name_path(path), &error));
-            }
-        }
+    let setup = TreeSetup {
+        options,
+        filters: &filters,
+        jobs,
+        fallback_key_config: extra_key_config,
+    };
+    for (path_index, path) in paths.iter().enumerate() {
+        let display = path.to_string_lossy().into_owned();
+        let roots = scan_one_path(path, &display, &setup, &mut images_scanned);
         // Image roots report their own --pkeyconfig problems; otherwise the first root does.
-        if images_scanned == 0 && root_index + 1 == paths.len() {
+        let first_root = report.roots.len();
+        if images_scanned == 0 && path_index + 1 == paths.len() {
             for mut finding in extra_key_config_errors.drain(..) {
                 finding.root = 0;
                 report.findings.push(finding);
             }
         }
-        for mut finding in tally.findings {
-            finding.root = root_index;
-            report.findings.push(finding);
+        for (offset, (mut root, mut tally)) in roots.into_iter().enumerate() {
+            for mut finding in tally.findings {
+                finding.root = first_root + offset;
+                report.findings.push(finding);
+            }
+            tally.searched.sort();
+            tally.searched.dedup();
+            root.searched = tally.searched;
+            let summary = &mut report.summary;
+            summary.files_walked += tally.files_walked;
+            summary.files_scanned += tally.files_scanned;
+            summary.bytes_read += tally.bytes_read;
+            for (reason, count) in tally.skipped {
+                *summary.skipped.entry(reason).or_default() += count;
+            }
+            report.roots.push(root);
         }
-        tally.searched.sort();
-        tally.searched.dedup();
-        root.searched = tally.searched;
-        let summary = &mut report.summary;
-        summary.files_walked += tally.files_walked;
-        summary.files_scanned += tally.files_scanned;
-        summary.bytes_read += tally.bytes_read;
-        for (reason, count) in tally.skipped {
-            *summary.skipped.entry(reason).or_default() += count;
-        }
-        report.roots.push(root);
     }
     for finding in &mut report.findings {
         mask_quoted_keys(finding);
     }
     report.sort();
     report
+}
+
+/// The roots one command-line path makes: a directory or a single file is one root, a WIM
+/// file one root per image.
+fn scan_one_path(path: &Path, display: &str, setup: &TreeSetup<'_>, images_scanned: &mut usize) -> Vec<(RootReport, Tally)> {
+    let mut root = RootReport {
+        path: display.to_string(),
+        ..RootReport::default()
+    };
+    let mut tally = Tally::default();
+    // A path given on the command line is followed if it is a link: the user named it.
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            let source = FsSource::new(path);
+            *images_scanned += scan_tree(&source, display, setup, &mut root, &mut tally);
+        }
+        Ok(meta) if meta.is_file() && wim_scan::is_wim_file(path) => {
+            let roots = wim_scan::scan_wim_file_roots(path, display, setup);
+            *images_scanned += roots.iter().filter(|(root, _)| root.image.is_some()).count();
+            return roots;
+        }
+        Ok(meta) if meta.is_file() => {
+            root.is_file = true;
+            scan_single_file(path, setup.options, setup.fallback_key_config, &mut tally);
+        }
+        Ok(_) => {
+            root.is_file = true;
+            tally.files_walked += 1;
+            tally.skip(skip_reason::SPECIAL_FILE);
+            tally
+                .findings
+                .push(not_regular_finding(&file_name_path(path), EntryType::Special));
+        }
+        Err(error) => {
+            root.is_file = true;
+            tally.findings.push(unreadable_finding(&file_name_path(path), &error));
+        }
+    }
+    vec![(root, tally)]
 }
 
 /// Masks any non-GVLK key quoted in a finding's free text. Scanners build messages from masked
@@ -451,6 +478,7 @@ struct WorkItem {
 }
 
 /// What every tree scan of one `scan_paths` call shares.
+#[derive(Clone, Copy)]
 struct TreeSetup<'a> {
     options: &'a ScanOptions,
     filters: &'a Filters,
@@ -843,6 +871,31 @@ fn search_opened(
     };
     tally.bytes_read += footer.as_ref().map_or(0, |f| f.len() as u64);
     let container = sniff::detect_container(&head, footer.as_deref());
+    if container == Some(ContainerKind::Wim) {
+        // A WIM inside the scan is read, not refused: every image, in place.
+        tally.files_scanned += 1;
+        tally.searched.push(rel.display.clone());
+        let nested = match source.open_random(&item.path) {
+            Ok(reader) => {
+                let filters = Filters::new(options);
+                let setup = TreeSetup {
+                    options,
+                    filters: &filters,
+                    jobs: 1,
+                    fallback_key_config: key_config,
+                };
+                wim_scan::scan_nested_wim(reader, rel, &setup)
+            }
+            Err(error) => {
+                let mut failed = Tally::default();
+                failed.findings.push(source_error_finding(rel, &error));
+                failed
+            }
+        };
+        // The nested images' files are counted by their own walks.
+        tally.merge(nested);
+        return tally;
+    }
     if let Some(kind) = container {
         tally.findings.push(container_finding(rel, kind));
         if !options.deep {

@@ -157,6 +157,11 @@ pub struct ScanOpts {
     #[arg(long)]
     pub deep: bool,
 
+    /// For a WIM file given as PATH: scan only image N (1-based; repeatable). Default: every
+    /// image. WIMs found inside a tree are always scanned whole
+    #[arg(long = "index", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub wim_indexes: Vec<u32>,
+
     /// Largest text file read whole; larger text is still searched, streamed, e.g. 16MiB [default: 16MiB, or `size_cap` in makguard.toml]
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub size_cap: Option<u64>,

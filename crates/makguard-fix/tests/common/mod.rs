@@ -111,6 +111,7 @@ pub fn report(root: &Path, image: Option<ImageInfo>, findings: Vec<Finding>) -> 
             image,
             searched: Vec::new(),
             is_file: root.is_file(),
+            container: None,
         }],
         findings,
         ..ScanReport::default()

@@ -190,12 +190,14 @@ pub fn sample_report(image_root: &str) -> ScanReport {
                     "Windows/System32/sysprep/unattend.xml".to_string(),
                 ],
                 is_file: false,
+                container: None,
             },
             RootReport {
                 path: "answer-files/autounattend.xml".to_string(),
                 image: None,
                 searched: vec!["autounattend.xml".to_string()],
                 is_file: true,
+                container: None,
             },
         ],
         findings: vec![
@@ -229,6 +231,7 @@ pub fn clean_report() -> ScanReport {
             image: None,
             searched: vec!["unattend.xml".to_string()],
             is_file: false,
+            container: None,
         }],
         findings: vec![gvlk],
         summary: ScanSummary {
