@@ -92,8 +92,9 @@ fn xml_value(raw: &str) -> Option<String> {
     Some(out)
 }
 
-/// True when an XML reference (`&...;`) touches or lies within the key's range, so a key
-/// that does not match there is written with references rather than changed since the scan.
+/// True when XML markup that splits or spells a value (a reference `&...;`, a CDATA section
+/// or a comment `<!`) touches or lies within the key's range, so a key that does not match
+/// there is written with markup rather than changed since the scan.
 fn references_near(text: &str, range: TextRange) -> bool {
     let mut start = range.start.saturating_sub(12).min(text.len());
     while !text.is_char_boundary(start) {
@@ -103,7 +104,11 @@ fn references_near(text: &str, range: TextRange) -> bool {
     while !text.is_char_boundary(end) {
         end += 1;
     }
-    text[start..end].contains('&')
+    let near = &text[start..end];
+    near.contains('&')
+        || text
+            .get(range.start..range.end)
+            .is_some_and(|inside| inside.contains("<!"))
 }
 
 /// True when `text` is well-formed XML as far as quick-xml reads it.
@@ -170,7 +175,7 @@ pub fn rewrite(name: &str, bytes: &[u8], edits: &[KeyEdit]) -> Result<Rewrite, R
         if !written_plainly && !written_with_references {
             if references_near(&old_text, range) {
                 return Err(RewriteError::Skipped(format!(
-                    "the key {} ({}) at byte {} is written with XML character or entity references that makguard cannot map to one key; fix it by hand",
+                    "the key {} ({}) at byte {} is written with XML references, CDATA sections or comments that makguard does not rewrite; fix it by hand",
                     edit.old_key.masked(),
                     edit.old_key.fingerprint(),
                     range.start
@@ -330,6 +335,17 @@ mod tests {
         }
         // A reference makguard cannot decode is refused truthfully, not as a changed file.
         let text = format!("<Key>&ent;{}</Key>", &MAK[1..]);
+        let edit = KeyEdit {
+            range: TextRange::new(5, text.len() - 6),
+            old_key: ProductKey::parse(MAK).unwrap(),
+            replacement: GVLK.to_string(),
+        };
+        match rewrite("u.xml", text.as_bytes(), &[edit]) {
+            Err(RewriteError::Skipped(reason)) => assert!(reason.contains("fix it by hand"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        // A key split across CDATA sections, as an XML parser assembles it: refused truthfully.
+        let text = format!("<Key><![CDATA[{}]]><![CDATA[{}]]></Key>", &MAK[..12], &MAK[12..]);
         let edit = KeyEdit {
             range: TextRange::new(5, text.len() - 6),
             old_key: ProductKey::parse(MAK).unwrap(),
