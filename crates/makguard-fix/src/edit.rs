@@ -305,6 +305,17 @@ mod tests {
             Err(RewriteError::Skipped(reason)) => assert!(reason.contains("fix it by hand"), "{reason}"),
             other => panic!("{other:?}"),
         }
+        // A key split across CDATA sections, as an XML parser assembles it: refused truthfully.
+        let text = format!("<Key><![CDATA[{}]]><![CDATA[{}]]></Key>", &MAK[..12], &MAK[12..]);
+        let edit = KeyEdit {
+            range: TextRange::new(5, text.len() - 6),
+            old_key: ProductKey::parse(MAK).unwrap(),
+            replacement: GVLK.to_string(),
+        };
+        match rewrite("u.xml", text.as_bytes(), &[edit]) {
+            Err(RewriteError::Skipped(reason)) => assert!(reason.contains("fix it by hand"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

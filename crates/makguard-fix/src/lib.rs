@@ -329,7 +329,7 @@ fn fix_located(
 
 /// Why a write failed, and what to do when the image is mounted read-only (the usual cause).
 fn write_failure(what: &str, error: &std::io::Error) -> String {
-    let read_only = error.kind() == std::io::ErrorKind::ReadOnlyFilesystem || error.raw_os_error() == Some(30);
+    let read_only = error.kind() == std::io::ErrorKind::ReadOnlyFilesystem;
     if read_only {
         format!(
             "{what}: the file system is read-only ({error}); mount the image writable and run fix again: `wimlib-imagex mountrw WIM INDEX DIR`, DISM /Mount-Image without /ReadOnly, or `mount -o remount,rw DIR`"
