@@ -234,8 +234,10 @@ SYSTEM hives and of the Default user's NTUSER.DAT is searched with the text rule
 post-2009 key whose checksum validates is reported anywhere; any other well-formed key only \
 after a key word, or in a value whose name is one (`ProductKey`, `PIDKEY`, …). A key in a \
 `Run`, `RunOnce` or `RunOnceEx` command that no install command precedes is reported here too. \
-GVLKs (built-in catalog or the image's key configuration) and placeholders are not. A value \
-already reported by a more specific rule (MG305, MG306) is not reported again. Delete or \
+The names of keys and values are searched the same way, and any key in a name is masked in \
+every message. GVLKs (built-in catalog or the image's key configuration) and placeholders are \
+not reported. A value already reported by a more specific rule (MG305, MG306) is not reported \
+again. Delete or \
 rewrite the value in the image's registry; the message names the hive, key and value.";
 
     HIVE_LOG_KEY = "MG312" "hive-log-key" Error fixable=false

@@ -76,6 +76,9 @@ impl Search<'_, '_> {
                 return;
             }
             self.outcome.keys_visited += 1;
+            if let Some(name) = path.rsplit('\\').next() {
+                self.name_holding_key(name, &path, None);
+            }
             match key.values() {
                 Ok(values) => {
                     for value in values {
@@ -140,9 +143,39 @@ impl Search<'_, '_> {
         self.outcome
     }
 
+    /// A key or value name is text in the image too: a key there leaks like one in data.
+    fn name_holding_key(&mut self, name: &str, key_path: &str, value_name: Option<&str>) {
+        for key in keys_in_string("", name) {
+            let scope = self.ctx.scope;
+            let classification = classify_key(&key, Some(scope.key_config));
+            let (what, place) = match value_name {
+                Some(value) => ("value", scope.value_path(key_path, value)),
+                None => ("key", scope.key_path(key_path)),
+            };
+            if classification.class == KeyClass::Gvlk || !self.ctx.reported.insert(&format!("{place}\\<name>"), &key) {
+                continue;
+            }
+            let remediation = format!(
+                "Delete the {what} from the image's registry: offline, `reg load {} <mount>\\{}`, `reg delete`, then `reg unload {}`.",
+                scope.load_name, scope.image_file, scope.load_name
+            );
+            let message = format!(
+                "The name of the {what} `{}` holds {}, a {}. {remediation}",
+                place,
+                key.display_form(),
+                classification.describe()
+            );
+            let mut finding = Finding::new(&rules::REGISTRY_STRING_KEY, scope.file.clone(), message);
+            finding.remediation = Some(remediation);
+            finding.key = Some(KeyInfo { key, classification });
+            self.outcome.findings.push(finding);
+        }
+    }
+
     fn value(&mut self, value: &Value<'_>, key_path: &str) {
         let name = value.name();
         let label = if name.is_empty() { "(Default)" } else { name.as_str() };
+        self.name_holding_key(&name, key_path, Some(label));
         let outcome = match value.value_type() {
             reg_type::SZ | reg_type::EXPAND_SZ | reg_type::MULTI_SZ => self.string_value(value, key_path, label),
             _ if name.eq_ignore_ascii_case("DigitalProductId") => self.digital_product_id(value, key_path, label),

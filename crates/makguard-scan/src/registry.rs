@@ -8,6 +8,7 @@
 //! the image's edition. Registry layouts follow key-format.md §5 and key-locations.md §9.
 
 use makguard_core::catalog::{self, GvlkLookupError};
+use makguard_core::key::mask_keys_in;
 use makguard_core::rules;
 use makguard_core::{
     ClassSource, Classification, Finding, FindingPath, KeyClass, KeyConfigIndex, KeyInfo, ProductKey, Rule, SlotValue,
@@ -92,18 +93,24 @@ impl<'a> HiveScope<'a> {
         }
     }
 
-    /// `HKLM\SOFTWARE\<key_path>`; the hive's root for an empty path.
+    /// `HKLM\SOFTWARE\<key_path>`; the hive's root for an empty path. Any key in a key
+    /// name is masked: a message must never print one, wherever it hides.
     pub fn key_path(&self, key_path: &str) -> String {
         if key_path.is_empty() {
             self.root_name.to_string()
         } else {
-            format!(r"{}\{key_path}", self.root_name)
+            mask_keys_in(&format!(r"{}\{key_path}", self.root_name))
         }
+    }
+
+    /// `key_path` itself, keys masked, for `reg` commands in remediations.
+    fn masked(key_path: &str) -> String {
+        mask_keys_in(key_path)
     }
 
     /// `HKLM\SOFTWARE\<key_path>\<value>`.
     pub fn value_path(&self, key_path: &str, value: &str) -> String {
-        format!(r"{}\{value}", self.key_path(key_path))
+        mask_keys_in(&format!(r"{}\{value}", self.key_path(key_path)))
     }
 
     /// `MG903` for a key or value of this hive that could not be read (`MG914` when the
@@ -131,9 +138,13 @@ impl<'a> HiveScope<'a> {
         let which = if value == "(Default)" {
             "/ve".to_string()
         } else {
-            format!("/v \"{value}\"")
+            format!("/v \"{}\"", mask_keys_in(value))
         };
-        format!("`reg delete \"{}\\{key_path}\" {which} /f`", self.load_name)
+        format!(
+            "`reg delete \"{}\\{}\" {which} /f`",
+            self.load_name,
+            HiveScope::masked(key_path)
+        )
     }
 
     /// How to delete a value from the offline hive.
@@ -150,9 +161,11 @@ impl<'a> HiveScope<'a> {
     pub fn change_value_hint(&self, key_path: &str, value: &str) -> String {
         format!(
             "Remove the key from the image's registry: offline, {}, then rewrite the value with \
-`reg add \"{}\\{key_path}\" /v \"{value}\" …` or delete it with {}, then `reg unload {}`.",
+`reg add \"{}\\{}\" /v \"{}\" …` or delete it with {}, then `reg unload {}`.",
             self.reg_load(),
             self.load_name,
+            HiveScope::masked(key_path),
+            mask_keys_in(value),
             self.reg_delete(key_path, value),
             self.load_name
         )

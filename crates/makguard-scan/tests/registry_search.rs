@@ -816,3 +816,26 @@ fn a_fifo_log_beside_a_dirty_hive_is_mg901_and_never_opened() {
         "Windows/System32/config/SOFTWARE.LOG1"
     );
 }
+
+#[test]
+fn a_key_in_a_key_or_value_name_is_reported_and_masked_in_every_path() {
+    if !hivex() {
+        return;
+    }
+    // The value below the key whose name is a key must not print that key in its path either.
+    let extra = format!(
+        "[{SW}\\Contoso\\Licences\\{MAK}]\n\"Note\"=\"renew with {MAK_4}\"\n\n[{SW}\\Contoso\\Licences]\n\"{MAK_2}\"=\"assigned\"\n\"Current\"=\"{MAK_3}\"\n"
+    );
+    let dir = image_with_software(&extra);
+    let scan = scan_image_root(dir.path(), "img", &[]);
+    assert_eq!(codes(&scan), ["MG311"; 4], "{:#?}", scan.findings);
+    let in_key_name = naming(&scan, "The name of the key");
+    assert_key(in_key_name, MAK);
+    let in_value_name = naming(&scan, "The name of the value");
+    assert_key(in_value_name, MAK_2);
+    let below = naming(&scan, r"\Note`");
+    assert_key(below, MAK_4);
+    assert!(below.message.contains(&key(MAK).masked()), "{}", below.message);
+    assert_key(naming(&scan, r"Licences\Current`"), MAK_3);
+    assert_masked(&scan);
+}
