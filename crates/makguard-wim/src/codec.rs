@@ -1,25 +1,44 @@
-//! Picks the chunk decoder for a WIM's compression type, and insists on the exact size.
+//! Picks the chunk decoder for a WIM's compression type, keeps its tables between chunks,
+//! and insists on the exact size.
 
 use crate::codec_error::CodecError;
 use crate::header::Compression;
+use crate::lzx::LzxDecoder;
+use crate::xpress::XpressDecoder;
 
-/// Decompresses one chunk to exactly `uncompressed_len` bytes.
-pub(crate) fn decompress_chunk(
-    compression: Compression,
-    input: &[u8],
-    uncompressed_len: usize,
-) -> Result<Vec<u8>, CodecError> {
-    let out = match compression {
-        Compression::Xpress => crate::xpress::decompress_xpress_chunk(input, uncompressed_len)?,
-        Compression::Lzx => crate::lzx::decompress_lzx_chunk(input, uncompressed_len)?,
-        // Layouts never send an uncompressed resource here; if one did, the size check fails.
-        Compression::None => input.to_vec(),
-    };
-    if out.len() != uncompressed_len {
-        return Err(CodecError::SizeMismatch {
-            expected: uncompressed_len,
-            actual: out.len(),
-        });
+/// The decoders one reader uses, created on first need and reused for every chunk.
+#[derive(Default)]
+pub(crate) struct ChunkDecoder {
+    lzx: Option<Box<LzxDecoder>>,
+    xpress: Option<Box<XpressDecoder>>,
+}
+
+impl ChunkDecoder {
+    /// Decompresses one chunk of a WIM with chunks of `chunk_size` bytes to exactly
+    /// `uncompressed_len` bytes. LZX's window is the WIM's chunk size, also for a short last
+    /// chunk.
+    pub(crate) fn decompress(
+        &mut self,
+        compression: Compression,
+        input: &[u8],
+        uncompressed_len: usize,
+        chunk_size: usize,
+    ) -> Result<Vec<u8>, CodecError> {
+        let mut out = vec![0u8; uncompressed_len];
+        match compression {
+            Compression::Xpress => self.xpress.get_or_insert_default().decompress_into(input, &mut out)?,
+            Compression::Lzx => self
+                .lzx
+                .get_or_insert_default()
+                .decompress_into(input, &mut out, chunk_size)?,
+            // Layouts never send an uncompressed resource here; if one did, this refuses it.
+            Compression::None => {
+                return Err(CodecError::SizeMismatch {
+                    expected: uncompressed_len,
+                    actual: input.len(),
+                });
+            }
+        }
+        Ok(out)
     }
-    Ok(out)
 }

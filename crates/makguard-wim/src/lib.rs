@@ -32,9 +32,16 @@
 //!   [`WimError::WriteInProgress`].
 //! * The integrity table is not checked (every blob's SHA-1 is, which covers the same bytes).
 //!
+//! # Errors while reading a blob
+//! [`BlobReader`] is an `io::Read`: a SHA-1 mismatch or a chunk that fails to decode comes back
+//! as `io::ErrorKind::InvalidData` wrapping the [`WimError`] ([`WimError::from_io`] recovers
+//! it), before the last chunk's bytes are handed out. [`Wim::read_blob`],
+//! [`Wim::verify_blob`] and [`BlobRandomAccess::read_blob_at`] return [`WimError`] directly.
+//!
 //! # Defences
 //! Names `.`, `..`, empty, holding `/`, `\` or NUL, and duplicates in one directory are refused
-//! and listed in [`ImageTree::problems`] with their path (the rest of the image is still read);
+//! and listed in [`ImageTree::problems`] with their path and their streams (so a scanner can
+//! still read what they hold; the rest of the image is read as usual);
 //! depth is capped at [`MAX_DEPTH`]; an entry reached twice fails the image
 //! ([`WimError::Cycle`]); every size and count is checked against the file's size before
 //! anything is allocated; a metadata resource claiming more than 512 times the file's size is

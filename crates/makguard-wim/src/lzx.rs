@@ -411,14 +411,30 @@ fn undo_e8_translation(chunk: &mut [u8]) {
     }
     let end = chunk.len() - E8_UNTRANSLATED_TAIL;
     let mut i = 0;
-    while let Some(found) = chunk[i..end].iter().position(|&b| b == 0xE8) {
-        let pos = i + found;
+    while let Some(pos) = find_e8(chunk, i, end) {
         undo_e8_target(chunk, pos);
         i = pos + 5;
-        if i >= end {
-            break;
-        }
     }
+}
+
+/// The first 0xE8 byte in `chunk[from..end]`, checked eight bytes at a time.
+#[inline(always)]
+fn find_e8(chunk: &[u8], from: usize, end: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while i + 8 <= end {
+        let word = u64::from_le_bytes(chunk[i..i + 8].try_into().unwrap_or_default());
+        let x = word ^ (0xE8 * ONES);
+        // The lowest flagged byte is exactly the first zero byte of `x` (the classic
+        // has-zero-byte test only over-reports bytes above a real zero).
+        let zero_bytes = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zero_bytes != 0 {
+            return Some(i + (zero_bytes.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    chunk.get(i..end)?.iter().position(|&b| b == 0xE8).map(|p| i + p)
 }
 
 fn undo_e8_target(chunk: &mut [u8], pos: usize) {
@@ -481,6 +497,21 @@ mod tests {
         assert_eq!(&chunk[9..13], &(E8_TRANSLATION_SIZE - 8).to_le_bytes());
         assert_eq!(&chunk[21..25], &(-21i32).to_le_bytes());
         assert_eq!(&chunk[26..30], &E8_TRANSLATION_SIZE.to_le_bytes());
+    }
+
+    #[test]
+    fn finds_every_e8_byte_at_any_alignment() {
+        for (len, filler) in (0..40).flat_map(|len| [0xE7u8, 0xE9, 0x68, 0x00, 0xFF].map(|f| (len, f))) {
+            for at in 0..len {
+                let mut chunk = vec![filler; len];
+                chunk[at] = 0xE8;
+                for from in 0..=at {
+                    assert_eq!(find_e8(&chunk, from, len), Some(at), "len {len} at {at} from {from}");
+                }
+                assert_eq!(find_e8(&chunk, at + 1, len), None);
+                assert_eq!(find_e8(&chunk, 0, at), None);
+            }
+        }
     }
 
     #[test]

@@ -125,6 +125,19 @@ pub struct TreeProblem {
     pub path: String,
     /// What is wrong.
     pub kind: TreeProblemKind,
+    /// For a refused entry, every non-empty stream it holds (data, named and reparse streams,
+    /// not its subtree), so a scanner can still read what a refused name tried to hide.
+    pub streams: Vec<Stream>,
+}
+
+impl TreeProblem {
+    fn new(path: String, kind: TreeProblemKind) -> TreeProblem {
+        TreeProblem {
+            path,
+            kind,
+            streams: Vec::new(),
+        }
+    }
 }
 
 /// One image's directory tree.
@@ -335,10 +348,8 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
         }
         if !is_dir {
             let path = self.path_of(dir);
-            self.problems.push(TreeProblem {
-                path,
-                kind: TreeProblemKind::ChildrenOfNonDirectory,
-            });
+            self.problems
+                .push(TreeProblem::new(path, TreeProblemKind::ChildrenOfNonDirectory));
             return Ok(());
         }
         if depth > MAX_DEPTH {
@@ -373,7 +384,15 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
                 .or_else(|| (!names_seen.insert(raw.name.clone())).then_some(TreeProblemKind::DuplicateName));
             if let Some(kind) = refused {
                 let path = format!("{}/{}", self.path_of(dir), lossy(&raw.name).0.escape_debug());
-                self.problems.push(TreeProblem { path, kind });
+                let hashes = std::iter::once(raw.main_hash).chain(raw.extra.iter().map(|(_, hash)| *hash));
+                let streams = hashes
+                    .filter(|hash| !hash.is_zero())
+                    .map(|hash| Stream {
+                        hash,
+                        size: (self.blob_size)(hash).unwrap_or(0),
+                    })
+                    .collect();
+                self.problems.push(TreeProblem { path, kind, streams });
                 continue;
             }
             let (subdir, is_dir) = (raw.subdir, raw.attributes & ATTRIBUTE_DIRECTORY != 0);
@@ -486,10 +505,8 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
                 if let Some(stream_name) = stream_name {
                     path = format!("{path}:{stream_name}");
                 }
-                self.problems.push(TreeProblem {
-                    path,
-                    kind: TreeProblemKind::MissingBlob(hash),
-                });
+                self.problems
+                    .push(TreeProblem::new(path, TreeProblemKind::MissingBlob(hash)));
                 Stream { hash, size: 0 }
             }
         }
@@ -500,10 +517,9 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
     fn entry(&mut self, raw: RawDentry, parent: Option<usize>) -> DirEntry {
         let (name, invalid) = lossy(&raw.name);
         if invalid {
-            self.problems.push(TreeProblem {
-                path: self.child_path(parent, &name),
-                kind: TreeProblemKind::InvalidUtf16Name,
-            });
+            let path = self.child_path(parent, &name);
+            self.problems
+                .push(TreeProblem::new(path, TreeProblemKind::InvalidUtf16Name));
         }
         let unnamed_extra: Vec<Sha1Hash> = raw
             .extra
@@ -528,10 +544,19 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
             None
         };
         let data = self.stream(unnamed.next().unwrap_or_default(), parent, &name, None);
-        if unnamed.any(|hash| !hash.is_zero()) {
+        let left_over: Vec<Stream> = unnamed
+            .filter(|hash| !hash.is_zero())
+            .map(|hash| Stream {
+                hash,
+                size: (self.blob_size)(hash).unwrap_or(0),
+            })
+            .collect();
+        if !left_over.is_empty() {
+            let path = self.child_path(parent, &name);
             self.problems.push(TreeProblem {
-                path: self.child_path(parent, &name),
+                path,
                 kind: TreeProblemKind::ExtraUnnamedStream,
+                streams: left_over,
             });
         }
         let named_streams = raw
@@ -667,6 +692,26 @@ mod tests {
             ]
         );
         assert_eq!(tree.entries[tree.root().children[0]].data.size, 1);
+        let duplicate = tree
+            .problems
+            .iter()
+            .find(|p| p.kind == TreeProblemKind::DuplicateName)
+            .unwrap();
+        assert_eq!(
+            duplicate.streams,
+            [Stream {
+                hash: Sha1Hash([3; 20]),
+                size: 3
+            }]
+        );
+        assert!(
+            tree.problems
+                .iter()
+                .find(|p| p.kind == TreeProblemKind::DotName)
+                .unwrap()
+                .streams
+                .is_empty()
+        );
     }
 
     #[test]
@@ -753,7 +798,8 @@ mod tests {
             tree.problems,
             [TreeProblem {
                 path: "/extra".into(),
-                kind: TreeProblemKind::ExtraUnnamedStream
+                kind: TreeProblemKind::ExtraUnnamedStream,
+                streams: vec![Stream { hash: h(9), size: 9 }],
             }]
         );
         let refs: Vec<_> = tree

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use sha1::Digest;
 
-use crate::codec::decompress_chunk;
+use crate::codec::ChunkDecoder;
 use crate::error::WimError;
 use crate::hash::Sha1Hash;
 use crate::header::{Compression, ResourceHeader};
@@ -102,7 +102,7 @@ impl Layout {
     }
 
     /// Reads and, if need be, decompresses one unit.
-    fn decode_unit(&self, source: &dyn ReadAt, unit: u64) -> Result<Vec<u8>, WimError> {
+    fn decode_unit(&self, source: &dyn ReadAt, decoder: &mut ChunkDecoder, unit: u64) -> Result<Vec<u8>, WimError> {
         let unit_len = self.unit_len(unit);
         if self.chunk_bounds.is_empty() {
             let mut out = vec![0; unit_len];
@@ -122,11 +122,13 @@ impl Layout {
         if stored.len() == unit_len {
             return Ok(stored);
         }
-        decompress_chunk(self.compression, &stored, unit_len).map_err(|source| WimError::Decompress {
-            offset: self.header.offset,
-            chunk: unit,
-            source,
-        })
+        decoder
+            .decompress(self.compression, &stored, unit_len, self.unit_size as usize)
+            .map_err(|source| WimError::Decompress {
+                offset: self.header.offset,
+                chunk: unit,
+                source,
+            })
     }
 }
 
@@ -186,6 +188,7 @@ pub struct BlobReader {
     layout: Arc<Layout>,
     expected: Option<Sha1Hash>,
     hasher: sha1::Sha1,
+    decoder: ChunkDecoder,
     next_unit: u64,
     buffer: Vec<u8>,
     position: usize,
@@ -200,6 +203,7 @@ impl BlobReader {
             layout,
             expected,
             hasher: sha1::Sha1::new(),
+            decoder: ChunkDecoder::default(),
             next_unit: 0,
             buffer: Vec::new(),
             position: 0,
@@ -230,7 +234,9 @@ impl BlobReader {
     /// Decodes the next unit into the buffer; checks the hash once all units are decoded.
     fn fill(&mut self) -> Result<(), WimError> {
         if self.next_unit < self.layout.unit_count {
-            let unit = self.layout.decode_unit(&*self.source, self.next_unit)?;
+            let unit = self
+                .layout
+                .decode_unit(&*self.source, &mut self.decoder, self.next_unit)?;
             self.hasher.update(&unit);
             self.next_unit += 1;
             self.buffer = unit;
@@ -290,6 +296,7 @@ pub struct BlobRandomAccess {
 }
 
 struct ChunkCache {
+    decoder: ChunkDecoder,
     capacity: usize,
     chunks: VecDeque<(u64, Arc<Vec<u8>>)>,
 }
@@ -302,6 +309,7 @@ impl BlobRandomAccess {
             layout,
             expected,
             cache: Mutex::new(ChunkCache {
+                decoder: ChunkDecoder::default(),
                 capacity,
                 chunks: VecDeque::with_capacity(capacity),
             }),
@@ -356,7 +364,7 @@ impl BlobRandomAccess {
             cache.chunks.push_front(entry);
             return Ok(chunk);
         }
-        let chunk = Arc::new(self.layout.decode_unit(&*self.source, unit)?);
+        let chunk = Arc::new(self.layout.decode_unit(&*self.source, &mut cache.decoder, unit)?);
         if cache.chunks.len() == cache.capacity {
             cache.chunks.pop_back();
         }

@@ -330,6 +330,43 @@ mod tests {
         ));
     }
 
+    /// Packs codes into exactly `words` 16-bit words (zero-padded).
+    fn pack_exact(codes: &[(u32, u32)], words: usize) -> Vec<u8> {
+        let mut packed = pack_codes(codes);
+        packed.resize(words * 2, 0);
+        packed
+    }
+
+    #[test]
+    fn a_match_may_cross_the_64k_block_boundary() {
+        // 65,537 zeros as Windows' compressor encodes them (reported on the cifs-protocol
+        // list, Nov 2022): one table with literal 0 and EOF at 2 bits and a
+        // "length 15+, offset 1" match at 1 bit; bits 10 0 11; length bytes ff, fd ff.
+        let mut input = vec![0u8; TABLE_BYTES];
+        input[0] = 0x02;
+        input[128] = 0x02;
+        input[135] = 0x10;
+        input.extend([0x00, 0x98, 0x00, 0x00, 0xff, 0xfd, 0xff]);
+        assert_eq!(decompress_xpress_chunk(&input, 65_537).unwrap(), vec![0; 65_537]);
+    }
+
+    #[test]
+    fn a_new_table_follows_each_64k_of_output() {
+        // Block 1: 'a' and a match (offset 1) of 65,535 bytes: length header 15, then extra
+        // bytes 255 and 65,532 (little-endian), which sit after the three words the decoder
+        // has loaded by then. Block 2 starts right there with its own table: "bc".
+        let mut input = flat_table();
+        input.extend(pack_exact(&[(u32::from(b'a'), 9), (256 + 15, 9)], 3));
+        input.extend([255, 0xFC, 0xFF]);
+        input.extend(flat_table());
+        input.extend(pack_exact(&[(u32::from(b'b'), 9), (u32::from(b'c'), 9)], 4));
+        let mut expected = vec![b'a'; 65_536];
+        expected.extend_from_slice(b"bc");
+        assert_eq!(decompress_xpress_chunk(&input, expected.len()).unwrap(), expected);
+        // Without the second table the stream is invalid.
+        assert!(decompress_xpress_chunk(&input[..input.len() - 264], expected.len()).is_err());
+    }
+
     #[test]
     fn rejects_oversized_chunks_before_allocating() {
         assert!(matches!(

@@ -65,6 +65,10 @@ fn x86_like(len: usize, seed: u64) -> Vec<u8> {
 }
 
 fn round_trip(compress: &str, expected: Compression) {
+    round_trip_with(compress, expected, &[]);
+}
+
+fn round_trip_with(compress: &str, expected: Compression, extra: &[&str]) {
     if !have_wimlib() {
         return;
     }
@@ -75,11 +79,17 @@ fn round_trip(compress: &str, expected: Compression) {
     std::fs::write(second.join("only-in-two"), b"second image").unwrap();
     let wim_path = dir.path().join("x.wim");
     let compress_arg = format!("--compress={compress}");
-    capture(&first, &wim_path, "first", &[&compress_arg]);
+    let args: Vec<&str> = std::iter::once(compress_arg.as_str())
+        .chain(extra.iter().copied())
+        .collect();
+    capture(&first, &wim_path, "first", &args);
     append(&second, &wim_path, "second", &[]);
 
     let wim = open(&wim_path).unwrap();
     assert_eq!(wim.header().compression, expected);
+    if let Some(size) = extra.iter().find_map(|arg| arg.strip_prefix("--chunk-size=")) {
+        assert_eq!(wim.header().chunk_size.to_string(), size);
+    }
     let names: Vec<_> = wim.images().iter().map(|i| (i.index, i.name.clone())).collect();
     assert_eq!(names, [(1, Some("first".to_owned())), (2, Some("second".to_owned()))]);
     let one = assert_image_matches(&wim_path, &wim, 1, &first);
@@ -190,4 +200,11 @@ fn one_wim_serves_many_threads() {
             });
         }
     });
+}
+
+#[test]
+fn other_chunk_sizes_read_back_exactly() {
+    // Short last chunks of LZX resources use the WIM's chunk size as their window.
+    round_trip_with("lzx", Compression::Lzx, &["--chunk-size=131072"]);
+    round_trip_with("xpress", Compression::Xpress, &["--chunk-size=4096"]);
 }

@@ -175,3 +175,35 @@ proptest! {
         }
     }
 }
+
+/// The reusable decoders carry nothing from one chunk to the next: decoding every real chunk
+/// in turn with one decoder (after a corrupt chunk, too) gives what fresh decoders give.
+#[test]
+fn reused_decoders_decode_each_chunk_independently() {
+    if !have_wimlib() {
+        return;
+    }
+    for (compress, compression) in [("lzx", Compression::Lzx), ("xpress", Compression::Xpress)] {
+        let chunks = real_chunks(compress, 32_768);
+        let mut lzx = makguard_wim::lzx::LzxDecoder::new();
+        let mut xpress = makguard_wim::xpress::XpressDecoder::new();
+        for (index, chunk) in chunks.iter().enumerate() {
+            let fresh = decode(compression, chunk, &chunk.stored).expect("real chunk decodes");
+            let mut reused = vec![0xAA; chunk.uncompressed_len];
+            match compression {
+                Compression::Lzx => {
+                    let mut corrupt = chunk.stored.clone();
+                    corrupt.truncate(corrupt.len() / 2);
+                    let mut scratch = vec![0; chunk.uncompressed_len];
+                    let _ = lzx.decompress_into(&corrupt, &mut scratch, chunk.window);
+                    lzx.decompress_into(&chunk.stored, &mut reused, chunk.window).unwrap();
+                }
+                Compression::Xpress => {
+                    let _ = xpress.decompress_into(&chunk.stored[..chunk.stored.len() / 2], &mut [0; 9]);
+                    xpress.decompress_into(&chunk.stored, &mut reused).unwrap();
+                }
+            }
+            assert_eq!(reused, fresh, "{compress} chunk {index}");
+        }
+    }
+}
