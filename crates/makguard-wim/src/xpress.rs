@@ -111,7 +111,7 @@ impl XpressDecoder {
                 continue;
             }
             let header = symbol - 256;
-            let length = read_match_length(bits, header & 0x0F)?;
+            let length = read_match_length(bits, header & 0x0F, out_pos)?;
             let offset_bits = (header >> 4) as u32;
             let offset = (1usize << offset_bits) + bits.read(offset_bits) as usize;
             copy_match(output, out_pos, offset, length)?;
@@ -121,8 +121,9 @@ impl XpressDecoder {
     }
 }
 
-/// A match's length from its 4-bit header and, for header 15, the extra length bytes.
-fn read_match_length(bits: &mut XpressBits<'_>, header: usize) -> Result<usize, CodecError> {
+/// The length of the match at output position `position` from its 4-bit header and, for
+/// header 15, the extra length bytes.
+fn read_match_length(bits: &mut XpressBits<'_>, header: usize, position: usize) -> Result<usize, CodecError> {
     if header < 15 {
         return Ok(header + MIN_MATCH);
     }
@@ -133,9 +134,10 @@ fn read_match_length(bits: &mut XpressBits<'_>, header: usize) -> Result<usize, 
             length = bits.read_u32()? as usize;
         }
         if length < 15 {
+            // Lengths below 15 have shorter encodings; [MS-XCA] calls this one invalid.
             return Err(CodecError::BadMatchLength {
                 length,
-                position: 0,
+                position,
                 limit: 15,
             });
         }
@@ -365,6 +367,24 @@ mod tests {
         assert_eq!(decompress_xpress_chunk(&input, expected.len()).unwrap(), expected);
         // Without the second table the stream is invalid.
         assert!(decompress_xpress_chunk(&input[..input.len() - 264], expected.len()).is_err());
+    }
+
+    #[test]
+    fn an_extended_length_below_15_is_invalid() {
+        let stream = |extended: u16| {
+            let mut input = flat_table();
+            input.extend(pack_exact(&[(u32::from(b'a'), 9), (256 + 15, 9)], 3));
+            input.push(255);
+            input.extend(extended.to_le_bytes());
+            input.extend([0; 8]);
+            input
+        };
+        assert!(matches!(
+            decompress_xpress_chunk(&stream(14), 100),
+            Err(CodecError::BadMatchLength { position: 1, .. })
+        ));
+        // 15 is the smallest valid value: a match of 15 + 3 bytes.
+        assert_eq!(decompress_xpress_chunk(&stream(15), 19).unwrap(), vec![b'a'; 19]);
     }
 
     #[test]

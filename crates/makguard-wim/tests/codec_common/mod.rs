@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use makguard_testkit::{require_tool_for, wim_capture};
+use makguard_testkit::{on_path, require_tool_for, wim_capture};
 use makguard_wim::CodecError;
 use sha1::{Digest, Sha1};
 
@@ -22,12 +22,14 @@ const HEADER_FLAG_XPRESS: u32 = 0x0002_0000;
 const HEADER_FLAG_LZX: u32 = 0x0004_0000;
 
 /// True when wimlib-imagex can be used; otherwise the house policy applies (fail, or skip
-/// with a printed reason under `MAKGUARD_SKIP_MISSING_TOOLS=1`).
+/// with a printed reason under `MAKGUARD_SKIP_MISSING_TOOLS=1`), except that under CI (`CI`
+/// set) a missing oracle always fails: the codecs must never go unchecked there.
 pub fn have_wimlib() -> bool {
-    require_tool_for(
-        "wimlib-imagex",
-        "the oracle that compresses the chunks these tests decode",
-    )
+    const WHY: &str = "the oracle that compresses the chunks these tests decode";
+    if std::env::var_os("CI").is_some() && !on_path("wimlib-imagex") {
+        panic!("wimlib-imagex is required under CI ({WHY})");
+    }
+    require_tool_for("wimlib-imagex", WHY)
 }
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
