@@ -322,15 +322,14 @@ one: the image's installed key was not checked. Put the image's own SOFTWARE hiv
         summary: "An XML file is in an encoding makguard does not decode"
         doc: "makguard reads UTF-8, UTF-16 and UTF-32 (either byte order, with or without a BOM), and code pages in which every ASCII character is its ASCII byte (ISO 8859, Windows and DOS code pages, EUC, Shift_JIS, GBK/GB18030, Big5): product keys are ASCII, so they are found in those byte for byte. A file whose XML declaration names any other encoding (EBCDIC such as `IBM037`, UTF-7, ISO-2022), whose first bytes are XML in EBCDIC, or that declares UTF-32 but is not, cannot be read for keys: the scan exits 3. Save the file as UTF-8 or UTF-16.";
     CONTAINER_NOT_OPENED = "MG905" "container-not-opened" Error fixable=false
-        summary: "A disk or image container (WIM, ESD, ISO, VHD, VHDX) was found and not looked inside"
-        doc: "Recognised by its magic bytes whatever its name: a WIM or ESD (`MSWIM`), a pipable \
-WIM (`WLPWM`), an ISO 9660 or UDF disc image, a VHDX or VHD virtual disk. makguard does not read \
-these formats yet, so every answer file, script and registry hive inside is unscanned and the \
-scan exits 3. Nested images count: every `install.wim` carries \
-`Windows/System32/Recovery/Winre.wim`. Scan the contents through a mount: `wimlib-imagex mount \
-FILE INDEX DIR` (or `DISM /Mount-Image ... /ReadOnly`) for each index of a WIM, or mount the \
-ISO or virtual disk read-only and scan the mount. If the container is deliberately out of \
-scope, exclude it in makguard.toml or pass `--allow-incomplete`.";
+        summary: "A disk or image container (pipable WIM, ISO, VHD, VHDX) was found and not looked inside"
+        doc: "Recognised by its magic bytes whatever its name: a pipable WIM (`WLPWM`), an ISO \
+9660 or UDF disc image, a VHDX or VHD virtual disk. makguard does not read these formats yet, \
+so every answer file, script and registry hive inside is unscanned and the scan exits 3. (Normal \
+WIMs are read directly, nested ones included; see MG920.) Scan the contents through a mount: \
+mount the ISO or virtual disk read-only and scan the mount; convert a pipable WIM with \
+`wimlib-imagex export FILE all NEW.wim`. If the container is deliberately out of scope, exclude \
+it in makguard.toml or pass `--allow-incomplete`.";
 
     WIM_UNREADABLE = "MG920" "wim-unreadable" Error fixable=false
         summary: "A WIM file, or one image in it, could not be read"

@@ -15,7 +15,7 @@ pub const BINARY_PROBE_LEN: usize = 4096;
 pub const VHD_FOOTER_LEN: u64 = 512;
 
 /// A disk or image container: a file system inside a file. Until makguard reads one itself,
-/// finding one is an `MG905` error; the WIM reader will take [`ContainerKind::Wim`] here.
+/// finding one is an `MG905` error, except [`ContainerKind::Wim`], which the walk reads (`wim_scan`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContainerKind {
     /// A Windows image (`.wim`) or electronic software download (`.esd`): `MSWIM\0\0\0`.
