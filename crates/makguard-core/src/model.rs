@@ -73,6 +73,27 @@ pub struct ContainerImage {
 }
 
 impl ContainerImage {
+    /// `install.wim, image 3 of 6 "Windows 11 Enterprise"`.
+    pub fn describe_in(&self, file: &str) -> String {
+        let name = self.name.as_ref().map(|name| format!(" \"{name}\"")).unwrap_or_default();
+        format!("{file}, image {} of {}{name}", self.index, self.image_count)
+    }
+
+    /// What the WIM's XML claims when it contradicts the image's own SOFTWARE hive (`info`):
+    /// the hive is the authority, so a disagreement is worth a look, not a verdict.
+    pub fn disagreement(&self, info: &ImageInfo) -> Option<String> {
+        let edition = match (&self.edition_id, &info.edition_id) {
+            (Some(xml), Some(hive)) if !xml.eq_ignore_ascii_case(hive) => Some(format!("edition {xml}")),
+            _ => None,
+        };
+        let build = match (self.build, info.build) {
+            (Some(xml), Some(hive)) if xml != hive => Some(format!("build {xml}")),
+            _ => None,
+        };
+        let claims: Vec<String> = edition.into_iter().chain(build).collect();
+        (!claims.is_empty()).then(|| format!("the WIM's XML says {}, the image's registry does not", claims.join(", ")))
+    }
+
     /// `install.wim:3:/Windows/Panther/unattend.xml`: where a finding at `inner` (relative,
     /// `/`-separated) of this image of `file` is.
     pub fn locate(&self, file: &str, inner: &str) -> String {

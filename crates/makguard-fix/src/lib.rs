@@ -141,9 +141,37 @@ pub fn apply(report: &ScanReport, options: &ApplyOptions) -> Result<ChangeLog, F
     }
     let roots = resolve_roots(report);
     for ((root, ..), findings) in &by_file {
+        // A file inside an image of a WIM is not on disk: writing "it" would write the WIM.
+        if report.roots.get(*root).is_some_and(|r| r.container.is_some()) {
+            log.files.push(inside_image_file(report, *root, findings));
+            continue;
+        }
         log.files.push(fix_file(roots.get(*root), findings, options));
     }
     Ok(log)
+}
+
+/// The change for a file inside a WIM image, which this function never writes: the WIM
+/// writer (`makguard fix` on the WIM file) or a mounted copy does.
+fn inside_image_file(report: &ScanReport, root: usize, findings: &[&Finding]) -> FileChange {
+    let path = &findings[0].path;
+    let (records, _): (Vec<EditRecord>, Vec<edit::KeyEdit>) = edit_records(findings).into_iter().unzip();
+    let wim = &report.roots[root].path;
+    FileChange {
+        root: wim.clone(),
+        path: path.display.clone(),
+        edits: records,
+        encoding: None,
+        sha256_before: None,
+        sha256_after: None,
+        backup: None,
+        status: FileStatus::Skipped(format!(
+            "the file is inside {wim}; makguard does not rewrite files inside a WIM image yet: mount the image \
+read-write (`wimlib-imagex mountrw {wim} INDEX DIR`, or DISM /Mount-Image without /ReadOnly), run makguard fix on \
+the mount, and commit the unmount"
+        )),
+        texts: None,
+    }
 }
 
 fn edit_records(findings: &[&Finding]) -> Vec<(EditRecord, edit::KeyEdit)> {

@@ -45,7 +45,14 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
 
     for root in &report.roots {
         if let Some(image) = &root.image {
-            let _ = writeln!(out, "{} {} ({})", style.bold("image"), image.describe(), root.path);
+            let place = match &root.container {
+                Some(container) => match container.disagreement(image) {
+                    Some(note) => format!("{}; {note}", container.describe_in(&root.path)),
+                    None => container.describe_in(&root.path),
+                },
+                None => root.path.clone(),
+            };
+            let _ = writeln!(out, "{} {} ({place})", style.bold("image"), image.describe());
             if !image.key_configuration_files.is_empty() {
                 let _ = writeln!(out, "  key configuration: {}", image.key_configuration_files.join(", "));
             }
