@@ -246,12 +246,12 @@ impl<'t, 'c> Scanner<'t, 'c> {
                 Event::Comment(content) => {
                     self.run.push_ignored(outer);
                     let range = self.range_of(&content, resume, event_end);
-                    self.scan_free_text(range, true, None, false);
+                    self.scan_markup_text(range, true);
                 }
                 Event::PI(content) => {
                     self.run.push_ignored(outer);
                     let range = self.range_of(&content, resume, event_end);
-                    self.scan_free_text(range, false, None, false);
+                    self.scan_markup_text(range, false);
                 }
                 markup => {
                     self.flush_run();
@@ -275,7 +275,7 @@ impl<'t, 'c> Scanner<'t, 'c> {
             Event::DocType(content) => {
                 let range = self.range_of(&content, resume, event_end);
                 self.expander.set_doctype(self.slice(range));
-                self.scan_free_text(range, false, None, false);
+                self.scan_markup_text(range, false);
             }
             Event::Eof => {
                 self.at_end_of_file();
@@ -588,7 +588,7 @@ impl<'t, 'c> Scanner<'t, 'c> {
         // A key written as itself in one piece still ships with the file, whatever the pieces
         // around it make of the value.
         for piece in run.written_pieces() {
-            self.scan_free_text_except(piece, &reported, Some(&rules::UNATTEND_NON_KMS_KEY));
+            self.scan_written_piece(piece, &reported, Some(&rules::UNATTEND_NON_KMS_KEY));
         }
     }
 
@@ -673,13 +673,14 @@ impl<'t, 'c> Scanner<'t, 'c> {
             self.report_utf16_keys(run, &rules::UNATTEND_NON_KMS_KEY, &what, &xml);
         }
         for piece in run.written_pieces() {
-            self.scan_free_text_except(piece, &reported, None);
+            self.scan_written_piece(piece, &reported, None);
         }
     }
 
-    /// [`Self::scan_free_text`] over escaped text `range`, leaving out keys that overlap
-    /// `reported`; `rule` overrides the rule for keys outside a command.
-    fn scan_free_text_except(&mut self, range: TextRange, reported: &[TextRange], rule: Option<&'static Rule>) {
+    /// Keys written as themselves in one piece of character data (`range`, escapes apply),
+    /// leaving out those that overlap `reported`; `rule` overrides the rule for keys outside
+    /// a command.
+    fn scan_written_piece(&mut self, range: TextRange, reported: &[TextRange], rule: Option<&'static Rule>) {
         let raw = self.slice(range);
         if raw.len() < 25 {
             return;
@@ -702,16 +703,16 @@ impl<'t, 'c> Scanner<'t, 'c> {
         }
     }
 
-    /// Key-shaped tokens in text that is not a key setting: a command line, any other element or
-    /// attribute, a comment. `escaped` says whether XML escapes apply to the raw text.
-    fn scan_free_text(&mut self, range: TextRange, in_comment: bool, attribute: Option<&str>, escaped: bool) {
+    /// Key-shaped tokens in markup that is not character data (a comment, a processing
+    /// instruction, the DTD), where no XML escapes apply.
+    fn scan_markup_text(&mut self, range: TextRange, in_comment: bool) {
         let raw = self.slice(range);
         if raw.len() < 25 {
             return;
         }
-        for (token, command) in key_tokens(raw, escaped) {
+        for (token, command) in key_tokens(raw, false) {
             let key_range = offset_range(token.range, range.start);
-            let xml = self.xml_context(attribute, in_comment);
+            let xml = self.xml_context(None, in_comment);
             let what = describe(&xml);
             let rule = if in_comment {
                 &rules::UNATTEND_KEY_IN_COMMENT

@@ -411,7 +411,9 @@ fn text_that_is_not_lossless_is_still_scanned() {
     bytes.push(b'!');
     let (decoded, findings) = scan_bytes("odd.xml", &bytes);
     assert!(!decoded.is_lossless());
-    assert_eq!(codes(&findings), ["MG101"]);
+    // The odd byte is not a character: the file is not what Setup can read (MG902), and the
+    // key in the rest is still reported.
+    assert_eq!(codes(&findings), ["MG101", "MG902"]);
     assert_eq!(slice(&decoded, &findings[0]), MAK);
 }
 
