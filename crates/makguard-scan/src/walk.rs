@@ -107,6 +107,9 @@ pub struct ScanOptions {
     pub exclude_globs: Vec<String>,
     /// Counters to update for a progress display; this library prints nothing either way.
     pub progress: Option<Arc<ScanProgress>>,
+    /// The benchmark's floor: walk, decide and read every byte a scan would read, but run no
+    /// scanner (no findings from file contents). Never set by the command line.
+    pub read_only: bool,
 }
 
 /// The default text size cap: 16 MiB.
@@ -123,6 +126,7 @@ impl Default for ScanOptions {
             include_globs: Vec::new(),
             exclude_globs: Vec::new(),
             progress: None,
+            read_only: false,
         }
     }
 }
@@ -852,6 +856,9 @@ fn search_opened(
             return tally;
         }
         tally.files_scanned += 1;
+        if options.read_only {
+            return read_to_end_only(tally, reader, rel);
+        }
         let mut rest = io::Cursor::new(head).chain(reader);
         if let Err(error) = binary::scan_reader_sized(&mut rest, &ctx, &mut tally.findings, len) {
             tally.findings.push(unreadable_finding(rel, &error));
@@ -861,6 +868,9 @@ fn search_opened(
     let kind = by_name.unwrap_or(FileKind::Text);
     tally.files_scanned += 1;
     tally.searched.push(rel.display.clone());
+    if options.read_only {
+        return read_to_end_only(tally, reader, rel);
+    }
     let cap = usize::try_from(options.size_cap).unwrap_or(usize::MAX);
     // Read at most one byte past the cap: a file that grew since the stat is still bounded.
     if let Err(error) = fill_to(reader, &mut head, cap.saturating_add(1)) {
@@ -899,6 +909,23 @@ fn search_opened(
         tally.findings.extend(streamed.findings);
         if let Some(error) = streamed.error {
             tally.findings.push(unreadable_finding(rel, &error));
+        }
+    }
+    tally
+}
+
+/// [`ScanOptions::read_only`]: reads the rest of the file as a scan would, searching nothing.
+fn read_to_end_only(mut tally: Tally, reader: &mut impl Read, rel: &FindingPath) -> Tally {
+    let mut buffer = vec![0u8; textfile::STREAM_CHUNK];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => {
+                tally.findings.push(unreadable_finding(rel, &error));
+                break;
+            }
         }
     }
     tally

@@ -66,6 +66,7 @@ pub fn prepare_scan(opts: &ScanOpts) -> anyhow::Result<PreparedScan> {
         exclude_globs: policy.scan.exclude.clone(),
         progress: (!opts.no_progress && std::io::stderr().is_terminal())
             .then(|| Arc::new(makguard_scan::ScanProgress::default())),
+        read_only: false,
     };
     let today = CivilDate::today().map_err(anyhow::Error::msg)?;
     Ok(PreparedScan { policy, options, today })
