@@ -51,11 +51,10 @@ for tool in hyperfine rg find xargs python3 /usr/bin/time cargo; do
     fi
 done
 
-# The files makguard's default scan reads: answer files and other XML, scripts, Office and
-# MDT configs, install-media files and the other text kinds (issue 3, section 2). The floor
-# walks the same tree and reads exactly these, so makguard's own work is the difference.
-candidate_exts=(xml cmd bat ps1 psm1 vbs wsf js ini inf reg txt json log)
-candidate_names=(ei.cfg 'pkeyconfig*.xrm-ms')
+# The floor is makguard's own walk and candidate decision reading exactly the bytes the
+# default scan reads (every text file by content, the heads of binary files, the hive), without
+# searching them: crates/makguard-bench-gen/src/bin/makguard-read-floor.rs. So makguard's own
+# search work is the difference between the two rows.
 # The same key shape makguard matches: five groups of five from the key alphabet.
 key_symbol='[BCDFGHJKMNPQRTVWXY2346789]'
 key_pattern="$key_symbol{5}(-$key_symbol{5}){4}"
@@ -86,6 +85,7 @@ echo "== building (release)" >&2
 (cd "$repo" && cargo build --release --quiet -p makguard -p makguard-bench-gen)
 makguard="$repo/target/release/makguard"
 generator="$repo/target/release/makguard-bench-gen"
+read_floor="$repo/target/release/makguard-read-floor"
 
 stamp="seed=$seed scale=$scale hive"
 # The SOFTWARE hive is built by hivex from its minimal hive (read from ../shared/corpus by path),
@@ -116,24 +116,16 @@ bytes=$(find "$tree" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 planted_default=$(grep -c '^  default ' "$results/generator.txt" || true)
 planted_deep_only=$(grep -c '^  deep-only ' "$results/generator.txt" || true)
 
-find_expr=()
-for ext in "${candidate_exts[@]}"; do
-    find_expr+=(-iname "*.$ext" -o)
-done
-for name in "${candidate_names[@]}"; do
-    find_expr+=(-iname "$name" -o)
-done
-# The image's SOFTWARE hive, which the default scan reads for identity and installed keys.
-find_expr+=(-ipath '*/Windows/System32/config/SOFTWARE')
 q() { printf '%q' "$1"; }
-floor_cmd="find $(q "$tree") -type f \\( $(printf '%q ' "${find_expr[@]}")\\) -print0 | xargs -0 cat >/dev/null"
+floor_cmd="$(q "$read_floor") $(q "$tree") >/dev/null"
 default_cmd="$(q "$makguard") scan $(q "$tree") --format json >/dev/null"
 deep_cmd="$(q "$makguard") scan --deep $(q "$tree") --format json >/dev/null"
 rg_list_cmd="rg -l -a -i --no-ignore --hidden $(q "$key_pattern") $(q "$tree") >/dev/null"
 rg_count_cmd="rg -c -a --no-ignore --hidden $(q "$key_pattern") $(q "$tree") >/dev/null"
 rg_deep_cmd="rg -c -a --no-ignore --hidden $(q "$key_pattern_deep") $(q "$tree") >/dev/null"
-candidate_files=$(eval "find $(q "$tree") -type f \\( $(printf '%q ' "${find_expr[@]}")\\) -print0" | tr -cd '\0' | wc -c)
-candidate_bytes=$(eval "find $(q "$tree") -type f \\( $(printf '%q ' "${find_expr[@]}")\\) -printf '%s\n'" | awk '{s+=$1} END {print s+0}')
+floor_summary=$("$read_floor" "$tree")
+candidate_files=${floor_summary%% files read*}
+candidate_bytes=$(sed -n 's/.*, \([0-9]*\) bytes read/\1/p' <<<"$floor_summary")
 
 echo "== checking that the scans find the planted keys" >&2
 set +e
@@ -149,7 +141,7 @@ echo "== timing: $runs runs each, 1 warm-up, warm cache" >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 hyperfine --style basic --warmup 1 --runs "$runs" -i --export-json "$results/warm.json" \
     -n "makguard scan (default)" "$default_cmd" \
-    -n "floor: find | xargs cat (candidates)" "$floor_cmd" \
+    -n "floor: makguard-read-floor (same walk and reads, no search)" "$floor_cmd" \
     -n "rg -l -a (whole tree)" "$rg_list_cmd" \
     -n "makguard scan --deep" "$deep_cmd" \
     -n "rg -c -a (whole tree)" "$rg_count_cmd" \
@@ -159,7 +151,7 @@ if (( cold == 1 )); then
     hyperfine --style basic --runs "$runs" -i --export-json "$results/cold.json" \
         --prepare 'sync; echo 3 > /proc/sys/vm/drop_caches' \
         -n "makguard scan (default)" "$default_cmd" \
-        -n "floor: find | xargs cat (candidates)" "$floor_cmd" \
+        -n "floor: makguard-read-floor (same walk and reads, no search)" "$floor_cmd" \
         -n "rg -l -a (whole tree)" "$rg_list_cmd" \
         -n "makguard scan --deep" "$deep_cmd" \
         -n "rg -c -a (whole tree)" "$rg_count_cmd" \
@@ -252,7 +244,7 @@ def findings(name):
     return f"{len(found)} findings (" + ", ".join(f"{c}: {n}" for c, n in sorted(codes.items())) + ")"
 
 warm = load("warm.json")
-names = ["makguard scan (default)", "floor: find | xargs cat (candidates)", "rg -l -a (whole tree)",
+names = ["makguard scan (default)", "floor: makguard-read-floor (same walk and reads, no search)", "rg -l -a (whole tree)",
          "makguard scan --deep", "rg -c -a (whole tree)", "rg -c -a, --deep pattern (whole tree)"]
 def row(r):
     name = r["command"].replace("|", chr(92) + "|")
@@ -316,7 +308,7 @@ cpu_model=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
     echo "- Machine: $(nproc) CPUs ($cpu_model), $mem_total RAM, $(uname -sr), $(findmnt -no FSTYPE -T "$tree" 2>/dev/null || echo '?') file system."
     echo "- Load average (1, 5, 15 min) before timing: $load_before; after: $load_after."
     echo "- Tree: $files files, $(awk -v b="$bytes" 'BEGIN {printf "%.2f GiB", b / 1073741824}') (seed $seed, scale $scale);"
-    echo "  candidate files (what the floor reads): $candidate_files files, $(awk -v b="$candidate_bytes" 'BEGIN {printf "%.1f MiB", b / 1048576}')."
+    echo "  files the default scan reads (the floor reads the same): $candidate_files files, $(awk -v b="$candidate_bytes" 'BEGIN {printf "%.1f MiB", b / 1048576}')."
     echo "- Tools: $(hyperfine --version), $(rg --version | head -1), $("$makguard" --version 2>/dev/null || echo 'makguard (no --version)')."
     echo "- hyperfine: $runs runs per command after 1 warm-up run, warm page cache unless marked; exit codes ignored (-i: makguard exits 1 because keys are planted)."
     echo

@@ -73,6 +73,19 @@ fn hot_regions(buffer: &[u8]) -> Vec<(usize, usize)> {
     regions
 }
 
+/// True when some block of `bytes` is hot counting key symbols of either case: the text rule's
+/// prefilter. A key in decoded (UTF-8) text puts its 25 symbols in 29 consecutive bytes, so the
+/// same argument as for [`hot_regions`] holds, and text with no hot block holds no key.
+pub(crate) fn may_hold_key_any_case(bytes: &[u8]) -> bool {
+    bytes.chunks(BLOCK).any(|block| {
+        block
+            .iter()
+            .filter(|&&b| IS_SYMBOL[usize::from(b.to_ascii_uppercase())])
+            .count()
+            >= HOT_BLOCK_SYMBOLS
+    })
+}
+
 /// Every regex match in `buffer`, as absolute ranges, found through the hot regions only (the
 /// prefilter's contract, which the tests check against a plain pass).
 #[cfg(test)]

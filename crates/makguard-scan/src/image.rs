@@ -144,8 +144,14 @@ fn locate_software(scan: &mut ImageScan, source: &dyn ImageSource, root: &Source
         Resolved::Found(path) => Some(path),
         Resolved::Blocked { at, entry_type } => {
             let at = names_below(root, &at);
+            // A folder or file of the wrong kind is unreadable; a link or special file is one
+            // makguard refuses to follow or open.
+            let rule = match entry_type {
+                EntryType::Link | EntryType::Special => &rules::NOT_A_REGULAR_FILE,
+                EntryType::File | EntryType::Dir => &rules::FILE_UNREADABLE,
+            };
             scan.findings.push(Finding::new(
-                &rules::NOT_A_REGULAR_FILE,
+                rule,
                 FindingPath::new(at.clone()),
                 format!(
                     "{at} is {}, not a plain {} makguard can read, so the SOFTWARE hive (the image's edition \
@@ -321,7 +327,7 @@ fn open_hive(
     search_logs(scan, source, &logs);
     let primary = match source.open_random(hive_path) {
         Ok(primary) => primary,
-        Err(SourceError::NotRegular(entry_type)) => {
+        Err(SourceError::NotRegular(entry_type @ (EntryType::Link | EntryType::Special))) => {
             scan.findings.push(crate::walk::not_regular_finding(&path, entry_type));
             return None;
         }

@@ -24,6 +24,10 @@ pub(crate) fn is_secret_candidate(token: &KeyToken, text: &str) -> bool {
 
 /// The keys of `text` the text rule reports, in text order.
 pub(crate) fn reportable_keys(text: &str) -> Vec<KeyToken> {
+    // Most text holds no key: a table lookup per byte rules that out before the regexes run.
+    if !crate::binary::may_hold_key_any_case(text.as_bytes()) {
+        return Vec::new();
+    }
     let mut tokens: Vec<KeyToken> = keyscan::find_dashed_keys(text)
         .into_iter()
         .filter(|t| t.key.checksum() == Checksum::Valid || keyscan::key_word_before(text, t.range.start))
@@ -271,6 +275,24 @@ mod tests {
             let found = stream(&bytes);
             assert_eq!(found.len(), 1, "shift {shift}");
             assert_eq!(found[0].line, Some(1));
+        }
+    }
+
+    proptest::proptest! {
+        /// The prefilter never hides a key the regexes find.
+        #[test]
+        fn the_prefilter_keeps_every_key(
+            before in "[ -~\n]{0,200}",
+            after in "[ -~\n]{0,200}",
+            lower in proptest::bool::ANY,
+            bare in proptest::bool::ANY,
+        ) {
+            let mut key = if bare { MAK.replace('-', "") } else { MAK.to_string() };
+            if lower {
+                key = key.to_lowercase();
+            }
+            let text = format!("{before} {key} {after}");
+            proptest::prop_assert!(crate::binary::may_hold_key_any_case(text.as_bytes()));
         }
     }
 

@@ -116,6 +116,9 @@ pub struct ScanOptions {
     /// How many WIMs deep the current scan is (0 at the top); nested WIMs stop at a fixed depth.
     #[doc(hidden)]
     pub wim_depth: usize,
+    /// The benchmark's floor: walk, decide and read every byte a scan would read, but run no
+    /// scanner (no findings from file contents). Never set by the command line.
+    pub read_only: bool,
 }
 
 /// The default text size cap: 16 MiB.
@@ -134,6 +137,7 @@ impl Default for ScanOptions {
             progress: None,
             wim_indexes: Vec::new(),
             wim_depth: 0,
+            read_only: false,
         }
     }
 }
@@ -917,6 +921,9 @@ fn search_opened(
             return tally;
         }
         tally.files_scanned += 1;
+        if options.read_only {
+            return read_to_end_only(tally, reader, rel);
+        }
         let mut rest = io::Cursor::new(head).chain(reader);
         if let Err(error) = binary::scan_reader_sized(&mut rest, &ctx, &mut tally.findings, len) {
             tally.findings.push(unreadable_finding(rel, &error));
@@ -926,6 +933,9 @@ fn search_opened(
     let kind = by_name.unwrap_or(FileKind::Text);
     tally.files_scanned += 1;
     tally.searched.push(rel.display.clone());
+    if options.read_only {
+        return read_to_end_only(tally, reader, rel);
+    }
     let cap = usize::try_from(options.size_cap).unwrap_or(usize::MAX);
     // Read at most one byte past the cap: a file that grew since the stat is still bounded.
     if let Err(error) = fill_to(reader, &mut head, cap.saturating_add(1)) {
@@ -964,6 +974,23 @@ fn search_opened(
         tally.findings.extend(streamed.findings);
         if let Some(error) = streamed.error {
             tally.findings.push(unreadable_finding(rel, &error));
+        }
+    }
+    tally
+}
+
+/// [`ScanOptions::read_only`]: reads the rest of the file as a scan would, searching nothing.
+fn read_to_end_only(mut tally: Tally, reader: &mut impl Read, rel: &FindingPath) -> Tally {
+    let mut buffer = vec![0u8; textfile::STREAM_CHUNK];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => {
+                tally.findings.push(unreadable_finding(rel, &error));
+                break;
+            }
         }
     }
     tally

@@ -47,6 +47,7 @@ fn finds_key_at(report: &ScanReport, rel: &str, key: &str) -> bool {
         .any(|f| f.path.display == rel && f.key.as_ref().is_some_and(|k| k.key.fingerprint() == wanted))
 }
 
+#[cfg(unix)]
 fn mkfifo(path: &Path) -> bool {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::process::Command::new("mkfifo")

@@ -58,7 +58,8 @@ fn a_wimlib_mount_gives_the_same_findings_as_its_source_tree() {
         );
         assert_eq!(render(&from_mount), render(&from_tree));
         assert_eq!(from_mount.summary, from_tree.summary);
-        assert_eq!(from_mount.exit_status(Severity::Error), ExitStatus::Findings);
+        // The FIFO at an answer-file path (MG906), kept by --unix-data, makes both incomplete.
+        assert_eq!(from_mount.exit_status(Severity::Error), ExitStatus::Incomplete);
     }
 
     let report = scan_paths(&[mounted.dir().to_path_buf()], &ScanOptions::default());

@@ -73,6 +73,7 @@ pub fn prepare_scan(opts: &ScanOpts) -> anyhow::Result<PreparedScan> {
             .then(|| Arc::new(makguard_scan::ScanProgress::default())),
         wim_indexes: opts.wim_indexes.clone(),
         wim_depth: 0,
+        read_only: false,
     };
     let today = CivilDate::today().map_err(anyhow::Error::msg)?;
     Ok(PreparedScan { policy, options, today })
