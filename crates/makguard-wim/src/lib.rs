@@ -49,12 +49,15 @@ mod codec_huffman;
 mod error;
 mod hash;
 mod header;
+mod integrity;
 pub mod lzx;
 mod metadata;
 mod read_at;
 mod resource;
 mod wim;
+mod write;
 mod xml;
+mod xml_patch;
 pub mod xpress;
 
 pub use blob_table::BlobEntry;
@@ -66,4 +69,8 @@ pub use metadata::{DirEntry, ImageTree, MAX_DEPTH, NamedStream, Reparse, Stream,
 pub use read_at::ReadAt;
 pub use resource::{BlobRandomAccess, BlobReader};
 pub use wim::Wim;
+pub use write::{
+    ChangedFile, Replacement, WriteError, WriteOptions, WriteSummary, WriteTarget, temporary_path, write_replacements,
+    write_replacements_with,
+};
 pub use xml::ImageInfo;
