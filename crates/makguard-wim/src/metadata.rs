@@ -784,6 +784,14 @@ mod tests {
                 kind: TreeProblemKind::ExtraUnnamedStream
             }]
         );
+        let data_slot = |name: &str| {
+            let index = tree.entries.iter().position(|e| e.name == name).unwrap();
+            tree.data_hash_at[index].map(|at| data[at..at + 20].to_vec())
+        };
+        assert_eq!(data_slot("ads"), Some(vec![1; 20]), "the main hash field");
+        assert_eq!(data_slot("new"), Some(vec![3; 20]), "the unnamed extra entry");
+        assert_eq!(data_slot("link2"), Some(vec![7; 20]), "the second unnamed entry");
+        assert_eq!(data_slot("link"), None, "a reparse point with no data slot");
         let refs: Vec<_> = tree
             .stream_refs()
             .map(|(_, name, s)| (name.map(str::to_owned), s.hash))

@@ -145,6 +145,16 @@ fn growth_bound(wim: &Path, images: &[u32], new_bytes: usize, new_blobs: usize) 
         + 20
 }
 
+/// The line of `wimlib-imagex info wim image` starting with `label`.
+fn info_line(wim: &Path, image: u32, label: &str) -> String {
+    let index = image.to_string();
+    let info = wimlib(&["info".as_ref(), wim.as_os_str(), index.as_ref()]);
+    info.lines()
+        .find(|line| line.starts_with(label))
+        .unwrap_or_else(|| panic!("no {label} in {info}"))
+        .to_owned()
+}
+
 fn round_trip(args: &[&str]) {
     if !have_wimlib() {
         return;
@@ -154,7 +164,7 @@ fn round_trip(args: &[&str]) {
     let original = std::fs::read(&wim).unwrap();
     let fixed = dir.path().join("fixed.wim");
     let new_answer = answer_file("PLACEHOLDER-NEW-AND-LONGER");
-    let new_linked: &[u8] = b"[key]\nvalue=new\n";
+    let new_linked: &[u8] = b"[key]\nvalue=new and longer\n";
     let summary = write_replacements(
         &wim,
         &[
@@ -200,6 +210,13 @@ fn round_trip(args: &[&str]) {
         ],
         dir.path(),
     );
+    // The XML's sizes are what wimlib itself records for the fixed tree.
+    let recaptured = dir.path().join("recaptured.wim");
+    capture(&dir.path().join("fixed-1"), &recaptured, "image 1", args);
+    for label in ["Total Bytes:", "Hard Link Bytes:", "File Count:", "Directory Count:"] {
+        assert_eq!(info_line(&fixed, 1, label), info_line(&recaptured, 1, label), "{label}");
+    }
+    assert_ne!(info_line(&fixed, 1, "Total Bytes:"), info_line(&wim, 1, "Total Bytes:"));
     assert_reads(&fixed, 1, ANSWER_FILE, &new_answer);
     assert_reads(&fixed, 1, LINKED_TOO, new_linked);
     assert_reads(&fixed, 1, "/Windows/twin.xml", &answer_file("PLACEHOLDER-OLD"));
@@ -508,4 +525,29 @@ fn sigkill_at_any_moment_leaves_the_original_or_the_fixed_wim() {
     assert!(spawn().wait().unwrap().success());
     assert_eq!(std::fs::read(&work).unwrap(), fixed);
     assert!(!temporary_path(&work).exists());
+}
+
+#[test]
+fn the_boot_image_header_entry_follows_its_new_metadata() {
+    if !have_wimlib() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wim = make_wim(dir.path(), 1, &["--compress=lzx", "--boot"], 1000);
+    let boot_offset = |wim: &Path| {
+        let bytes = std::fs::read(wim).unwrap();
+        u64::from_le_bytes(bytes[0x68..0x70].try_into().unwrap())
+    };
+    let opened = open(&wim).unwrap();
+    assert_eq!(opened.header().boot_index, 1);
+    assert_eq!(boot_offset(&wim), opened.metadata_resource(1).unwrap().resource.offset);
+    write_replacements(&wim, &[replacement(1, SHARED, b"boot")], WriteTarget::InPlace).unwrap();
+    let fixed = open(&wim).unwrap();
+    assert_eq!(boot_offset(&wim), fixed.metadata_resource(1).unwrap().resource.offset);
+    wimlib_verify(&wim);
+    assert!(
+        wimlib(&["info".as_ref(), wim.as_os_str()])
+            .lines()
+            .any(|line| line.split_whitespace().eq(["Boot", "Index:", "1"]))
+    );
 }
