@@ -1,5 +1,7 @@
-//! `makguard-wim`: a read-only reader for Windows Imaging (WIM) files, written here so makguard
-//! can scan `install.wim` directly, with no mount, no rights and no external tools.
+//! `makguard-wim`: a reader for Windows Imaging (WIM) files, written here so makguard can scan
+//! `install.wim` directly, with no mount, no rights and no external tools; and a writer
+//! ([`write_replacements`]) that gives a few files of a WIM new contents, leaving every other
+//! byte as it was.
 //!
 //! It reads only the one source it is given, through positioned reads ([`ReadAt`]), so one
 //! [`Wim`] can serve many threads, and a WIM nested in another (`Winre.wim`) can be opened over
@@ -30,7 +32,17 @@
 //! * Encrypted ESDs (`<ESD><ENCRYPTED>` in the XML): [`WimError::EncryptedEsd`].
 //! * A header flagged write-in-progress (0x40), a WIM that may be half-written:
 //!   [`WimError::WriteInProgress`].
-//! * The integrity table is not checked (every blob's SHA-1 is, which covers the same bytes).
+//! * The reader does not check the integrity table (every blob's SHA-1 is, which covers the same
+//!   bytes); the writer checks it before rewriting a WIM that has one.
+//!
+//! # Writing
+//! [`write_replacements`] appends to a copy of the WIM what wimlib's append writes (the new
+//! blobs stored uncompressed, each changed image's metadata with only the changed hashes
+//! patched, a blob table with moved reference counts, the XML with its sizes moved, an
+//! integrity table when the input had one), writes the header last, syncs and renames the copy
+//! over the target: a kill leaves the original or the fixed WIM. It refuses, before writing,
+//! every WIM the reader refuses, a wrong integrity table, any corrupt blob or metadata, trees
+//! with refused entries, and paths that are not regular files ([`WriteError`]).
 //!
 //! # Defences
 //! Names `.`, `..`, empty, holding `/`, `\` or NUL, and duplicates in one directory are refused

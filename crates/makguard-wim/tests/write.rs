@@ -193,8 +193,9 @@ fn round_trip(args: &[&str]) {
     );
     let growth = summary.new_len - summary.original_len;
     let bound = growth_bound(&wim, &[1], new_answer.len() + new_linked.len(), 2);
+    let metadata_len = open(&wim).unwrap().metadata_resource(1).unwrap().resource.original_size;
     println!(
-        "{args:?}: {} bytes grew by {growth} (bound {bound})",
+        "{args:?}: {} bytes grew by {growth} (bound {bound}; decoded metadata {metadata_len} bytes)",
         summary.original_len
     );
     assert!(growth <= bound, "grew by {growth}, more than {bound}");
