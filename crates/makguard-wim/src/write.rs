@@ -204,34 +204,38 @@ pub fn write_replacements_with(
     let wim = Wim::open(File::open(wim_path).map_err(WimError::Io)?)?;
     check_integrity_table(&wim)?;
     let plan = plan(&wim, replacements, options)?;
+    let original_len = wim.file_len();
     let mut summary = WriteSummary {
         output: output.clone(),
         written: false,
         changed: plan.changed_files(),
         changed_images: plan.images.iter().map(|image| image.image).collect(),
         new_blobs: plan.new_blobs.len(),
-        original_len: wim.file_len(),
-        new_len: wim.file_len(),
+        original_len,
+        new_len: original_len,
         integrity_table: wim.header().integrity_table.stored_size != 0,
     };
     if plan.images.is_empty() {
+        drop(wim);
         if let WriteTarget::NewFile(_) = target {
-            install(wim_path, &output, wim.file_len(), &[], None, |_| Ok(()))?;
+            install(wim_path, &output, original_len, &[], None, |_| Ok(()))?;
             summary.written = true;
         }
         return Ok(summary);
     }
     let appended = Appended::build(&wim, &plan)?;
+    // Closed before the rename: Windows cannot replace a file this process holds open.
+    drop(wim);
     install(
         wim_path,
         &output,
-        wim.file_len(),
+        original_len,
         &appended.bytes,
         Some(&appended.header),
         |written| self_check(written, &plan),
     )?;
     summary.written = true;
-    summary.new_len = wim.file_len() + appended.bytes.len() as u64;
+    summary.new_len = original_len + appended.bytes.len() as u64;
     Ok(summary)
 }
 

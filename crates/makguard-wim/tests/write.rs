@@ -552,3 +552,46 @@ fn the_boot_image_header_entry_follows_its_new_metadata() {
             .any(|line| line.split_whitespace().eq(["Boot", "Index:", "1"]))
     );
 }
+
+#[test]
+fn wimlibs_own_test_wims_are_fixed_and_still_verify() {
+    if !have_wimlib() {
+        return;
+    }
+    let corpus = makguard_testkit::shared_dir().join("corpus/wim");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["empty_dacl", "linux_xattrs_old", "longpaths"] {
+        let source = corpus.join(format!("ebiggers__wimlib__tests__wims__{name}.wim"));
+        let tree = open(&source).unwrap().image_tree(1).unwrap();
+        let files: Vec<String> = tree
+            .walk()
+            .filter(|(index, _)| !tree.entries[*index].is_dir() && !tree.entries[*index].is_reparse())
+            .map(|(_, path)| path)
+            .collect();
+        let Some(path) = files.last() else {
+            println!("{name}: no regular file to replace");
+            continue;
+        };
+        let out = dir.path().join(format!("{name}.wim"));
+        let contents = format!("replaced in {name}\n").into_bytes();
+        write_replacements(&source, &[replacement(1, path, &contents)], WriteTarget::NewFile(&out)).unwrap();
+        wimlib_verify(&out);
+        assert_reads(&out, 1, path, &contents);
+        let extract = dir.path().join(format!("{name}-extract"));
+        let dest = format!("--dest-dir={}", extract.display());
+        wimlib(&[
+            "extract".as_ref(),
+            out.as_os_str(),
+            "1".as_ref(),
+            path.as_ref(),
+            dest.as_ref(),
+        ]);
+        let name_only = path.rsplit('/').next().unwrap();
+        assert_eq!(
+            std::fs::read(extract.join(name_only)).unwrap(),
+            contents,
+            "{name}: {path}"
+        );
+        println!("{name}: replaced {path}");
+    }
+}
