@@ -14,9 +14,29 @@ impl BlobEntry {
     pub fn in_other_part(&self) -> bool {
         self.part != 1 || self.resource.flags & RESOURCE_SPANNED != 0
     }
+
+    /// Parses one 50-byte entry.
+    pub(crate) fn parse(raw: &[u8]) -> BlobEntry {
+        BlobEntry {
+            resource: ResourceHeader::parse(&raw[..24]),
+            part: le_u16(raw, 24),
+            reference_count: le_u32(raw, 26),
+            hash: Sha1Hash::from_slice(&raw[30..50]),
+        }
+    }
+
+    /// The 50 bytes as stored.
+    pub(crate) fn to_bytes(self) -> [u8; ENTRY_SIZE] {
+        let mut out = [0u8; ENTRY_SIZE];
+        out[..24].copy_from_slice(&self.resource.to_bytes());
+        out[24..26].copy_from_slice(&self.part.to_le_bytes());
+        out[26..30].copy_from_slice(&self.reference_count.to_le_bytes());
+        out[30..50].copy_from_slice(&self.hash.0);
+        out
+    }
 }
 
-const ENTRY_SIZE: usize = 50;
+pub(crate) const ENTRY_SIZE: usize = 50;
 
 /// One blob table entry.
 #[derive(Clone, Copy, Debug)]
@@ -48,12 +68,7 @@ impl BlobTable {
         let mut blobs = HashMap::with_capacity(bytes.len() / ENTRY_SIZE);
         let mut metadata = Vec::new();
         for raw in bytes.chunks_exact(ENTRY_SIZE) {
-            let entry = BlobEntry {
-                resource: ResourceHeader::parse(&raw[..24]),
-                part: le_u16(raw, 24),
-                reference_count: le_u32(raw, 26),
-                hash: Sha1Hash::from_slice(&raw[30..50]),
-            };
+            let entry = BlobEntry::parse(raw);
             let flags = entry.resource.flags;
             if flags & RESOURCE_FREE != 0 {
                 continue;

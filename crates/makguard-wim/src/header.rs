@@ -62,6 +62,26 @@ impl ResourceHeader {
         }
     }
 
+    /// The 24 bytes as stored: 7-byte stored size, flags, offset, original size.
+    pub(crate) fn to_bytes(self) -> [u8; 24] {
+        let mut out = [0u8; 24];
+        out[..7].copy_from_slice(&self.stored_size.to_le_bytes()[..7]);
+        out[7] = self.flags;
+        out[8..16].copy_from_slice(&self.offset.to_le_bytes());
+        out[16..24].copy_from_slice(&self.original_size.to_le_bytes());
+        out
+    }
+
+    /// An uncompressed resource of `len` bytes at `offset`.
+    pub(crate) fn uncompressed(offset: u64, len: u64, flags: u8) -> ResourceHeader {
+        ResourceHeader {
+            stored_size: len,
+            flags,
+            offset,
+            original_size: len,
+        }
+    }
+
     /// Whether it is stored compressed (in chunks).
     pub fn is_compressed(&self) -> bool {
         self.flags & RESOURCE_COMPRESSED != 0

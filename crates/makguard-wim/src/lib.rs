@@ -1,5 +1,7 @@
-//! `makguard-wim`: a read-only reader for Windows Imaging (WIM) files, written here so makguard
-//! can scan `install.wim` directly, with no mount, no rights and no external tools.
+//! `makguard-wim`: a reader for Windows Imaging (WIM) files, written here so makguard can scan
+//! `install.wim` directly, with no mount, no rights and no external tools; and a writer
+//! ([`write_replacements`]) that gives a few files of a WIM new contents, leaving every other
+//! byte as it was.
 //!
 //! It reads only the one source it is given, through positioned reads ([`ReadAt`]), so one
 //! [`Wim`] can serve many threads, and a WIM nested in another (`Winre.wim`) can be opened over
@@ -30,7 +32,17 @@
 //! * Encrypted ESDs (`<ESD><ENCRYPTED>` in the XML): [`WimError::EncryptedEsd`].
 //! * A header flagged write-in-progress (0x40), a WIM that may be half-written:
 //!   [`WimError::WriteInProgress`].
-//! * The integrity table is not checked (every blob's SHA-1 is, which covers the same bytes).
+//! * The reader does not check the integrity table (every blob's SHA-1 is, which covers the same
+//!   bytes); the writer checks it before rewriting a WIM that has one.
+//!
+//! # Writing
+//! [`write_replacements`] appends to a copy of the WIM what wimlib's append writes (the new
+//! blobs stored uncompressed, each changed image's metadata with only the changed hashes
+//! patched, a blob table with moved reference counts, the XML with its sizes moved, an
+//! integrity table when the input had one), writes the header last, syncs and renames the copy
+//! over the target: a kill leaves the original or the fixed WIM. It refuses, before writing,
+//! every WIM the reader refuses, a wrong integrity table, any corrupt blob or metadata, trees
+//! with refused entries, and paths that are not regular files ([`WriteError`]).
 //!
 //! # Errors while reading a blob
 //! [`BlobReader`] is an `io::Read`: a SHA-1 mismatch or a chunk that fails to decode comes back
@@ -56,12 +68,15 @@ mod codec_huffman;
 mod error;
 mod hash;
 mod header;
+mod integrity;
 pub mod lzx;
 mod metadata;
 mod read_at;
 mod resource;
 mod wim;
+mod write;
 mod xml;
+mod xml_patch;
 pub mod xpress;
 
 pub use blob_table::BlobEntry;
@@ -73,4 +88,8 @@ pub use metadata::{DirEntry, ImageTree, MAX_DEPTH, NamedStream, Reparse, Stream,
 pub use read_at::ReadAt;
 pub use resource::{BlobRandomAccess, BlobReader};
 pub use wim::Wim;
+pub use write::{
+    ChangedFile, Replacement, WriteError, WriteOptions, WriteSummary, WriteTarget, temporary_path, write_replacements,
+    write_replacements_with,
+};
 pub use xml::ImageInfo;

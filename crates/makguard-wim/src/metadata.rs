@@ -14,6 +14,9 @@ pub const MAX_DEPTH: usize = 16_384;
 
 const DENTRY_FIXED: usize = 0x66;
 const STREAM_FIXED: usize = 38;
+/// Where the unnamed stream's SHA-1 lies in a dentry, and a stream's in an extra stream entry.
+const DENTRY_HASH_AT: usize = 0x40;
+const STREAM_HASH_AT: usize = 16;
 const ATTRIBUTE_DIRECTORY: u32 = 0x10;
 const ATTRIBUTE_REPARSE_POINT: u32 = 0x400;
 
@@ -151,6 +154,10 @@ pub struct ImageTree {
     pub problems: Vec<TreeProblem>,
     /// How many security descriptors the security data holds.
     pub security_descriptor_count: u32,
+    /// For each entry, where in the decoded metadata resource the 20-byte SHA-1 of its unnamed
+    /// data stream is stored (`None` when it has no slot, e.g. a reparse point without data),
+    /// so a writer can patch a file's content hash without re-serializing the tree.
+    pub(crate) data_hash_at: Vec<Option<usize>>,
 }
 
 impl ImageTree {
@@ -210,6 +217,9 @@ struct RawDentry {
     reparse_tag: u32,
     link_group: u64,
     extra: Vec<(Vec<u16>, Sha1Hash)>,
+    /// Offset of the main hash field, then of each extra entry's hash field.
+    main_hash_at: usize,
+    extra_hash_at: Vec<usize>,
 }
 
 struct Parser<'a, F: Fn(Sha1Hash) -> Option<u64>> {
@@ -219,6 +229,8 @@ struct Parser<'a, F: Fn(Sha1Hash) -> Option<u64>> {
     visited: HashSet<usize>,
     entries: Vec<DirEntry>,
     problems: Vec<TreeProblem>,
+    /// Parallel to `entries`: see [`ImageTree::data_hash_at`].
+    data_hash_at: Vec<Option<usize>>,
 }
 
 /// Reads the tree of image `image` from its decoded metadata resource; `blob_size` gives a
@@ -236,6 +248,7 @@ pub(crate) fn parse_tree(
         visited: HashSet::new(),
         entries: Vec::new(),
         problems: Vec::new(),
+        data_hash_at: Vec::new(),
     };
     let root = parser
         .read_dentry(root_offset)?
@@ -254,6 +267,7 @@ pub(crate) fn parse_tree(
         entries: parser.entries,
         problems: parser.problems,
         security_descriptor_count,
+        data_hash_at: parser.data_hash_at,
     })
 }
 
@@ -444,9 +458,11 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
         let is_reparse = attributes & ATTRIBUTE_REPARSE_POINT != 0;
         let mut next = align8(end).ok_or_else(|| self.bad("offset overflow"))?;
         let mut extra = Vec::with_capacity(stream_count.min(data.len() / STREAM_FIXED));
+        let mut extra_hash_at = Vec::with_capacity(extra.capacity());
         for _ in 0..stream_count {
             let (stream, after) = self.read_stream_entry(next)?;
             extra.push(stream);
+            extra_hash_at.push(next + STREAM_HASH_AT);
             next = after;
         }
         Ok(Some(RawDentry {
@@ -457,10 +473,12 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
             security_id: le_u32(d, 0x0C),
             subdir: le_u64(d, 0x10),
             times: [le_u64(d, 0x28), le_u64(d, 0x30), le_u64(d, 0x38)],
-            main_hash: Sha1Hash::from_slice(&d[0x40..0x54]),
+            main_hash: Sha1Hash::from_slice(&d[DENTRY_HASH_AT..DENTRY_HASH_AT + 20]),
             reparse_tag: if is_reparse { le_u32(d, 0x58) } else { 0 },
             link_group: if is_reparse { 0 } else { le_u64(d, 0x58) },
             extra,
+            main_hash_at: offset + DENTRY_HASH_AT,
+            extra_hash_at,
         }))
     }
 
@@ -481,7 +499,7 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
             return Err(self.bad("a stream name runs past its entry"));
         }
         let name = utf16_units(&data[offset + STREAM_FIXED..offset + STREAM_FIXED + name_len]);
-        let hash = Sha1Hash::from_slice(&data[offset + 16..offset + 36]);
+        let hash = Sha1Hash::from_slice(&data[offset + STREAM_HASH_AT..offset + STREAM_HASH_AT + 20]);
         let next = align8(end).ok_or_else(|| self.bad("offset overflow"))?;
         Ok(((name, hash), next))
     }
@@ -528,11 +546,21 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
             .map(|(_, h)| *h)
             .collect();
         let mut unnamed = Vec::new();
+        let mut unnamed_at = Vec::new();
         if !raw.main_hash.is_zero() || unnamed_extra.is_empty() {
             unnamed.push(raw.main_hash);
+            unnamed_at.push(raw.main_hash_at);
         }
         unnamed.extend(unnamed_extra);
+        unnamed_at.extend(
+            raw.extra
+                .iter()
+                .zip(&raw.extra_hash_at)
+                .filter(|((n, _), _)| n.is_empty())
+                .map(|(_, &at)| at),
+        );
         let is_reparse = raw.attributes & ATTRIBUTE_REPARSE_POINT != 0;
+        self.data_hash_at.push(unnamed_at.get(usize::from(is_reparse)).copied());
         let mut unnamed = unnamed.into_iter();
         let reparse = if is_reparse {
             let data = self.stream(unnamed.next().unwrap_or_default(), parent, &name, None);
@@ -802,6 +830,14 @@ mod tests {
                 streams: vec![Stream { hash: h(9), size: 9 }],
             }]
         );
+        let data_slot = |name: &str| {
+            let index = tree.entries.iter().position(|e| e.name == name).unwrap();
+            tree.data_hash_at[index].map(|at| data[at..at + 20].to_vec())
+        };
+        assert_eq!(data_slot("ads"), Some(vec![1; 20]), "the main hash field");
+        assert_eq!(data_slot("new"), Some(vec![3; 20]), "the unnamed extra entry");
+        assert_eq!(data_slot("link2"), Some(vec![7; 20]), "the second unnamed entry");
+        assert_eq!(data_slot("link"), None, "a reparse point with no data slot");
         let refs: Vec<_> = tree
             .stream_refs()
             .map(|(_, name, s)| (name.map(str::to_owned), s.hash))

@@ -7,6 +7,7 @@ use crate::blob_table::{BlobEntry, BlobTable};
 use crate::error::WimError;
 use crate::hash::Sha1Hash;
 use crate::header::{HEADER_SIZE, Header};
+use crate::integrity::{ChunkHasher, IntegrityTable};
 use crate::metadata::{ImageTree, parse_tree};
 use crate::read_at::ReadAt;
 use crate::resource::{BlobRandomAccess, BlobReader, Layout};
@@ -116,6 +117,11 @@ impl Wim {
         self.blobs.blobs.get(&hash)
     }
 
+    /// The blob table entry of image `index`'s (1-based) metadata resource.
+    pub fn metadata_resource(&self, index: u32) -> Option<&BlobEntry> {
+        self.blobs.metadata.get(index.checked_sub(1)? as usize)
+    }
+
     /// How many distinct (non-metadata) blobs the blob table holds.
     pub fn blob_count(&self) -> usize {
         self.blobs.blobs.len()
@@ -123,6 +129,11 @@ impl Wim {
 
     /// Reads image `index`'s (1-based) metadata resource, checking its SHA-1, into a tree.
     pub fn image_tree(&self, index: u32) -> Result<ImageTree, WimError> {
+        self.image_metadata(index).map(|(_, tree)| tree)
+    }
+
+    /// Image `index`'s decoded metadata resource (SHA-1 checked) and the tree parsed from it.
+    pub(crate) fn image_metadata(&self, index: u32) -> Result<(Vec<u8>, ImageTree), WimError> {
         let count = self.header.image_count;
         let entry = index
             .checked_sub(1)
@@ -142,9 +153,35 @@ impl Wim {
         let mut reader = BlobReader::new(Arc::clone(&self.source), layout, Some(entry.hash));
         let mut data = Vec::with_capacity(size.min(self.file_len) as usize);
         reader.read_to_end(&mut data).map_err(io_to_wim)?;
-        parse_tree(index, &data, |hash| {
+        let tree = parse_tree(index, &data, |hash| {
             self.blob(hash).map(|blob| blob.resource.original_size)
-        })
+        })?;
+        Ok((data, tree))
+    }
+
+    /// Every (non-metadata) blob's hash, in no particular order.
+    pub(crate) fn blob_hashes(&self) -> impl Iterator<Item = Sha1Hash> + '_ {
+        self.blobs.blobs.keys().copied()
+    }
+
+    /// The size of the WIM's source in bytes.
+    pub(crate) fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    /// The integrity table of the source's bytes from the end of the header to `end`.
+    pub(crate) fn compute_integrity(&self, end: u64, chunk_size: u32) -> Result<IntegrityTable, WimError> {
+        IntegrityTable::compute(&*self.source, end, chunk_size)
+    }
+
+    /// Feeds the source's bytes from `start` to `end` to `hasher`.
+    pub(crate) fn hash_into(&self, hasher: &mut ChunkHasher, start: u64, end: u64) -> Result<(), WimError> {
+        hasher.update_from(&*self.source, start, end)
+    }
+
+    /// `len` bytes of the source at `offset` (the caller checked they lie inside it).
+    pub(crate) fn read_raw(&self, offset: u64, len: u64) -> Result<Vec<u8>, WimError> {
+        read_whole(&*self.source, offset, len)
     }
 
     /// A stream of the blob's bytes, checked against its SHA-1 (see [`BlobReader`]). The zero

@@ -79,23 +79,18 @@ fn fill_volume(mnt: &Path) {
     );
 }
 
-#[test]
-fn ntfs_volume_streams_links_and_reparse_points() {
-    if !tools_present() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let image = dir.path().join("volume.img");
-    std::fs::File::create(&image)
-        .unwrap()
-        .set_len(16 * 1024 * 1024)
-        .unwrap();
+/// A fresh 16 MiB NTFS volume image at `image`.
+fn make_volume(image: &Path) {
+    std::fs::File::create(image).unwrap().set_len(16 * 1024 * 1024).unwrap();
     run_tool(
         "mkntfs",
         &["-F".as_ref(), "-f".as_ref(), "-q".as_ref(), image.as_os_str()],
     );
-    let mnt = dir.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
+}
+
+/// Mounts the volume `image` at `mnt` (created) with Windows-style stream names.
+fn mount_volume(image: &Path, mnt: &Path) -> NtfsMount {
+    std::fs::create_dir_all(mnt).unwrap();
     run_tool(
         "ntfs-3g",
         &[
@@ -105,9 +100,71 @@ fn ntfs_volume_streams_links_and_reparse_points() {
             mnt.as_os_str(),
         ],
     );
-    let mount = NtfsMount(mnt.clone());
+    NtfsMount(mnt.to_path_buf())
+}
+
+/// A volume filled by [`fill_volume`], in `dir`.
+fn filled_volume(dir: &Path) -> PathBuf {
+    let image = dir.join("volume.img");
+    make_volume(&image);
+    let mnt = dir.join("mnt");
+    let mount = mount_volume(&image, &mnt);
     fill_volume(&mnt);
     drop(mount);
+    image
+}
+
+#[test]
+fn a_file_with_named_streams_and_links_is_fixed_and_keeps_its_streams() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let volume = filled_volume(dir.path());
+    let wim_path = dir.path().join("ntfs.wim");
+    capture(&volume, &wim_path, "ntfs", &["--compress=lzx"]);
+    let new_main: &[u8] = b"echo new main stream\r\n";
+    let summary = makguard_wim::write_replacements(
+        &wim_path,
+        &[makguard_wim::Replacement {
+            image: 1,
+            path: "/Windows/setup.cmd".to_owned(),
+            contents: new_main.to_vec(),
+        }],
+        makguard_wim::WriteTarget::InPlace,
+    )
+    .unwrap();
+    assert_eq!(summary.changed.len(), 2, "the file and its hard link");
+    makguard_testkit::wimlib(&["verify".as_ref(), wim_path.as_os_str()]);
+
+    // Applied to a fresh NTFS volume (wimlib's NTFS mode keeps streams, links and security).
+    let target = dir.path().join("applied.img");
+    make_volume(&target);
+    makguard_testkit::wimlib(&["apply".as_ref(), wim_path.as_os_str(), "1".as_ref(), target.as_os_str()]);
+    let mnt = dir.path().join("applied");
+    let _mount = mount_volume(&target, &mnt);
+    assert_eq!(std::fs::read(mnt.join("Windows/setup.cmd")).unwrap(), new_main);
+    assert_eq!(std::fs::read(mnt.join("linked.cmd")).unwrap(), new_main);
+    assert_eq!(
+        std::fs::read(mnt.join("Windows/setup.cmd:hidden")).unwrap(),
+        b"the alternate stream's bytes"
+    );
+    assert_eq!(
+        std::fs::read(mnt.join("Windows/setup.cmd:big")).unwrap(),
+        noise(100_000, 5)
+    );
+    let tree = open(&wim_path).unwrap().image_tree(1).unwrap();
+    let (index, _) = tree.walk().find(|(_, p)| p == "/reparse").unwrap();
+    assert!(tree.entries[index].is_reparse(), "the reparse point is untouched");
+}
+
+#[test]
+fn ntfs_volume_streams_links_and_reparse_points() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let image = filled_volume(dir.path());
 
     for compress in ["none", "xpress", "lzx"] {
         let wim_path = dir.path().join(format!("{compress}.wim"));
