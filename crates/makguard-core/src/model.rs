@@ -75,7 +75,11 @@ pub struct ContainerImage {
 impl ContainerImage {
     /// `install.wim, image 3 of 6 "Windows 11 Enterprise"`.
     pub fn describe_in(&self, file: &str) -> String {
-        let name = self.name.as_ref().map(|name| format!(" \"{name}\"")).unwrap_or_default();
+        let name = self
+            .name
+            .as_ref()
+            .map(|name| format!(" \"{name}\""))
+            .unwrap_or_default();
         format!("{file}, image {} of {}{name}", self.index, self.image_count)
     }
 
@@ -91,7 +95,12 @@ impl ContainerImage {
             _ => None,
         };
         let claims: Vec<String> = edition.into_iter().chain(build).collect();
-        (!claims.is_empty()).then(|| format!("the WIM's XML says {}, the image's registry does not", claims.join(", ")))
+        (!claims.is_empty()).then(|| {
+            format!(
+                "the WIM's XML says {}, the image's registry does not",
+                claims.join(", ")
+            )
+        })
     }
 
     /// `install.wim:3:/Windows/Panther/unattend.xml`: where a finding at `inner` (relative,

@@ -142,7 +142,10 @@ pub fn rewrite(name: &str, bytes: &[u8], edits: &[KeyEdit]) -> Result<Rewrite, R
             ));
         }
         if !holds_key(&old_text, range, &edit.old_key) {
-            if old_text.get(range.start..range.end).is_some_and(|spelled| spelled.contains(['&', '<'])) {
+            if old_text
+                .get(range.start..range.end)
+                .is_some_and(|spelled| spelled.contains(['&', '<']))
+            {
                 return Err(RewriteError::Skipped(format!(
                     "the key {} ({}) at byte {} is spelled with XML references or markup that makguard cannot \
 map to one key; fix it by hand",

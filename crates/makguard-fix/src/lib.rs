@@ -115,6 +115,34 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// Applies every fix in `report` (as filled by [`plan`] or [`edition_mismatches`]), one file
 /// at a time. Suppressed findings are never applied.
 pub fn apply(report: &ScanReport, options: &ApplyOptions) -> Result<ChangeLog, FixError> {
+    apply_with_images(report, options, None).map(|(log, _)| log)
+}
+
+/// Reads the files of roots that are images inside an image file (a WIM), for
+/// [`apply_with_images`].
+pub trait ImageFiles {
+    /// The bytes of the file at `path` inside the image of root `root`.
+    fn read(&self, root: usize, path: &FindingPath) -> Result<Vec<u8>, String>;
+}
+
+/// New contents for a file inside an image: the caller writes them into the image file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRewrite {
+    pub root: usize,
+    /// The file's path inside the image, `/`-separated, as the finding names it.
+    pub path: String,
+    pub new_bytes: Vec<u8>,
+}
+
+/// [`apply`], and for files inside image roots (read through `images`), their new bytes
+/// instead of a write: the changes come back as [`ImageRewrite`]s, marked written in the log
+/// (or dry-run), for the caller to write into the image file in one go. Without `images`, such
+/// files are skipped with what to do.
+pub fn apply_with_images(
+    report: &ScanReport,
+    options: &ApplyOptions,
+    images: Option<&dyn ImageFiles>,
+) -> Result<(ChangeLog, Vec<ImageRewrite>), FixError> {
     type FileId = (usize, String, Option<Vec<u8>>);
     let mut by_file: BTreeMap<FileId, Vec<&Finding>> = BTreeMap::new();
     for finding in &report.findings {
@@ -133,8 +161,9 @@ pub fn apply(report: &ScanReport, options: &ApplyOptions) -> Result<ChangeLog, F
         dry_run: options.dry_run,
         files: Vec::new(),
     };
+    let mut rewrites = Vec::new();
     if by_file.is_empty() {
-        return Ok(log);
+        return Ok((log, rewrites));
     }
     if report.roots.is_empty() {
         return Err(FixError::NoRoots);
@@ -143,12 +172,17 @@ pub fn apply(report: &ScanReport, options: &ApplyOptions) -> Result<ChangeLog, F
     for ((root, ..), findings) in &by_file {
         // A file inside an image of a WIM is not on disk: writing "it" would write the WIM.
         if report.roots.get(*root).is_some_and(|r| r.container.is_some()) {
-            log.files.push(inside_image_file(report, *root, findings));
+            let (change, rewrite) = match images {
+                Some(images) => fix_in_image(report, *root, findings, images, options),
+                None => (inside_image_file(report, *root, findings), None),
+            };
+            log.files.push(change);
+            rewrites.extend(rewrite);
             continue;
         }
         log.files.push(fix_file(roots.get(*root), findings, options));
     }
-    Ok(log)
+    Ok((log, rewrites))
 }
 
 /// The change for a file inside a WIM image, which this function never writes: the WIM
@@ -171,6 +205,46 @@ read-write (`wimlib-imagex mountrw {wim} INDEX DIR`, or DISM /Mount-Image withou
 the mount, and commit the unmount"
         )),
         texts: None,
+    }
+}
+
+/// A file inside an image root: read through `images`, rewritten in memory.
+fn fix_in_image(
+    report: &ScanReport,
+    root: usize,
+    findings: &[&Finding],
+    images: &dyn ImageFiles,
+    options: &ApplyOptions,
+) -> (FileChange, Option<ImageRewrite>) {
+    let mut change = inside_image_file(report, root, findings);
+    let path = &findings[0].path;
+    let (_, key_edits): (Vec<EditRecord>, Vec<edit::KeyEdit>) = edit_records(findings).into_iter().unzip();
+    let bytes = match images.read(root, path) {
+        Ok(bytes) => bytes,
+        Err(reason) => {
+            change.status = FileStatus::Failed(format!("cannot read the file in the image: {reason}"));
+            return (change, None);
+        }
+    };
+    let name = path.display.rsplit('/').next().unwrap_or_default().to_string();
+    match rewrite_bytes(path, &name, &bytes, &key_edits, &mut change) {
+        Ok(rewrite) => {
+            change.status = if options.dry_run {
+                FileStatus::DryRun
+            } else {
+                FileStatus::Written
+            };
+            let rewrite = ImageRewrite {
+                root,
+                path: path.display.clone(),
+                new_bytes: rewrite.new_bytes,
+            };
+            (change, Some(rewrite))
+        }
+        Err(status) => {
+            change.status = status;
+            (change, None)
+        }
     }
 }
 
@@ -261,34 +335,23 @@ fn rescan_breaks(path: &FindingPath, old: &[u8], new: &[u8]) -> Option<String> {
     })
 }
 
-fn fix_located(
+/// The file's new bytes with `key_edits` applied, checked (the file still parses, no Windows
+/// GVLK goes to `ospp.vbs`), with the change's hashes, encoding and byte ranges filled in.
+fn rewrite_bytes(
     finding_path: &FindingPath,
-    root: &Root,
-    target: &Path,
+    name: &str,
+    bytes: &[u8],
     key_edits: &[edit::KeyEdit],
-    options: &ApplyOptions,
     change: &mut FileChange,
-) -> Result<FileStatus, FileStatus> {
-    let canonical_root = root
-        .canonical_dir
-        .as_ref()
-        .map_err(|e| FileStatus::Skipped(e.clone()))?;
-    let meta = write::check_writable_target(target, canonical_root)
-        .map_err(|write::PathRefusal::Unsafe(r)| FileStatus::Skipped(r))?;
-    let bytes =
-        makguard_scan::read_regular(target).map_err(|e| FileStatus::Failed(format!("cannot read the file: {e}")))?;
-    change.sha256_before = Some(sha256_hex(&bytes));
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+) -> Result<edit::Rewrite, FileStatus> {
+    change.sha256_before = Some(sha256_hex(bytes));
 
-    let rewrite = edit::rewrite(&name, &bytes, key_edits).map_err(|e| match e {
+    let rewrite = edit::rewrite(name, bytes, key_edits).map_err(|e| match e {
         edit::RewriteError::Skipped(r) => FileStatus::Skipped(r),
         edit::RewriteError::RolledBack(r) => FileStatus::RolledBack(r),
     })?;
     change.encoding = Some(rewrite.encoding.name());
-    if let Some(reason) = rescan_breaks(finding_path, &bytes, &rewrite.new_bytes) {
+    if let Some(reason) = rescan_breaks(finding_path, bytes, &rewrite.new_bytes) {
         return Err(FileStatus::RolledBack(reason));
     }
 
@@ -319,6 +382,31 @@ fn fix_located(
     }
     change.sha256_after = Some(sha256_hex(&rewrite.new_bytes));
     change.texts = Some((rewrite.old_text.clone(), rewrite.new_text.clone()));
+
+    Ok(rewrite)
+}
+
+fn fix_located(
+    finding_path: &FindingPath,
+    root: &Root,
+    target: &Path,
+    key_edits: &[edit::KeyEdit],
+    options: &ApplyOptions,
+    change: &mut FileChange,
+) -> Result<FileStatus, FileStatus> {
+    let canonical_root = root
+        .canonical_dir
+        .as_ref()
+        .map_err(|e| FileStatus::Skipped(e.clone()))?;
+    let meta = write::check_writable_target(target, canonical_root)
+        .map_err(|write::PathRefusal::Unsafe(r)| FileStatus::Skipped(r))?;
+    let bytes =
+        makguard_scan::read_regular(target).map_err(|e| FileStatus::Failed(format!("cannot read the file: {e}")))?;
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let rewrite = rewrite_bytes(finding_path, &name, &bytes, key_edits, change)?;
 
     if options.dry_run {
         return Ok(FileStatus::DryRun);

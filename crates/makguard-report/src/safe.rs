@@ -9,8 +9,8 @@
 
 use makguard_core::key::{keys_in, mask_keys_in};
 use makguard_core::{
-    ContainerImage,
-    Finding, FindingPath, Fix, FixHints, ImageInfo, RootReport, ScanReport, ScanSummary, Suppression, XmlContext,
+    ContainerImage, Finding, FindingPath, Fix, FixHints, ImageInfo, RootReport, ScanReport, ScanSummary, Suppression,
+    XmlContext,
 };
 
 use crate::{Format, RenderOptions};

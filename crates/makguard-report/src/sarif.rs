@@ -15,11 +15,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::json::Image;
-use crate::{file_location, position_suffix};
 use crate::{
     INFORMATION_URI, RenderOptions, TOOL_NAME, describe_xml, hex, is_absolute, join_root, normalise_root, root_of,
     rule_help_uri, verdict,
 };
+use crate::{file_location, position_suffix};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 /// The directory makguard ran in: relative roots (and so relative URIs) start there.
@@ -500,7 +500,9 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
                 .filter(|root| root.container.is_some())
                 .map(|_| format!("{}{}", file_location(report, finding), position_suffix(finding)));
             let hash = match &member {
-                Some(member) => line_hash(finding.rule.code, &location, finding) + &hex(&Sha256::digest(member.as_bytes())[..4]),
+                Some(member) => {
+                    line_hash(finding.rule.code, &location, finding) + &hex(&Sha256::digest(member.as_bytes())[..4])
+                }
                 None => line_hash(finding.rule.code, &location, finding),
             };
             let occurrence = occurrences.entry(hash.clone()).or_insert(0);
@@ -528,7 +530,11 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
                     physical_location: PhysicalLocation {
                         artifact_location: location,
                         region: Region {
-                            start_line: if member.is_some() { 1 } else { finding.line.unwrap_or(1).max(1) },
+                            start_line: if member.is_some() {
+                                1
+                            } else {
+                                finding.line.unwrap_or(1).max(1)
+                            },
                             start_column: finding
                                 .line
                                 .and(finding.column)

@@ -318,7 +318,12 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> ScanReport {
 
 /// The roots one command-line path makes: a directory or a single file is one root, a WIM
 /// file one root per image.
-fn scan_one_path(path: &Path, display: &str, setup: &TreeSetup<'_>, images_scanned: &mut usize) -> Vec<(RootReport, Tally)> {
+fn scan_one_path(
+    path: &Path,
+    display: &str,
+    setup: &TreeSetup<'_>,
+    images_scanned: &mut usize,
+) -> Vec<(RootReport, Tally)> {
     let mut root = RootReport {
         path: display.to_string(),
         ..RootReport::default()

@@ -165,9 +165,10 @@ pub(crate) fn scan_nested_wim(reader: Box<dyn ReadAt>, rel: &FindingPath, setup:
                 let mut root = RootReport::default();
                 scan_tree(&source, &prefix, &nested, &mut root, &mut image_tally);
             }
-            Err(error) => image_tally
-                .findings
-                .push(wim_error_finding(&FindingPath::new(format!("{}:{index}:/", rel.display)), &error)),
+            Err(error) => image_tally.findings.push(wim_error_finding(
+                &FindingPath::new(format!("{}:{index}:/", rel.display)),
+                &error,
+            )),
         }
         for finding in &mut image_tally.findings {
             if !finding.path.display.starts_with(&prefix) {

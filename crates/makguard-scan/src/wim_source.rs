@@ -80,7 +80,11 @@ impl WimImageSource {
             Node::Dentry(index) => {
                 let dentry = &self.tree.entries[index];
                 let entry_type = dentry_type(dentry);
-                let size = if entry_type == EntryType::File { dentry.data.size } else { 0 };
+                let size = if entry_type == EntryType::File {
+                    dentry.data.size
+                } else {
+                    0
+                };
                 Entry { name, entry_type, size }
             }
             Node::NamedStream { dentry, stream } => Entry {
@@ -149,7 +153,10 @@ impl ImageSource for WimImageSource {
 
     fn entry(&self, path: &SourcePath) -> Result<Entry, SourceError> {
         let node = self.node(path).ok_or_else(|| {
-            SourceError::Io(io::Error::new(io::ErrorKind::NotFound, format!("no such entry in {}", self.label)))
+            SourceError::Io(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no such entry in {}", self.label),
+            ))
         })?;
         let name = path.file_name().map(OsString::from).unwrap_or_default();
         Ok(self.entry_of(node, name))

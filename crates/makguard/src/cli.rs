@@ -236,6 +236,11 @@ pub struct FixArgs {
     /// Write the change log as JSON to FILE
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// For a WIM file: write the fixed WIM to FILE and leave the input untouched (default: the
+    /// input is replaced, atomically)
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

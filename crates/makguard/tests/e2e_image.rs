@@ -507,6 +507,36 @@ fn fix_round_trip_through_a_real_wim() {
     again.unmount(false);
 }
 
+/// Removes what wimlib cannot capture: special files and names that are not UTF-8.
+fn remove_what_a_wim_cannot_hold(root: &Path) {
+    let unwimmable: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|entry| {
+            let special =
+                !entry.file_type().is_file() && !entry.file_type().is_dir() && !entry.file_type().is_symlink();
+            special || entry.file_name().to_str().is_none()
+        })
+        .map(|entry| entry.path().to_path_buf())
+        .collect();
+    for path in unwimmable {
+        fs::remove_file(path).unwrap();
+    }
+}
+
+/// Every regular file below `root`, relative, with its bytes.
+fn tree_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|entry| entry.file_type().is_file())
+        .map(|entry| {
+            let relative = entry.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            (relative, fs::read(entry.path()).unwrap())
+        })
+        .collect()
+}
+
 /// Findings as (code, path, line, column, fingerprint), for comparing two scans of one image.
 fn finding_facts(report: &Value) -> Vec<String> {
     let mut facts: Vec<String> = findings(report)
@@ -537,20 +567,11 @@ fn a_wim_scanned_directly_gives_the_findings_of_the_tree_it_was_captured_from() 
     let Some(root) = build_full_image(dir.path()) else {
         return;
     };
-    let unwimmable: Vec<PathBuf> = walkdir::WalkDir::new(&root)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|entry| {
-            let special = !entry.file_type().is_file() && !entry.file_type().is_dir() && !entry.file_type().is_symlink();
-            special || entry.file_name().to_str().is_none()
-        })
-        .map(|entry| entry.path().to_path_buf())
-        .collect();
-    // wimlib refuses special files and names that are not UTF-8; the WIM holds everything else.
-    for path in unwimmable {
-        fs::remove_file(path).unwrap();
-    }
-    let tree = scan(dir.path(), &["scan", path_str(&root), "--format", "json", "--no-progress"]);
+    remove_what_a_wim_cannot_hold(&root);
+    let tree = scan(
+        dir.path(),
+        &["scan", path_str(&root), "--format", "json", "--no-progress"],
+    );
     let wim = dir.path().join("image.wim");
     wim_capture(&root, &wim, "Enterprise test", &["--compress=lzx"]);
     makguard_testkit::wimlib(&[
@@ -560,7 +581,10 @@ fn a_wim_scanned_directly_gives_the_findings_of_the_tree_it_was_captured_from() 
         "Second".as_ref(),
         "--compress=xpress".as_ref(),
     ]);
-    let direct = scan(dir.path(), &["scan", path_str(&wim), "--format", "json", "--no-progress"]);
+    let direct = scan(
+        dir.path(),
+        &["scan", path_str(&wim), "--format", "json", "--no-progress"],
+    );
     assert_eq!(direct.code, tree.code, "{}", direct.stderr);
     let (tree, direct) = (tree.json(), direct.json());
     let roots = direct["roots"].as_array().unwrap();
@@ -572,9 +596,8 @@ fn a_wim_scanned_directly_gives_the_findings_of_the_tree_it_was_captured_from() 
         assert_eq!(root["image"]["edition_id"], tree["roots"][0]["image"]["edition_id"]);
     }
     assert_eq!(roots[0]["source"]["name"], "Enterprise test");
-    let outside_links = |facts: Vec<String>| -> Vec<String> {
-        facts.into_iter().filter(|f| !f.starts_with("MG261 ")).collect()
-    };
+    let outside_links =
+        |facts: Vec<String>| -> Vec<String> { facts.into_iter().filter(|f| !f.starts_with("MG261 ")).collect() };
     let expected = outside_links(finding_facts(&tree));
     assert!(expected.iter().any(|f| f.starts_with("MG101 ")), "{expected:#?}");
     // Each image holds the tree once: the direct scan reports every finding twice.
@@ -582,4 +605,66 @@ fn a_wim_scanned_directly_gives_the_findings_of_the_tree_it_was_captured_from() 
     twice.sort();
     assert_eq!(outside_links(finding_facts(&direct)), twice);
     assert_no_full_key(&serde_json::to_string(&direct).unwrap(), "the WIM scan's JSON");
+}
+
+/// `makguard fix image.wim --output fixed.wim` on the full test image captured with LZX (two
+/// images): wimlib verifies the result, the input is untouched, each image applied by wimlib
+/// equals the tree that `makguard fix` fixed on disk byte for byte, a rescan finds no fixable
+/// key left, and a second fix changes nothing.
+#[test]
+fn fix_of_a_wim_file_equals_fix_of_the_tree_and_verifies_with_wimlib() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(root) = build_full_image(dir.path()) else {
+        return;
+    };
+    remove_what_a_wim_cannot_hold(&root);
+    let wim = dir.path().join("image.wim");
+    wim_capture(&root, &wim, "Enterprise test", &["--compress=lzx"]);
+    makguard_testkit::wimlib(&["append".as_ref(), root.as_os_str(), wim.as_os_str(), "Second".as_ref()]);
+    let original = fs::read(&wim).unwrap();
+    let fixed = dir.path().join("fixed.wim");
+    let out = scan(
+        dir.path(),
+        &[
+            "fix",
+            path_str(&wim),
+            "--output",
+            path_str(&fixed),
+            "--no-progress",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.code != 2, "{}", out.all());
+    assert_no_full_key(&out.all(), "fix of a WIM");
+    assert_eq!(fs::read(&wim).unwrap(), original, "--output leaves the input alone");
+    makguard_testkit::wimlib(&["verify".as_ref(), fixed.as_os_str()]);
+
+    // The same fix on the tree itself is the reference.
+    let tree_fix = scan(dir.path(), &["fix", path_str(&root), "--no-progress"]);
+    assert!(tree_fix.code != 2, "{}", tree_fix.all());
+    let expected = tree_files(&root);
+    for index in ["1", "2"] {
+        let applied = dir.path().join(format!("applied-{index}"));
+        makguard_testkit::wimlib(&["apply".as_ref(), fixed.as_os_str(), index.as_ref(), applied.as_os_str()]);
+        let got = tree_files(&applied);
+        assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+        for (path, bytes) in &expected {
+            assert!(
+                got[path] == *bytes,
+                "image {index}: {path} differs from the tree fixed on disk"
+            );
+        }
+    }
+    let rescan = scan(
+        dir.path(),
+        &["scan", path_str(&fixed), "--format", "json", "--no-progress"],
+    );
+    let rescanned = rescan.json();
+    let fixable: Vec<&Value> = findings(&rescanned).iter().filter(|f| !f["fix"].is_null()).collect();
+    assert!(fixable.is_empty(), "{fixable:#?}");
+    let before = fs::read(&fixed).unwrap();
+    let again = scan(dir.path(), &["fix", path_str(&fixed), "--no-progress"]);
+    assert!(again.code != 2, "{}", again.all());
+    assert_eq!(fs::read(&fixed).unwrap(), before, "a second fix changes nothing");
 }

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use makguard_core::ExitStatus;
 use makguard_core::{ProductKey, ScanReport};
-use makguard_fix::{ApplyOptions, ChangeLog, KeyChoice, apply, cleanup_stale_temp_files, plan};
+use makguard_fix::{ApplyOptions, ChangeLog, ImageFiles, KeyChoice, apply_with_images, cleanup_stale_temp_files, plan};
 
 use crate::cli::FixArgs;
+use crate::commands::fix_wim::{WimImages, write_wims};
 use crate::commands::{edition_override, prepare_scan, scan_and_judge};
 use crate::output::{diag, print_safe, write_file, write_reports};
 
@@ -121,7 +122,17 @@ pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
         dry_run: args.dry_run,
         backup_suffix: args.backup.clone(),
     };
-    let log = apply(&report, &options)?;
+    if args.output.is_some() && !report.roots.iter().any(|root| root.container.is_some()) {
+        anyhow::bail!("--output is for fixing a WIM file into a new one; none of the paths is a WIM");
+    }
+    let wim_images = WimImages::open(&report);
+    let (mut log, rewrites) = apply_with_images(&report, &options, wim_images.as_ref().map(|w| w as &dyn ImageFiles))?;
+    // Files inside WIM images are written into the WIM in one atomic write per WIM.
+    let wim_failures = if args.dry_run {
+        Vec::new()
+    } else {
+        write_wims(&report, rewrites, args.output.as_deref(), &mut log)
+    };
     if let Some(file) = &args.report {
         write_file(file, log.to_json().as_bytes())
             .with_context(|| format!("cannot write the change log to {}", file.display()))?;
@@ -136,7 +147,29 @@ pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
         write_reports(&report, &opts.formats, opts.color, opts.show_keys, fail_on)?;
         return Ok(report.exit_status(fail_on) as u8);
     }
-    let after = scan_and_judge(&opts.paths, &prepared);
+    for failure in &wim_failures {
+        diag(failure);
+    }
+    // With --output, the fixed WIM is what must scan clean.
+    let rescan: Vec<std::path::PathBuf> = match &args.output {
+        Some(output) => opts
+            .paths
+            .iter()
+            .map(|path| {
+                if report
+                    .roots
+                    .iter()
+                    .any(|r| r.container.is_some() && std::path::Path::new(&r.path) == path)
+                {
+                    output.clone()
+                } else {
+                    path.clone()
+                }
+            })
+            .collect(),
+        None => opts.paths.clone(),
+    };
+    let after = scan_and_judge(&rescan, &prepared);
     write_reports(&after, &opts.formats, opts.color, opts.show_keys, fail_on)?;
     if log.has_write_failures() {
         // The run failed (a read-only mount, a full disk): not a verdict on the image.

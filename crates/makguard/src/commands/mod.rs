@@ -4,6 +4,7 @@
 
 pub mod allow;
 pub mod fix;
+pub mod fix_wim;
 pub mod key;
 pub mod rules;
 pub mod scan;
