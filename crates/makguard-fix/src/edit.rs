@@ -79,6 +79,15 @@ fn holds_key(text: &str, range: TextRange, key: &ProductKey) -> bool {
         && xmltext::rewritable_value(current).is_some_and(|value| ProductKey::parse(&value).ok().as_ref() == Some(key))
 }
 
+/// True when `spelled` holds what spells a value in XML without writing it out: a reference
+/// (`&...;`), a CDATA section, a comment or a processing instruction.
+fn spelled_with_markup(spelled: &str) -> bool {
+    let reference = spelled
+        .find('&')
+        .is_some_and(|at| spelled[at..].find(';').is_some_and(|end| end > 1));
+    reference || ["<![CDATA[", "<!--", "<?"].iter().any(|m| spelled.contains(m))
+}
+
 /// True when `text` is well-formed XML as far as quick-xml reads it.
 pub fn xml_is_well_formed(text: &str) -> bool {
     let mut reader = quick_xml::Reader::from_str(text);
@@ -142,10 +151,7 @@ pub fn rewrite(name: &str, bytes: &[u8], edits: &[KeyEdit]) -> Result<Rewrite, R
             ));
         }
         if !holds_key(&old_text, range, &edit.old_key) {
-            if old_text
-                .get(range.start..range.end)
-                .is_some_and(|spelled| spelled.contains(['&', '<']))
-            {
+            if old_text.get(range.start..range.end).is_some_and(spelled_with_markup) {
                 return Err(RewriteError::Skipped(format!(
                     "the key {} ({}) at byte {} is spelled with XML references or markup that makguard cannot \
 map to one key; fix it by hand",

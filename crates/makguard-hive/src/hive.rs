@@ -364,10 +364,11 @@ fn find_logs(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     for entry in fs::read_dir(&dir)? {
         let entry = entry?;
         let candidate = entry.file_name().to_string_lossy().to_lowercase();
-        // Only a regular file is read as a log: reading a FIFO or device could block for
-        // ever, and a link may point anywhere. The scanner reports such a log as unreadable.
+        // A log that is not a regular file is kept here so that opening it (open_regular,
+        // which checks before it opens: a FIFO or device is never opened) records why it was
+        // not read; a folder of that name is no log at all.
         if let Some(rank) = wanted.iter().position(|w| *w == candidate)
-            && entry.file_type().is_ok_and(|t| t.is_file())
+            && !entry.file_type().is_ok_and(|t| t.is_dir())
         {
             found.push((rank, entry.path()));
         }
