@@ -39,7 +39,8 @@ const HEADER_INTEGRITY_AT: usize = 0x7C;
 pub struct Replacement {
     /// The image (1-based).
     pub image: u32,
-    /// The file's path as [`ImageTree::path`] gives it (`/Windows/Panther/unattend.xml`).
+    /// The file's path as [`ImageTree::path`] gives it (`/Windows/Panther/unattend.xml`),
+    /// matched exactly (names are compared case-sensitively, as stored).
     pub path: String,
     /// Its new bytes.
     pub contents: Vec<u8>,
@@ -50,7 +51,8 @@ pub struct Replacement {
 pub enum WriteTarget<'a> {
     /// Over the input, atomically (a new file renamed over it).
     InPlace,
-    /// To a new file; the input is never opened for writing.
+    /// To a new file (an existing one is replaced, atomically); the input is never opened for
+    /// writing.
     NewFile(&'a Path),
 }
 

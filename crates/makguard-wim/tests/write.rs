@@ -595,3 +595,30 @@ fn wimlibs_own_test_wims_are_fixed_and_still_verify() {
         println!("{name}: replaced {path}");
     }
 }
+
+#[test]
+fn a_corrupt_blob_elsewhere_is_refused_unless_only_the_replaced_files_are_checked() {
+    if !have_wimlib() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wim = make_wim(dir.path(), 1, &["--compress=none"], 5000);
+    let noise_blob = Sha1Hash::of(&noise(5000, 1));
+    let offset = open(&wim).unwrap().blob(noise_blob).unwrap().resource.offset as usize;
+    let mut bytes = std::fs::read(&wim).unwrap();
+    bytes[offset + 100] ^= 0xFF;
+    std::fs::write(&wim, &bytes).unwrap();
+    let replacements = [replacement(1, SHARED, b"new")];
+    let out = dir.path().join("out.wim");
+    let error = write_replacements(&wim, &replacements, WriteTarget::NewFile(&out)).unwrap_err();
+    assert!(
+        matches!(&error, WriteError::Unreadable(makguard_wim::WimError::HashMismatch { expected, .. }) if *expected == noise_blob),
+        "{error}"
+    );
+    assert!(!out.exists());
+    let only_replaced = makguard_wim::WriteOptions {
+        verify_every_blob: false,
+    };
+    makguard_wim::write_replacements_with(&wim, &replacements, WriteTarget::NewFile(&out), only_replaced).unwrap();
+    assert_reads(&out, 1, SHARED, b"new");
+}
