@@ -218,6 +218,10 @@ fn fix_in_image(
 ) -> (FileChange, Option<ImageRewrite>) {
     let mut change = inside_image_file(report, root, findings);
     let path = &findings[0].path;
+    // Two images can hold the same path: the log names the image too (`install.wim:2:/...`).
+    if let Some(image) = &report.roots[root].container {
+        change.path = image.locate(&report.roots[root].path, &path.display);
+    }
     let (_, key_edits): (Vec<EditRecord>, Vec<edit::KeyEdit>) = edit_records(findings).into_iter().unzip();
     let bytes = match images.read(root, path) {
         Ok(bytes) => bytes,

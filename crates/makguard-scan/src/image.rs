@@ -433,9 +433,10 @@ fn replayable_logs(scan: &mut ImageScan, source: &dyn ImageSource, logs: &[LogFi
                 path: PathBuf::from(&log.display),
                 reader,
             }),
-            Err(SourceError::NotRegular(entry_type)) => scan
-                .findings
-                .push(crate::walk::not_regular_finding(&FindingPath::new(log.display.clone()), entry_type)),
+            Err(SourceError::NotRegular(entry_type)) => scan.findings.push(crate::walk::not_regular_finding(
+                &FindingPath::new(log.display.clone()),
+                entry_type,
+            )),
             Err(error) => scan.findings.push(Finding::new(
                 &rules::FILE_UNREADABLE,
                 FindingPath::new(log.display.clone()),

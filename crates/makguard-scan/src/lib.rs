@@ -6,8 +6,8 @@
 //! finding (an `MG9xx` rule) and the scan goes on.
 
 pub mod binary;
-pub mod hive_search;
 pub mod fs_source;
+pub mod hive_search;
 pub mod image;
 pub mod ini;
 pub mod keyconfig;

@@ -168,7 +168,11 @@ fn mdt_precapture_step_gates_on_makguards_exit_code_and_writes_reports_to_the_sh
             .env("DEPLOYROOT", windows_path(share.path()))
             .output()
             .expect("run wine cmd");
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
         (output.status.code().unwrap_or(-1), text)
     };
     let samples = samples();
@@ -176,7 +180,8 @@ fn mdt_precapture_step_gates_on_makguards_exit_code_and_writes_reports_to_the_sh
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("not capturing"), "{text}");
     makguard_testkit::assert_no_synthetic_key(&text, "MDT step output");
-    let json = std::fs::read_to_string(share.path().join("Logs/makguard/makguard.json")).expect("JSON report in the share");
+    let json =
+        std::fs::read_to_string(share.path().join("Logs/makguard/makguard.json")).expect("JSON report in the share");
     let report: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["findings"][0]["code"], "MG101");
     assert!(share.path().join("Logs/makguard/makguard.xml").is_file());
