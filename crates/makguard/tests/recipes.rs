@@ -157,22 +157,27 @@ fn is_mount_tool(name: &str) -> bool {
     name.starts_with("wimlib") || name.starts_with("fusermount") || name.starts_with("mount.fuse")
 }
 
-/// Fills `bin` with links to every program on `PATH` except the mount tools, and returns `bin`
-/// as a `PATH`; checks that wimlib-imagex is then not found.
-fn path_without_wimlib(bin: &Path) -> String {
+/// Fills `bin` with links to every program on `PATH` except those `excluded` names, and returns
+/// `bin` as a `PATH`.
+fn path_without(bin: &Path, excluded: impl Fn(&str) -> bool) -> String {
     std::fs::create_dir_all(bin).unwrap();
     let path = std::env::var_os("PATH").unwrap_or_default();
     for dir in std::env::split_paths(&path) {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let name = entry.file_name();
             let link = bin.join(&name);
-            if is_mount_tool(&name.to_string_lossy()) || link.symlink_metadata().is_ok() {
+            if excluded(&name.to_string_lossy()) || link.symlink_metadata().is_ok() {
                 continue;
             }
             std::os::unix::fs::symlink(entry.path(), &link).unwrap();
         }
     }
-    let path = bin.display().to_string();
+    bin.display().to_string()
+}
+
+/// A `PATH` in `bin` without the mount tools; checks that wimlib-imagex is then not found.
+fn path_without_wimlib(bin: &Path) -> String {
+    let path = path_without(bin, is_mount_tool);
     let probe = Command::new("/bin/sh")
         .args(["-c", "command -v wimlib-imagex"])
         .env("PATH", &path)
@@ -781,18 +786,27 @@ fn github_action_caches_its_build_by_the_actions_cargo_lock() {
     // The step that makes the key, run on a fake action checkout: the key follows Cargo.lock.
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("ci/github")).unwrap();
+    // Without sha256sum (macOS runners) the step falls back to `shasum -a 256`.
+    let without_sha256sum = path_without(&dir.path().join("bin"), |name| name == "sha256sum");
     let mut hashes = Vec::new();
-    for lock in ["# lock one\n", "# lock two\n"] {
+    for (lock, path) in [
+        ("# lock one\n", None),
+        ("# lock two\n", None),
+        ("# lock two\n", Some(&without_sha256sum)),
+    ] {
         std::fs::write(dir.path().join("Cargo.lock"), lock).unwrap();
         let output = dir.path().join("output");
         std::fs::write(&output, "").unwrap();
-        let env = BTreeMap::from([
+        let mut env = BTreeMap::from([
             (
                 "GITHUB_ACTION_PATH".to_string(),
                 dir.path().join("ci/github").display().to_string(),
             ),
             ("GITHUB_OUTPUT".to_string(), output.display().to_string()),
         ]);
+        if let Some(path) = path {
+            env.insert("PATH".to_string(), path.clone());
+        }
         let out = run_bash(paths["run"].as_str().unwrap(), dir.path(), &env, &["-eo", "pipefail"]);
         assert_eq!(code_of(&out), 0, "{}", text_of(&out));
         let outputs: BTreeMap<String, String> = std::fs::read_to_string(&output)
@@ -812,6 +826,7 @@ fn github_action_caches_its_build_by_the_actions_cargo_lock() {
         hashes.push(hash);
     }
     assert_ne!(hashes[0], hashes[1], "the cache key ignores Cargo.lock");
+    assert_eq!(hashes[1], hashes[2], "shasum and sha256sum disagree");
 }
 
 #[test]
