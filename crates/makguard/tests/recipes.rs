@@ -612,6 +612,34 @@ fn gitlab_job_template_scans_the_wim_directly_and_keeps_its_junit_report() {
         assert_image_roots(&work, case, &context);
         assert!(!text_of(&out).contains(SYNTHETIC_MAK), "{context}: the MAK in full");
     }
+    // Runner images such as Alpine run the job with a POSIX sh, not bash.
+    if Path::new("/bin/dash").exists() {
+        for (index, expected) in [("", 1), ("1", 0), ("1 2", 1)] {
+            let work = wims.dir.path().join(format!("gitlab-dash-{}", index.replace(' ', "-")));
+            std::fs::create_dir_all(&work).unwrap();
+            let mut env = str_map(&job["variables"]);
+            env.insert("MAKGUARD".into(), makguard_bin().into());
+            env.insert("MAKGUARD_TARGET".into(), wims.multi.display().to_string());
+            env.insert("MAKGUARD_WIM_INDEX".into(), index.to_string());
+            env.insert("PATH".into(), wims.path_without_wimlib.clone());
+            let out = Command::new("/bin/dash")
+                .args(["-e", "-c", &shell])
+                .current_dir(&work)
+                .envs(&env)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert_eq!(
+                code_of(&out),
+                expected,
+                "GitLab job in dash, index {index:?}:\n{}",
+                text_of(&out)
+            );
+            assert_reports(&work, expected == 1, "GitLab job in dash");
+        }
+    } else {
+        skip("/bin/dash is absent: the GitLab job is not run in a POSIX sh");
+    }
     let work = wims.dir.path().join("gitlab-garbage");
     let out = run(&not_a_wim(wims.dir.path()), "", &work);
     assert_eq!(
