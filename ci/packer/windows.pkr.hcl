@@ -52,7 +52,9 @@ variable "winrm_password" {
   description = "Placeholder: the build account's password, set by your answer file."
 }
 
-# Placeholder source: replace with your own builder's settings.
+# Placeholder source: replace with your own builder's settings. Packer 1.6 has the qemu builder
+# built in; from Packer 1.7 on, declare the plugin and run `packer init` first:
+#   packer { required_plugins { qemu = { source = "github.com/hashicorp/qemu", version = ">= 1.0.0" } } }
 source "qemu" "windows" {
   iso_url          = var.iso_url
   iso_checksum     = var.iso_checksum
