@@ -877,12 +877,53 @@ fn github_action_sarif_upload_does_not_fail_a_fork_pull_request() {
     }
 }
 
+/// One run of the action's scan step, as the runner would run it.
+struct ActionRun<'a> {
+    target: &'a Path,
+    index: &'a str,
+    /// The workspace; `runner-temp` inside it is RUNNER_TEMP, kept between runs.
+    work: &'a Path,
+    path: &'a str,
+}
+
+/// Runs the scan step of the action with fresh GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and GITHUB_ENV
+/// files in `run.work`.
+fn run_action_scan(action: &Action, run: &ActionRun<'_>) -> Output {
+    let scan = action.step("scan", |s| s["id"] == "scan");
+    let runner_temp = run.work.join("runner-temp");
+    std::fs::create_dir_all(&runner_temp).unwrap();
+    let mut inputs = action.defaults.clone();
+    inputs.insert("path".into(), run.target.display().to_string());
+    inputs.insert("wim-index".into(), run.index.to_string());
+    inputs.insert("makguard".into(), makguard_bin().into());
+    let mut env: BTreeMap<String, String> = str_map(&scan["env"])
+        .into_iter()
+        .map(|(k, v)| (k, substitute(&v, "inputs.", &inputs)))
+        .collect();
+    let files = [
+        ("GITHUB_OUTPUT", "output"),
+        ("GITHUB_STEP_SUMMARY", "summary.md"),
+        ("GITHUB_ENV", "env"),
+    ];
+    for (name, file) in files {
+        std::fs::write(run.work.join(file), "").unwrap();
+        env.insert(name.into(), run.work.join(file).display().to_string());
+    }
+    env.insert(
+        "GITHUB_ACTION_PATH".into(),
+        repo_root().join("ci/github").display().to_string(),
+    );
+    env.insert("RUNNER_TEMP".into(), runner_temp.display().to_string());
+    env.insert("PATH".into(), run.path.to_string());
+    // GitHub runs `shell: bash` steps as `bash --noprofile --norc -eo pipefail {0}`.
+    run_bash(scan["run"].as_str().unwrap(), run.work, &env, &["-eo", "pipefail"])
+}
+
 #[test]
 fn github_action_scans_the_wim_directly_writes_the_summary_and_enforces_the_gate() {
     let Some(action) = Action::load() else {
         return;
     };
-    let scan = action.step("scan", |s| s["id"] == "scan");
     let enforce = action.step("enforce", |s| s["name"] == "Enforce the makguard gate");
     assert!(enforce["if"].as_str().unwrap().contains("always()"));
     assert_eq!(action.defaults["wim-index"], "", "default: every image");
@@ -909,32 +950,15 @@ fn github_action_scans_the_wim_directly_writes_the_summary_and_enforces_the_gate
     for (n, (target, index, dirty, expected, case)) in runs.into_iter().enumerate() {
         let work = wims.dir.path().join(format!("github-{n}"));
         let runner_temp = work.join("runner-temp");
-        std::fs::create_dir_all(&runner_temp).unwrap();
-        let mut inputs = action.defaults.clone();
-        inputs.insert("path".into(), target.display().to_string());
-        inputs.insert("wim-index".into(), index.to_string());
-        inputs.insert("makguard".into(), makguard_bin().into());
-        let mut env: BTreeMap<String, String> = str_map(&scan["env"])
-            .into_iter()
-            .map(|(k, v)| (k, substitute(&v, "inputs.", &inputs)))
-            .collect();
-        let files = [
-            ("GITHUB_OUTPUT", "output"),
-            ("GITHUB_STEP_SUMMARY", "summary.md"),
-            ("GITHUB_ENV", "env"),
-        ];
-        for (name, file) in files {
-            std::fs::write(work.join(file), "").unwrap();
-            env.insert(name.into(), work.join(file).display().to_string());
-        }
-        env.insert(
-            "GITHUB_ACTION_PATH".into(),
-            repo_root().join("ci/github").display().to_string(),
+        let out = run_action_scan(
+            &action,
+            &ActionRun {
+                target,
+                index,
+                work: &work,
+                path: &wims.path_without_wimlib,
+            },
         );
-        env.insert("RUNNER_TEMP".into(), runner_temp.display().to_string());
-        env.insert("PATH".into(), wims.path_without_wimlib.clone());
-        // GitHub runs `shell: bash` steps as `bash --noprofile --norc -eo pipefail {0}`.
-        let out = run_bash(scan["run"].as_str().unwrap(), &work, &env, &["-eo", "pipefail"]);
         let context = format!("GitHub scan step on {} (wim-index {index:?})", target.display());
         let text = text_of(&out);
         assert_eq!(
@@ -985,6 +1009,36 @@ fn github_action_scans_the_wim_directly_writes_the_summary_and_enforces_the_gate
             assert!(text.contains("::error"), "{context}: no annotation:\n{text}");
         }
     }
+    // The action used twice in one job: the second run reports nothing of the first's.
+    let work = wims.dir.path().join("github-twice");
+    let first = ActionRun {
+        target: &wims.dirty,
+        index: "",
+        work: &work,
+        path: &wims.path_without_wimlib,
+    };
+    run_action_scan(&action, &first);
+    assert!(work.join("makguard.sarif").is_file());
+    let second = run_action_scan(
+        &action,
+        &ActionRun {
+            target: &garbage,
+            ..first
+        },
+    );
+    let outputs = std::fs::read_to_string(work.join("output")).unwrap();
+    assert!(outputs.contains("exit-code=3"), "{outputs}\n{}", text_of(&second));
+    assert!(
+        !work.join("makguard.sarif").exists(),
+        "the first run's SARIF would be uploaded again"
+    );
+    let summary = std::fs::read_to_string(work.join("summary.md")).unwrap();
+    assert!(summary.is_empty(), "the first run's summary: {summary}");
+    assert!(
+        !text_of(&second).contains("MG101"),
+        "the first run's findings:\n{}",
+        text_of(&second)
+    );
     for failing in ["2", "3", ""] {
         let env = BTreeMap::from([("MAKGUARD_EXIT".to_string(), failing.to_string())]);
         let gate = run_bash(enforce["run"].as_str().unwrap(), wims.dir.path(), &env, &[]);
