@@ -32,6 +32,7 @@ need xz xz-utils
 need setfattr attr
 need wine wine64
 need x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
+need packer packer
 command -v fusermount3 >/dev/null || command -v fusermount >/dev/null || missing+=(fuse3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,19 +1,23 @@
-//! The Linux CI recipes in `ci/` run for real against WIMs built by `wimlib-imagex capture`:
+//! The CI recipes in `ci/` run for real against WIMs built by `wimlib-imagex capture`:
 //! `ci/scripts/wim-gate.sh` (the Packer post-processor's command), the GitLab job's shell
 //! lines, the Azure scan step, the GitHub action's scan and enforce steps, the Packer example's
-//! command line and the pre-commit hook definition. Each image holds a SOFTWARE hive written by
-//! hivex (`hivexregedit --merge`) and an answer file with a synthetic MAK (dirty) or the public
-//! Enterprise GVLK (clean).
+//! command line (and `packer validate` on the example) and the pre-commit hook definition. Each
+//! image holds a SOFTWARE hive written by hivex (`hivexregedit --merge`) and an answer file with
+//! a synthetic MAK (dirty) or the public Enterprise GVLK (clean); a two-image WIM holds a clean
+//! image 1 and a dirty image 2, so "every image by default" and `--index` can be told apart.
+//!
+//! The recipes scan the WIM file directly: each runs with a `PATH` from which wimlib-imagex and
+//! fusermount are removed, so a recipe that still mounted or extracted would fail here.
 //!
 //! YAML is read by Python's PyYAML, a parser no one here wrote; without it the YAML-driven tests
-//! print `skipped:` and return. Missing wimlib/hivex follow the project's tool policy, and the
-//! mount-based tests skip only when /dev/fuse is absent.
+//! print `skipped:` and return. Missing wimlib/hivex (needed to build the test WIMs) and packer
+//! follow the project's tool policy.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use makguard_testkit::{fuse_available, require_tool};
+use makguard_testkit::require_tool;
 use serde_json::Value;
 
 const SYNTHETIC_MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
@@ -97,38 +101,187 @@ fn build_image_dir(root: &Path, key: &str) {
     std::fs::remove_file(&reg).unwrap();
 }
 
-/// A dirty (synthetic MAK) and a clean (GVLK) WIM in a temporary directory.
+/// The WIMs the recipes are run against, in a temporary directory: `dirty` (synthetic MAK),
+/// `clean` (GVLK), and `multi` (image 1 clean, image 2 dirty).
 struct Wims {
     dir: tempfile::TempDir,
     dirty: PathBuf,
     clean: PathBuf,
+    multi: PathBuf,
+    /// A `PATH` holding every program of this machine's `PATH` except wimlib's and FUSE's.
+    path_without_wimlib: String,
+}
+
+fn capture(tree: &Path, wim: &Path, name: &str, command: &str) {
+    let out = Command::new("wimlib-imagex")
+        .arg(command)
+        .arg(tree)
+        .arg(wim)
+        .arg(name)
+        .output()
+        .expect("run wimlib-imagex");
+    assert!(
+        out.status.success(),
+        "wimlib-imagex {command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn build_wims() -> Wims {
     let dir = tempfile::tempdir().unwrap();
-    let mut wims = Vec::new();
-    for (name, key) in [("dirty", SYNTHETIC_MAK), ("clean", ENTERPRISE_GVLK)] {
-        let tree = dir.path().join(format!("{name}-tree"));
-        build_image_dir(&tree, key);
-        let wim = dir.path().join(format!("{name}.wim"));
-        let out = Command::new("wimlib-imagex")
-            .arg("capture")
-            .arg(&tree)
-            .arg(&wim)
-            .arg(format!("makguard test {name}"))
-            .output()
-            .expect("run wimlib-imagex capture");
-        assert!(
-            out.status.success(),
-            "wimlib-imagex capture: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::remove_dir_all(&tree).unwrap();
-        wims.push(wim);
+    let dirty_tree = dir.path().join("dirty-tree");
+    let clean_tree = dir.path().join("clean-tree");
+    build_image_dir(&dirty_tree, SYNTHETIC_MAK);
+    build_image_dir(&clean_tree, ENTERPRISE_GVLK);
+    let dirty = dir.path().join("dirty.wim");
+    let clean = dir.path().join("clean.wim");
+    let multi = dir.path().join("multi.wim");
+    capture(&dirty_tree, &dirty, "makguard test dirty", "capture");
+    capture(&clean_tree, &clean, "makguard test clean", "capture");
+    capture(&clean_tree, &multi, "makguard test clean", "capture");
+    capture(&dirty_tree, &multi, "makguard test dirty", "append");
+    std::fs::remove_dir_all(&dirty_tree).unwrap();
+    std::fs::remove_dir_all(&clean_tree).unwrap();
+    let path_without_wimlib = path_without_wimlib(&dir.path().join("bin"));
+    Wims {
+        dir,
+        dirty,
+        clean,
+        multi,
+        path_without_wimlib,
     }
-    let clean = wims.pop().unwrap();
-    let dirty = wims.pop().unwrap();
-    Wims { dir, dirty, clean }
+}
+
+/// Programs a recipe that mounts or extracts a WIM would need.
+fn is_mount_tool(name: &str) -> bool {
+    name.starts_with("wimlib") || name.starts_with("fusermount") || name.starts_with("mount.fuse")
+}
+
+/// Fills `bin` with links to every program on `PATH` except those `excluded` names, and returns
+/// `bin` as a `PATH`.
+fn path_without(bin: &Path, excluded: impl Fn(&str) -> bool) -> String {
+    std::fs::create_dir_all(bin).unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let link = bin.join(&name);
+            if excluded(&name.to_string_lossy()) || link.symlink_metadata().is_ok() {
+                continue;
+            }
+            std::os::unix::fs::symlink(entry.path(), &link).unwrap();
+        }
+    }
+    bin.display().to_string()
+}
+
+/// A `PATH` in `bin` without the mount tools; checks that wimlib-imagex is then not found.
+fn path_without_wimlib(bin: &Path) -> String {
+    let path = path_without(bin, is_mount_tool);
+    let probe = Command::new("/bin/sh")
+        .args(["-c", "command -v wimlib-imagex"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(!probe.status.success(), "wimlib-imagex is still on the test PATH");
+    path
+}
+
+/// One run of a recipe: the WIM, the index argument (empty: every image) and what must come out.
+struct Case<'a> {
+    wim: &'a Path,
+    index: &'static str,
+    dirty: bool,
+    expected: i32,
+    /// The image indexes the JSON report must have roots for.
+    roots: &'static [u64],
+}
+
+impl Case<'_> {
+    fn label(&self) -> String {
+        let index = if self.index.is_empty() {
+            "every image"
+        } else {
+            self.index
+        };
+        format!("{} ({index})", self.wim.file_name().unwrap().to_string_lossy())
+    }
+}
+
+/// Every WIM recipe is run on these: one-image WIMs, and the two-image WIM both whole (its dirty
+/// image 2 fails the gate) and with only its clean image 1 picked.
+fn cases(wims: &Wims) -> Vec<Case<'_>> {
+    vec![
+        Case {
+            wim: &wims.dirty,
+            index: "",
+            dirty: true,
+            expected: 1,
+            roots: &[1],
+        },
+        Case {
+            wim: &wims.clean,
+            index: "",
+            dirty: false,
+            expected: 0,
+            roots: &[1],
+        },
+        Case {
+            wim: &wims.multi,
+            index: "",
+            dirty: true,
+            expected: 1,
+            roots: &[1, 2],
+        },
+        Case {
+            wim: &wims.multi,
+            index: "1",
+            dirty: false,
+            expected: 0,
+            roots: &[1],
+        },
+        Case {
+            wim: &wims.multi,
+            index: "2",
+            dirty: true,
+            expected: 1,
+            roots: &[2],
+        },
+    ]
+}
+
+/// A file named like a WIM that is not one: a recipe must call it incomplete, never clean.
+fn not_a_wim(dir: &Path) -> PathBuf {
+    let path = dir.join("garbage.wim");
+    std::fs::write(&path, b"this is not a WIM file\n").unwrap();
+    path
+}
+
+/// Checks the JSON report in `dir` has one image root per index in `indexes`, each read from
+/// the WIM itself (source format `wim`), and that a MAK is reported in a dirty image's root.
+fn assert_image_roots(dir: &Path, case: &Case<'_>, context: &str) {
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("makguard.json")).unwrap()).unwrap();
+    let roots = json["roots"].as_array().expect("roots");
+    let indexes: Vec<u64> = roots
+        .iter()
+        .map(|root| {
+            assert_eq!(root["kind"], "image", "{context}: {root}");
+            assert_eq!(root["source"]["format"], "wim", "{context}: {root}");
+            root["source"]["index"].as_u64().expect("an image index")
+        })
+        .collect();
+    assert_eq!(indexes, case.roots, "{context}: image roots");
+    if case.dirty {
+        let dirty_root = roots.iter().position(|root| root["source"]["index"] == 2).unwrap_or(0);
+        assert!(
+            json["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["code"] == "MG101" && f["root"] == dirty_root),
+            "{context}: no MG101 in the dirty image's root {dirty_root}"
+        );
+    }
 }
 
 fn code_of(out: &Output) -> i32 {
@@ -141,16 +294,6 @@ fn text_of(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// True when `path` is a mount point now (read from /proc/self/mountinfo).
-fn is_mounted(path: &Path) -> bool {
-    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    mountinfo
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .any(|mount_point| Path::new(mount_point) == canonical || Path::new(mount_point) == path)
 }
 
 /// Checks the report files a recipe wrote to `dir` for a dirty or clean image.
@@ -202,7 +345,7 @@ fn assert_reports(dir: &Path, dirty: bool, context: &str) {
 }
 
 fn run_bash(script: &str, cwd: &Path, env: &BTreeMap<String, String>, bash_flags: &[&str]) -> Output {
-    let mut command = Command::new("bash");
+    let mut command = Command::new("/bin/bash");
     command
         .args(["--noprofile", "--norc"])
         .args(bash_flags)
@@ -219,142 +362,128 @@ fn run_bash(script: &str, cwd: &Path, env: &BTreeMap<String, String>, bash_flags
 
 fn wim_gate(wim: &Path, index: &str, env: &BTreeMap<String, String>) -> Output {
     let script = repo_root().join("ci/scripts/wim-gate.sh");
-    let mut command = Command::new("bash");
-    command.arg(script).arg(wim).arg(index).stdin(Stdio::null());
+    let mut command = Command::new("/bin/bash");
+    command.arg(script).arg(wim);
+    if !index.is_empty() {
+        command.arg(index);
+    }
+    command.stdin(Stdio::null());
     for (name, value) in env {
         command.env(name, value);
     }
     command.output().expect("run wim-gate.sh")
 }
 
-fn entries_in(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+fn gate_env(wims: &Wims, out_dir: &Path) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("MAKGUARD".to_string(), makguard_bin().to_string()),
+        ("MAKGUARD_OUT".to_string(), out_dir.display().to_string()),
+        ("PATH".to_string(), wims.path_without_wimlib.clone()),
+    ])
 }
 
 #[test]
-fn wim_gate_exits_with_makguards_code_writes_every_report_and_unmounts() {
-    if !tools_for_images() || !fuse_available() {
+fn wim_gate_scans_every_image_directly_writes_every_report_and_passes_makguards_code_on() {
+    if !tools_for_images() {
         return;
     }
     let wims = build_wims();
-    for (wim, dirty, expected) in [(&wims.dirty, true, 1), (&wims.clean, false, 0)] {
-        let out_dir = wims.dir.path().join(format!("out-{expected}"));
-        let mount = wims.dir.path().join(format!("mnt-{expected}"));
-        let env = BTreeMap::from([
-            ("MAKGUARD".to_string(), makguard_bin().to_string()),
-            ("MAKGUARD_OUT".to_string(), out_dir.display().to_string()),
-            ("MAKGUARD_MOUNT".to_string(), mount.display().to_string()),
-        ]);
-        let out = wim_gate(wim, "1", &env);
+    for (n, case) in cases(&wims).iter().enumerate() {
+        let out_dir = wims.dir.path().join(format!("gate-{n}"));
+        let out = wim_gate(case.wim, case.index, &gate_env(&wims, &out_dir));
         let text = text_of(&out);
-        assert_eq!(code_of(&out), expected, "wim-gate.sh on {}:\n{text}", wim.display());
-        assert!(!is_mounted(&mount), "{} is still mounted", mount.display());
+        let context = format!("wim-gate.sh on {}", case.label());
+        assert_eq!(code_of(&out), case.expected, "{context}:\n{text}");
+        assert_reports(&out_dir, case.dirty, &context);
+        assert_image_roots(&out_dir, case, &context);
+        assert!(!text.contains("mount"), "{context}: something was mounted:\n{text}");
         assert!(
-            entries_in(&mount).is_empty(),
-            "the mount point is not empty after the gate"
+            !text.contains(SYNTHETIC_MAK),
+            "{context}: the text report shows the MAK in full"
         );
-        assert_reports(&out_dir, dirty, "wim-gate.sh");
-        if dirty {
+        if case.dirty {
             assert!(
                 text.contains(SYNTHETIC_MAK_LAST_GROUP),
-                "the text report names no masked key:\n{text}"
+                "{context}: the text report names no masked key:\n{text}"
             );
-            assert!(!text.contains(SYNTHETIC_MAK), "the text report shows the MAK in full");
         }
     }
 }
 
 #[test]
-fn wim_gate_makes_and_removes_its_own_mount_point() {
-    if !tools_for_images() || !fuse_available() {
-        return;
-    }
-    let wims = build_wims();
-    let tmp = wims.dir.path().join("tmpdir");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let env = BTreeMap::from([
-        ("MAKGUARD".to_string(), makguard_bin().to_string()),
-        (
-            "MAKGUARD_OUT".to_string(),
-            wims.dir.path().join("out").display().to_string(),
-        ),
-        ("TMPDIR".to_string(), tmp.display().to_string()),
-    ]);
-    let out = wim_gate(&wims.dirty, "1", &env);
-    assert_eq!(code_of(&out), 1, "{}", text_of(&out));
-    assert!(
-        entries_in(&tmp).is_empty(),
-        "left behind in TMPDIR: {:?}",
-        entries_in(&tmp)
-    );
-}
-
-#[test]
-fn wim_gate_unmounts_when_makguard_fails_and_passes_its_code_on() {
-    if !tools_for_images() || !fuse_available() {
+fn wim_gate_ignores_a_mount_point_and_passes_a_configuration_error_on() {
+    if !tools_for_images() {
         return;
     }
     let wims = build_wims();
     let mount = wims.dir.path().join("mnt");
-    let env = BTreeMap::from([
-        ("MAKGUARD".to_string(), makguard_bin().to_string()),
-        (
-            "MAKGUARD_OUT".to_string(),
-            wims.dir.path().join("out").display().to_string(),
-        ),
-        ("MAKGUARD_MOUNT".to_string(), mount.display().to_string()),
-        (
-            "MAKGUARD_ARGS".to_string(),
-            format!("--config {}", wims.dir.path().join("no-such-policy.toml").display()),
-        ),
-    ]);
-    let out = wim_gate(&wims.clean, "1", &env);
+    let mut env = gate_env(&wims, &wims.dir.path().join("out"));
+    env.insert("MAKGUARD_MOUNT".into(), mount.display().to_string());
+    let out = wim_gate(&wims.dirty, "", &env);
+    assert_eq!(code_of(&out), 1, "{}", text_of(&out));
+    assert!(text_of(&out).contains("MAKGUARD_MOUNT is ignored"), "{}", text_of(&out));
+    assert!(!mount.exists(), "a mount point was made");
+    env.insert(
+        "MAKGUARD_ARGS".into(),
+        format!("--config {}", wims.dir.path().join("no-such-policy.toml").display()),
+    );
+    let out = wim_gate(&wims.clean, "", &env);
     assert_eq!(
         code_of(&out),
         2,
         "a missing policy file is a configuration error:\n{}",
         text_of(&out)
     );
-    assert!(
-        !is_mounted(&mount),
-        "{} is still mounted after makguard failed",
-        mount.display()
-    );
 }
 
 #[test]
-fn wim_gate_rejects_bad_arguments_and_reports_an_unmountable_wim_as_incomplete() {
-    if !require_tool("wimlib-imagex") {
+fn wim_gate_calls_a_missing_image_or_an_unreadable_wim_incomplete() {
+    if !tools_for_images() {
         return;
     }
+    let wims = build_wims();
+    let env = gate_env(&wims, &wims.dir.path().join("out"));
+    let missing_index = wim_gate(&wims.multi, "3", &env);
+    assert_eq!(code_of(&missing_index), 3, "{}", text_of(&missing_index));
+    assert!(text_of(&missing_index).contains("MG920"), "{}", text_of(&missing_index));
+    let truncated = wims.dir.path().join("truncated.wim");
+    let bytes = std::fs::read(&wims.dirty).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let out = wim_gate(&truncated, "", &env);
+    assert_eq!(code_of(&out), 3, "a truncated WIM:\n{}", text_of(&out));
+    makguard_testkit::assert_no_synthetic_key(&text_of(&out), "wim-gate.sh on a truncated WIM");
+}
+
+#[test]
+fn wim_gate_rejects_bad_arguments_and_calls_a_file_that_is_not_a_wim_incomplete() {
     let dir = tempfile::tempdir().unwrap();
-    let env = BTreeMap::from([("MAKGUARD".to_string(), makguard_bin().to_string())]);
+    let env = BTreeMap::from([
+        ("MAKGUARD".to_string(), makguard_bin().to_string()),
+        ("MAKGUARD_OUT".to_string(), dir.path().join("out").display().to_string()),
+    ]);
     let script = repo_root().join("ci/scripts/wim-gate.sh");
-    let no_args = Command::new("bash").arg(&script).output().unwrap();
+    let no_args = Command::new("/bin/bash").arg(&script).output().unwrap();
     assert_eq!(code_of(&no_args), 2);
-    let missing = wim_gate(&dir.path().join("missing.wim"), "1", &env);
+    let missing = wim_gate(&dir.path().join("missing.wim"), "", &env);
     assert_eq!(code_of(&missing), 2, "{}", text_of(&missing));
-    let not_a_wim = dir.path().join("garbage.wim");
-    std::fs::write(&not_a_wim, b"this is not a WIM file").unwrap();
-    let mut env = env;
-    env.insert("MAKGUARD_MOUNT".into(), dir.path().join("mnt").display().to_string());
-    env.insert("MAKGUARD_OUT".into(), dir.path().join("out").display().to_string());
-    let out = wim_gate(&not_a_wim, "1", &env);
-    assert_eq!(
-        code_of(&out),
-        3,
-        "an image that cannot be mounted was not scanned:\n{}",
-        text_of(&out)
-    );
-    let bad_index = wim_gate(&not_a_wim, "zero", &env);
-    assert_eq!(code_of(&bad_index), 2);
+    let garbage = not_a_wim(dir.path());
+    let empty = dir.path().join("empty.wim");
+    std::fs::write(&empty, b"").unwrap();
+    for wim in [&garbage, &empty] {
+        let out = wim_gate(wim, "", &env);
+        assert_eq!(
+            code_of(&out),
+            3,
+            "{} is not a WIM, so no image was scanned:\n{}",
+            wim.display(),
+            text_of(&out)
+        );
+        assert!(text_of(&out).contains("not a WIM"), "{}", text_of(&out));
+    }
+    for bad in ["zero", "0", "-1"] {
+        let out = wim_gate(&garbage, bad, &env);
+        assert_eq!(code_of(&out), 2, "INDEX {bad}:\n{}", text_of(&out));
+    }
 }
 
 /// The YAML file at `relative` (from the repository root) as JSON, read by PyYAML; `None` when
@@ -429,7 +558,7 @@ fn script_lines(value: &Value) -> String {
 }
 
 #[test]
-fn gitlab_job_template_runs_against_the_wim_and_keeps_its_junit_report() {
+fn gitlab_job_template_scans_the_wim_directly_and_keeps_its_junit_report() {
     let Some(doc) = yaml("ci/gitlab/makguard.gitlab-ci.yml") else {
         return;
     };
@@ -447,6 +576,7 @@ fn gitlab_job_template_runs_against_the_wim_and_keeps_its_junit_report() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
+    assert_eq!(job["variables"]["MAKGUARD_WIM_INDEX"], "", "default: every image");
     if !tools_for_images() {
         return;
     }
@@ -457,58 +587,70 @@ fn gitlab_job_template_runs_against_the_wim_and_keeps_its_junit_report() {
         script_lines(&job["before_script"]),
         script_lines(&job["script"])
     );
-    let modes: &[&str] = if fuse_available() {
-        &["mount", "apply"]
-    } else {
-        &["apply"]
+    let run = |wim: &Path, index: &str, work: &Path| {
+        std::fs::create_dir_all(work).unwrap();
+        let mut env = str_map(&job["variables"]);
+        env.insert("MAKGUARD".into(), makguard_bin().into());
+        env.insert("MAKGUARD_TARGET".into(), wim.display().to_string());
+        env.insert("MAKGUARD_WIM_INDEX".into(), index.to_string());
+        env.insert("PATH".into(), wims.path_without_wimlib.clone());
+        run_bash(&shell, work, &env, &["-eo", "pipefail"])
     };
-    for mode in modes {
-        for (wim, dirty, expected) in [(&wims.dirty, true, 1), (&wims.clean, false, 0)] {
-            let work = wims.dir.path().join(format!("gitlab-{mode}-{expected}"));
-            let tmp = work.join("tmp");
-            std::fs::create_dir_all(&tmp).unwrap();
+    for (n, case) in cases(&wims).iter().enumerate() {
+        let work = wims.dir.path().join(format!("gitlab-{n}"));
+        let out = run(case.wim, case.index, &work);
+        let context = format!("GitLab job on {}", case.label());
+        assert_eq!(code_of(&out), case.expected, "{context}:\n{}", text_of(&out));
+        assert!(
+            work.join(junit).is_file(),
+            "{context}: the JUnit report {junit} is missing"
+        );
+        for path in &paths {
+            assert!(work.join(path).is_file(), "{context}: artifact {path} is missing");
+        }
+        assert_reports(&work, case.dirty, &context);
+        assert_image_roots(&work, case, &context);
+        assert!(!text_of(&out).contains(SYNTHETIC_MAK), "{context}: the MAK in full");
+    }
+    // Runner images such as Alpine run the job with a POSIX sh, not bash.
+    if Path::new("/bin/dash").exists() {
+        for (index, expected) in [("", 1), ("1", 0), ("1 2", 1)] {
+            let work = wims.dir.path().join(format!("gitlab-dash-{}", index.replace(' ', "-")));
+            std::fs::create_dir_all(&work).unwrap();
             let mut env = str_map(&job["variables"]);
             env.insert("MAKGUARD".into(), makguard_bin().into());
-            env.insert("MAKGUARD_TARGET".into(), wim.display().to_string());
-            env.insert("MAKGUARD_WIM_MODE".into(), mode.to_string());
-            env.insert("TMPDIR".into(), tmp.display().to_string());
-            let out = run_bash(&shell, &work, &env, &["-eo", "pipefail"]);
-            let context = format!("GitLab job ({mode}) on {}", wim.display());
-            assert_eq!(code_of(&out), expected, "{context}:\n{}", text_of(&out));
-            assert!(
-                work.join(junit).is_file(),
-                "{context}: the JUnit report {junit} is missing"
+            env.insert("MAKGUARD_TARGET".into(), wims.multi.display().to_string());
+            env.insert("MAKGUARD_WIM_INDEX".into(), index.to_string());
+            env.insert("PATH".into(), wims.path_without_wimlib.clone());
+            let out = Command::new("/bin/dash")
+                .args(["-e", "-c", &shell])
+                .current_dir(&work)
+                .envs(&env)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert_eq!(
+                code_of(&out),
+                expected,
+                "GitLab job in dash, index {index:?}:\n{}",
+                text_of(&out)
             );
-            for path in &paths {
-                assert!(work.join(path).is_file(), "{context}: artifact {path} is missing");
-            }
-            assert_reports(&work, dirty, &context);
-            assert!(
-                entries_in(&tmp).is_empty(),
-                "{context}: left behind {:?}",
-                entries_in(&tmp)
-            );
+            assert_reports(&work, expected == 1, "GitLab job in dash");
         }
+    } else {
+        skip("/bin/dash is absent: the GitLab job is not run in a POSIX sh");
     }
+    let work = wims.dir.path().join("gitlab-garbage");
+    let out = run(&not_a_wim(wims.dir.path()), "", &work);
+    assert_eq!(
+        code_of(&out),
+        3,
+        "GitLab job on a file that is not a WIM:\n{}",
+        text_of(&out)
+    );
 }
 
-#[test]
-fn azure_steps_template_runs_against_the_wim_and_publishes_junit_always() {
-    let Some(doc) = yaml("ci/azure/makguard.yml") else {
-        return;
-    };
-    let steps = doc["steps"].as_array().expect("steps");
-    let publish = steps
-        .iter()
-        .find(|s| s["task"] == "PublishTestResults@2")
-        .expect("a PublishTestResults@2 step");
-    assert_eq!(publish["condition"], "always()");
-    assert_eq!(publish["inputs"]["testResultsFormat"], "JUnit");
-    let results_file = publish["inputs"]["testResultsFiles"].as_str().unwrap().to_string();
-    let scan = steps
-        .iter()
-        .find(|s| s["displayName"] == "makguard scan")
-        .expect("the scan step");
+fn azure_parameter_defaults(doc: &Value) -> BTreeMap<String, String> {
     let mut defaults = BTreeMap::new();
     for parameter in doc["parameters"].as_array().unwrap() {
         let name = parameter["name"].as_str().unwrap().to_string();
@@ -527,119 +669,297 @@ fn azure_steps_template_runs_against_the_wim_and_publishes_junit_always() {
         };
         defaults.insert(name, value);
     }
+    defaults
+}
+
+#[test]
+fn azure_steps_template_scans_the_wim_directly_and_publishes_junit_always() {
+    let Some(doc) = yaml("ci/azure/makguard.yml") else {
+        return;
+    };
+    let steps = doc["steps"].as_array().expect("steps");
+    let publish = steps
+        .iter()
+        .find(|s| s["task"] == "PublishTestResults@2")
+        .expect("a PublishTestResults@2 step");
+    assert_eq!(publish["condition"], "always()");
+    assert_eq!(publish["inputs"]["testResultsFormat"], "JUnit");
+    let results_file = publish["inputs"]["testResultsFiles"].as_str().unwrap().to_string();
+    let scan = steps
+        .iter()
+        .find(|s| s["displayName"] == "makguard scan")
+        .expect("the scan step");
+    let defaults = azure_parameter_defaults(&doc);
+    assert_eq!(defaults["wimIndex"], "", "default: every image");
+    assert!(
+        !defaults.contains_key("wimMode"),
+        "nothing is mounted or extracted any more"
+    );
     if !tools_for_images() {
         return;
     }
     let wims = build_wims();
-    for (wim, dirty, expected) in [(&wims.dirty, true, 1), (&wims.clean, false, 0)] {
-        let work = wims.dir.path().join(format!("azure-{expected}"));
-        let reports = work.join("reports");
-        std::fs::create_dir_all(&work).unwrap();
+    let run = |wim: &Path, index: &str, work: &Path, reports: &Path| {
+        std::fs::create_dir_all(work).unwrap();
         let mut parameters = defaults.clone();
         parameters.insert("path".into(), wim.display().to_string());
+        parameters.insert("wimIndex".into(), index.to_string());
         parameters.insert("makguard".into(), makguard_bin().into());
         parameters.insert("reportDir".into(), reports.display().to_string());
-        parameters.insert(
-            "wimMode".into(),
-            if Path::new("/dev/fuse").exists() {
-                "auto"
-            } else {
-                "apply"
-            }
-            .into(),
-        );
-        let env: BTreeMap<String, String> = str_map(&scan["env"])
+        let mut env: BTreeMap<String, String> = str_map(&scan["env"])
             .into_iter()
             .map(|(k, v)| (k, substitute(&v, "parameters.", &parameters)))
             .collect();
-        let out = run_bash(scan["bash"].as_str().unwrap(), &work, &env, &[]);
-        let context = format!("Azure scan step on {}", wim.display());
+        env.insert("PATH".into(), wims.path_without_wimlib.clone());
+        run_bash(scan["bash"].as_str().unwrap(), work, &env, &[])
+    };
+    for (n, case) in cases(&wims).iter().enumerate() {
+        let work = wims.dir.path().join(format!("azure-{n}"));
+        let reports = work.join("reports");
+        let out = run(case.wim, case.index, &work, &reports);
+        let context = format!("Azure scan step on {}", case.label());
         let text = text_of(&out);
-        assert_eq!(code_of(&out), expected, "{context}:\n{text}");
+        assert_eq!(code_of(&out), case.expected, "{context}:\n{text}");
         assert!(
             reports.join(&results_file).is_file(),
             "{context}: {results_file} missing"
         );
-        assert_reports(&reports, dirty, &context);
+        assert_reports(&reports, case.dirty, &context);
+        assert_image_roots(&reports, case, &context);
         assert!(
             text.contains("##vso[task.uploadsummary]"),
             "{context}: no summary upload"
         );
-        if dirty {
+        assert!(!text.contains(SYNTHETIC_MAK), "{context}: the MAK in full");
+        if case.dirty {
             assert!(
                 text.contains("##vso[task.logissue type=error]"),
                 "{context}: no error logged"
             );
         }
     }
+    let work = wims.dir.path().join("azure-garbage");
+    let out = run(&not_a_wim(wims.dir.path()), "", &work, &work.join("reports"));
+    assert_eq!(
+        code_of(&out),
+        3,
+        "Azure on a file that is not a WIM:\n{}",
+        text_of(&out)
+    );
+    assert!(text_of(&out).contains("##vso[task.logissue type=error]"));
 }
 
-#[test]
-fn github_action_scans_the_wim_writes_the_summary_and_enforces_the_gate() {
-    let Some(doc) = yaml("ci/github/action.yml") else {
-        return;
-    };
-    assert_eq!(doc["runs"]["using"], "composite");
-    let steps = doc["runs"]["steps"].as_array().unwrap();
-    let upload = steps
-        .iter()
-        .find(|s| {
+/// The action's steps, its input defaults, and its scan, enforce and upload steps.
+struct Action {
+    doc: Value,
+    defaults: BTreeMap<String, String>,
+}
+
+impl Action {
+    fn load() -> Option<Action> {
+        let doc = yaml("ci/github/action.yml")?;
+        assert_eq!(doc["runs"]["using"], "composite");
+        let mut defaults = BTreeMap::new();
+        for (name, input) in doc["inputs"].as_object().unwrap() {
+            defaults.insert(name.clone(), input["default"].as_str().unwrap_or("").to_string());
+        }
+        Some(Action { doc, defaults })
+    }
+
+    fn steps(&self) -> &[Value] {
+        self.doc["runs"]["steps"].as_array().unwrap()
+    }
+
+    fn step(&self, what: &str, matches: impl Fn(&Value) -> bool) -> &Value {
+        self.steps()
+            .iter()
+            .find(|s| matches(s))
+            .unwrap_or_else(|| panic!("the action has no {what} step"))
+    }
+
+    fn upload(&self) -> &Value {
+        self.step("upload-sarif@v3", |s| {
             s["uses"]
                 .as_str()
                 .is_some_and(|u| u.starts_with("github/codeql-action/upload-sarif@v3"))
         })
-        .expect("an upload-sarif@v3 step");
+    }
+}
+
+#[test]
+fn github_action_caches_its_build_by_the_actions_cargo_lock() {
+    let Some(action) = Action::load() else {
+        return;
+    };
+    let paths = action.step("build-paths", |s| s["id"] == "build-paths");
+    let cache = action.step("actions/cache", |s| {
+        s["uses"].as_str().is_some_and(|u| u.starts_with("actions/cache@v4"))
+    });
+    let build = action.step("build", |s| s["name"] == "Build makguard");
+    for step in [paths, cache, build] {
+        assert_eq!(step["if"], "inputs.makguard == ''", "only when building: {step}");
+    }
+    let step_index = |step: &Value| action.steps().iter().position(|s| s == step).unwrap();
+    assert!(step_index(paths) < step_index(cache) && step_index(cache) < step_index(build));
+    let cached: Vec<&str> = cache["with"]["path"].as_str().unwrap().lines().collect();
+    for wanted in [
+        "~/.cargo/registry",
+        "~/.cargo/git",
+        "${{ steps.build-paths.outputs.target }}",
+    ] {
+        assert!(cached.contains(&wanted), "cache paths {cached:?} lack {wanted}");
+    }
+    let key = cache["with"]["key"].as_str().unwrap();
+    assert!(key.contains("${{ steps.build-paths.outputs.lock-hash }}"), "{key}");
+    // The step that makes the key, run on a fake action checkout: the key follows Cargo.lock.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("ci/github")).unwrap();
+    // Without sha256sum (macOS runners) the step falls back to `shasum -a 256`.
+    let without_sha256sum = path_without(&dir.path().join("bin"), |name| name == "sha256sum");
+    let mut hashes = Vec::new();
+    for (lock, path) in [
+        ("# lock one\n", None),
+        ("# lock two\n", None),
+        ("# lock two\n", Some(&without_sha256sum)),
+    ] {
+        std::fs::write(dir.path().join("Cargo.lock"), lock).unwrap();
+        let output = dir.path().join("output");
+        std::fs::write(&output, "").unwrap();
+        let mut env = BTreeMap::from([
+            (
+                "GITHUB_ACTION_PATH".to_string(),
+                dir.path().join("ci/github").display().to_string(),
+            ),
+            ("GITHUB_OUTPUT".to_string(), output.display().to_string()),
+        ]);
+        if let Some(path) = path {
+            env.insert("PATH".to_string(), path.clone());
+        }
+        let out = run_bash(paths["run"].as_str().unwrap(), dir.path(), &env, &["-eo", "pipefail"]);
+        assert_eq!(code_of(&out), 0, "{}", text_of(&out));
+        let outputs: BTreeMap<String, String> = std::fs::read_to_string(&output)
+            .unwrap()
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let root = Path::new(&outputs["root"]);
+        assert_eq!(root.canonicalize().unwrap(), dir.path().canonicalize().unwrap());
+        assert_eq!(Path::new(&outputs["target"]), root.join("target"));
+        let hash = outputs["lock-hash"].clone();
+        assert!(
+            hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{hash}"
+        );
+        hashes.push(hash);
+    }
+    assert_ne!(hashes[0], hashes[1], "the cache key ignores Cargo.lock");
+    assert_eq!(hashes[1], hashes[2], "shasum and sha256sum disagree");
+}
+
+#[test]
+fn github_action_sarif_upload_does_not_fail_a_fork_pull_request() {
+    let Some(action) = Action::load() else {
+        return;
+    };
+    let upload = action.upload();
     assert!(
         upload["if"].as_str().unwrap().contains("always()"),
         "SARIF must be uploaded when the scan fails"
     );
-    let scan = steps.iter().find(|s| s["id"] == "scan").expect("the scan step");
-    let enforce = steps
-        .iter()
-        .find(|s| s["name"] == "Enforce the makguard gate")
-        .expect("the enforce step");
-    assert!(enforce["if"].as_str().unwrap().contains("always()"));
-    let mut defaults = BTreeMap::new();
-    for (name, input) in doc["inputs"].as_object().unwrap() {
-        defaults.insert(name.clone(), input["default"].as_str().unwrap_or("").to_string());
+    assert_eq!(
+        upload["continue-on-error"], "${{ github.event.pull_request.head.repo.fork == true }}",
+        "a fork's token cannot write security events"
+    );
+    // Only the upload may continue on error: the gate itself never does.
+    for step in action.steps().iter().filter(|s| *s != upload) {
+        assert!(step.get("continue-on-error").is_none(), "{step}");
     }
-    if !tools_for_images() || !fuse_available() {
+}
+
+/// One run of the action's scan step, as the runner would run it.
+struct ActionRun<'a> {
+    target: &'a Path,
+    index: &'a str,
+    /// The workspace; `runner-temp` inside it is RUNNER_TEMP, kept between runs.
+    work: &'a Path,
+    path: &'a str,
+}
+
+/// Runs the scan step of the action with fresh GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and GITHUB_ENV
+/// files in `run.work`.
+fn run_action_scan(action: &Action, run: &ActionRun<'_>) -> Output {
+    let scan = action.step("scan", |s| s["id"] == "scan");
+    let runner_temp = run.work.join("runner-temp");
+    std::fs::create_dir_all(&runner_temp).unwrap();
+    let mut inputs = action.defaults.clone();
+    inputs.insert("path".into(), run.target.display().to_string());
+    inputs.insert("wim-index".into(), run.index.to_string());
+    inputs.insert("makguard".into(), makguard_bin().into());
+    let mut env: BTreeMap<String, String> = str_map(&scan["env"])
+        .into_iter()
+        .map(|(k, v)| (k, substitute(&v, "inputs.", &inputs)))
+        .collect();
+    let files = [
+        ("GITHUB_OUTPUT", "output"),
+        ("GITHUB_STEP_SUMMARY", "summary.md"),
+        ("GITHUB_ENV", "env"),
+    ];
+    for (name, file) in files {
+        std::fs::write(run.work.join(file), "").unwrap();
+        env.insert(name.into(), run.work.join(file).display().to_string());
+    }
+    env.insert(
+        "GITHUB_ACTION_PATH".into(),
+        repo_root().join("ci/github").display().to_string(),
+    );
+    env.insert("RUNNER_TEMP".into(), runner_temp.display().to_string());
+    env.insert("PATH".into(), run.path.to_string());
+    // GitHub runs `shell: bash` steps as `bash --noprofile --norc -eo pipefail {0}`.
+    run_bash(scan["run"].as_str().unwrap(), run.work, &env, &["-eo", "pipefail"])
+}
+
+#[test]
+fn github_action_scans_the_wim_directly_writes_the_summary_and_enforces_the_gate() {
+    let Some(action) = Action::load() else {
+        return;
+    };
+    let enforce = action.step("enforce", |s| s["name"] == "Enforce the makguard gate");
+    assert!(enforce["if"].as_str().unwrap().contains("always()"));
+    assert_eq!(action.defaults["wim-index"], "", "default: every image");
+    let example = yaml("ci/github/example-workflow.yml").unwrap();
+    let example_steps = example["jobs"]["image-gate"]["steps"].to_string();
+    assert!(
+        !example_steps.contains("wimtools"),
+        "the example still installs wimtools"
+    );
+    if !tools_for_images() {
         return;
     }
     let wims = build_wims();
     let image_dir = wims.dir.path().join("dirty-dir");
     build_image_dir(&image_dir, SYNTHETIC_MAK);
-    for (target, dirty, expected) in [(&wims.dirty, true, 1), (&wims.clean, false, 0), (&image_dir, true, 1)] {
-        let work = wims
-            .dir
-            .path()
-            .join(format!("github-{}", target.file_name().unwrap().to_string_lossy()));
+    let garbage = not_a_wim(wims.dir.path());
+    let mut runs: Vec<(&Path, &str, bool, i32, Option<&Case<'_>>)> = Vec::new();
+    let cases = cases(&wims);
+    for case in &cases {
+        runs.push((case.wim, case.index, case.dirty, case.expected, Some(case)));
+    }
+    runs.push((&image_dir, "", true, 1, None));
+    runs.push((&garbage, "", false, 3, None));
+    for (n, (target, index, dirty, expected, case)) in runs.into_iter().enumerate() {
+        let work = wims.dir.path().join(format!("github-{n}"));
         let runner_temp = work.join("runner-temp");
-        std::fs::create_dir_all(&runner_temp).unwrap();
-        let mut inputs = defaults.clone();
-        inputs.insert("path".into(), target.display().to_string());
-        inputs.insert("makguard".into(), makguard_bin().into());
-        let mut env: BTreeMap<String, String> = str_map(&scan["env"])
-            .into_iter()
-            .map(|(k, v)| (k, substitute(&v, "inputs.", &inputs)))
-            .collect();
-        let files = [
-            ("GITHUB_OUTPUT", "output"),
-            ("GITHUB_STEP_SUMMARY", "summary.md"),
-            ("GITHUB_ENV", "env"),
-        ];
-        for (name, file) in files {
-            std::fs::write(work.join(file), "").unwrap();
-            env.insert(name.into(), work.join(file).display().to_string());
-        }
-        env.insert(
-            "GITHUB_ACTION_PATH".into(),
-            repo_root().join("ci/github").display().to_string(),
+        let out = run_action_scan(
+            &action,
+            &ActionRun {
+                target,
+                index,
+                work: &work,
+                path: &wims.path_without_wimlib,
+            },
         );
-        env.insert("RUNNER_TEMP".into(), runner_temp.display().to_string());
-        // GitHub runs `shell: bash` steps as `bash --noprofile --norc -eo pipefail {0}`.
-        let out = run_bash(scan["run"].as_str().unwrap(), &work, &env, &["-eo", "pipefail"]);
-        let context = format!("GitHub scan step on {}", target.display());
+        let context = format!("GitHub scan step on {} (wim-index {index:?})", target.display());
         let text = text_of(&out);
         assert_eq!(
             code_of(&out),
@@ -651,24 +971,7 @@ fn github_action_scans_the_wim_writes_the_summary_and_enforces_the_gate() {
             outputs.contains(&format!("exit-code={expected}")),
             "{context}: outputs {outputs:?}\n{text}"
         );
-        assert!(
-            work.join("makguard.sarif").is_file(),
-            "{context}: no SARIF for the upload step"
-        );
-        assert_reports(&runner_temp.join("makguard-report"), dirty, &context);
-        let summary = std::fs::read_to_string(work.join("summary.md")).unwrap();
-        assert!(!summary.trim().is_empty(), "{context}: empty step summary");
-        if dirty {
-            assert!(
-                summary.contains(SYNTHETIC_MAK_LAST_GROUP),
-                "{context}: summary names no masked key"
-            );
-            assert!(text.contains("::error"), "{context}: no annotation:\n{text}");
-        }
-        assert!(
-            !text.contains(SYNTHETIC_MAK) && !summary.contains(SYNTHETIC_MAK),
-            "{context}: full key shown"
-        );
+        assert!(!text.contains(SYNTHETIC_MAK), "{context}: full key shown");
         let enforce_env = BTreeMap::from([("MAKGUARD_EXIT".to_string(), expected.to_string())]);
         let gate = run_bash(
             enforce["run"].as_str().unwrap(),
@@ -682,7 +985,60 @@ fn github_action_scans_the_wim_writes_the_summary_and_enforces_the_gate() {
             "{context}: enforce step:\n{}",
             text_of(&gate)
         );
+        if expected == 3 {
+            assert!(text.contains("::error"), "{context}: no annotation:\n{text}");
+            continue;
+        }
+        assert!(
+            work.join("makguard.sarif").is_file(),
+            "{context}: no SARIF for the upload step"
+        );
+        let report_dir = runner_temp.join("makguard-report");
+        assert_reports(&report_dir, dirty, &context);
+        if let Some(case) = case {
+            assert_image_roots(&report_dir, case, &context);
+        }
+        let summary = std::fs::read_to_string(work.join("summary.md")).unwrap();
+        assert!(!summary.trim().is_empty(), "{context}: empty step summary");
+        assert!(!summary.contains(SYNTHETIC_MAK), "{context}: full key in the summary");
+        if dirty {
+            assert!(
+                summary.contains(SYNTHETIC_MAK_LAST_GROUP),
+                "{context}: summary names no masked key"
+            );
+            assert!(text.contains("::error"), "{context}: no annotation:\n{text}");
+        }
     }
+    // The action used twice in one job: the second run reports nothing of the first's.
+    let work = wims.dir.path().join("github-twice");
+    let first = ActionRun {
+        target: &wims.dirty,
+        index: "",
+        work: &work,
+        path: &wims.path_without_wimlib,
+    };
+    run_action_scan(&action, &first);
+    assert!(work.join("makguard.sarif").is_file());
+    let second = run_action_scan(
+        &action,
+        &ActionRun {
+            target: &garbage,
+            ..first
+        },
+    );
+    let outputs = std::fs::read_to_string(work.join("output")).unwrap();
+    assert!(outputs.contains("exit-code=3"), "{outputs}\n{}", text_of(&second));
+    assert!(
+        !work.join("makguard.sarif").exists(),
+        "the first run's SARIF would be uploaded again"
+    );
+    let summary = std::fs::read_to_string(work.join("summary.md")).unwrap();
+    assert!(summary.is_empty(), "the first run's summary: {summary}");
+    assert!(
+        !text_of(&second).contains("MG101"),
+        "the first run's findings:\n{}",
+        text_of(&second)
+    );
     for failing in ["2", "3", ""] {
         let env = BTreeMap::from([("MAKGUARD_EXIT".to_string(), failing.to_string())]);
         let gate = run_bash(enforce["run"].as_str().unwrap(), wims.dir.path(), &env, &[]);
@@ -690,11 +1046,9 @@ fn github_action_scans_the_wim_writes_the_summary_and_enforces_the_gate() {
     }
 }
 
-#[test]
-fn packer_post_processor_command_gates_the_wim() {
-    if !tools_for_images() || !fuse_available() {
-        return;
-    }
+/// The Packer example's shell-local post-processor: its one inline command and its
+/// environment assignments, as written in the template.
+fn packer_post_processor() -> (String, Vec<String>) {
     let hcl = std::fs::read_to_string(repo_root().join("ci/packer/windows.pkr.hcl")).unwrap();
     let block = &hcl[hcl
         .find("post-processor \"shell-local\"")
@@ -707,14 +1061,22 @@ fn packer_post_processor_command_gates_the_wim() {
         list.split('"').skip(1).step_by(2).map(str::to_string).collect()
     };
     let inline = quoted("inline");
-    let environment = quoted("environment_vars");
     assert_eq!(inline.len(), 1, "one command: {inline:?}");
+    (inline[0].clone(), quoted("environment_vars"))
+}
+
+#[test]
+fn packer_post_processor_command_gates_the_wim_directly() {
+    if !tools_for_images() {
+        return;
+    }
+    let (inline, environment) = packer_post_processor();
     let wims = build_wims();
-    for (wim, dirty, expected) in [(&wims.dirty, true, 1), (&wims.clean, false, 0)] {
-        let reports = wims.dir.path().join(format!("packer-{expected}"));
+    for (n, case) in cases(&wims).iter().enumerate() {
+        let reports = wims.dir.path().join(format!("packer-{n}"));
         let variables = BTreeMap::from([
-            ("image_wim".to_string(), wim.display().to_string()),
-            ("image_index".to_string(), "1".to_string()),
+            ("image_wim".to_string(), case.wim.display().to_string()),
+            ("image_index".to_string(), case.index.to_string()),
             ("makguard".to_string(), makguard_bin().to_string()),
             ("report_dir".to_string(), reports.display().to_string()),
         ]);
@@ -726,28 +1088,60 @@ fn packer_post_processor_command_gates_the_wim() {
             assert!(!out.contains("${"), "unresolved variable in {text}");
             out
         };
-        let mut env = BTreeMap::new();
+        let mut env = BTreeMap::from([("PATH".to_string(), wims.path_without_wimlib.clone())]);
         for assignment in &environment {
             let (name, value) = assignment.split_once('=').expect("NAME=value");
             env.insert(name.to_string(), resolve(value));
         }
         // Packer's shell-local runs inline commands with `/bin/sh -e` from the template's folder;
         // the example expects the repository root as working directory.
-        let command = resolve(&inline[0]);
-        let out = Command::new("sh")
+        let command = resolve(&inline);
+        let out = Command::new("/bin/sh")
             .args(["-e", "-c", &command])
             .current_dir(repo_root())
+            .env_clear()
             .envs(&env)
             .output()
             .unwrap();
-        assert_eq!(
-            code_of(&out),
-            expected,
-            "Packer command `{command}`:\n{}",
-            text_of(&out)
-        );
-        assert_reports(&reports, dirty, "Packer post-processor");
+        let context = format!("Packer command `{command}` on {}", case.label());
+        assert_eq!(code_of(&out), case.expected, "{context}:\n{}", text_of(&out));
+        assert_reports(&reports, case.dirty, &context);
+        assert_image_roots(&reports, case, &context);
     }
+}
+
+/// `packer validate` (Packer's own parser and the qemu builder's checks) accepts the example,
+/// whose image_index defaults to every image.
+#[test]
+fn packer_validates_the_example_template() {
+    let hcl = std::fs::read_to_string(repo_root().join("ci/packer/windows.pkr.hcl")).unwrap();
+    assert!(
+        hcl.contains("source \"qemu\" \"windows\""),
+        "the example's source block"
+    );
+    if !require_tool("packer") {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new("packer")
+        .arg("validate")
+        .arg(repo_root().join("ci/packer/windows.pkr.hcl"))
+        .current_dir(repo_root().join("ci/packer"))
+        .env("HOME", home.path())
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("PACKER_CACHE_DIR", home.path().join("cache"))
+        .output()
+        .expect("run packer");
+    assert_eq!(code_of(&out), 0, "packer validate:\n{}", text_of(&out));
+    let inspect = Command::new("packer")
+        .arg("inspect")
+        .arg(repo_root().join("ci/packer/windows.pkr.hcl"))
+        .env("HOME", home.path())
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .expect("run packer inspect");
+    let text = text_of(&inspect);
+    assert!(text.contains("var.image_index: \"\""), "image_index default:\n{text}");
 }
 
 #[test]
