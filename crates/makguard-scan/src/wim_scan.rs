@@ -25,8 +25,18 @@ pub(crate) const MAX_WIM_NESTING: usize = 3;
 /// The magic at the start of every (non-pipable) WIM.
 const WIM_MAGIC: &[u8; 8] = b"MSWIM\0\0\0";
 
-/// True when the regular file at `path` starts with the WIM magic.
+/// True when the regular file at `path` is to be read as a WIM: it starts with the WIM magic,
+/// or it is named like one (`.wim`, `.esd`, `.swm`). A file named on the command line as a WIM
+/// that is not one (empty, truncated, a mis-download) is an `MG920` error, never a text file
+/// that passes.
 pub(crate) fn is_wim_file(path: &Path) -> bool {
+    let named_like_one = path
+        .extension()
+        .is_some_and(|ext| ["wim", "esd", "swm"].iter().any(|e| ext.eq_ignore_ascii_case(e)));
+    named_like_one || has_wim_magic(path)
+}
+
+fn has_wim_magic(path: &Path) -> bool {
     use std::io::Read;
     let Ok((mut file, _)) = open_regular(path) else {
         return false;
@@ -50,6 +60,7 @@ pub(crate) fn scan_wim_file_roots(path: &Path, display: &str, setup: &TreeSetup<
         Err(error) => {
             let mut tally = Tally::default();
             tally.files_walked += 1;
+            tally.skip(super::skip_reason::UNREADABLE);
             tally.findings.push(wim_error_finding(&file_name(display), &error));
             return vec![(file_root(), tally)];
         }
