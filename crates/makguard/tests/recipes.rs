@@ -12,6 +12,7 @@
 //! YAML is read by Python's PyYAML, a parser no one here wrote; without it the YAML-driven tests
 //! print `skipped:` and return. Missing wimlib/hivex (needed to build the test WIMs) and packer
 //! follow the project's tool policy.
+#![cfg(unix)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
