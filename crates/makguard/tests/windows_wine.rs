@@ -190,3 +190,34 @@ fn mdt_precapture_step_gates_on_makguards_exit_code_and_writes_reports_to_the_sh
     let (code, text) = step("");
     assert_eq!(code, 2, "{text}");
 }
+
+/// `makguard.exe scan install.wim` under Wine reads the WIM itself (no DISM, no rights) and
+/// reports what the Linux build reports for the same file.
+#[test]
+fn makguard_exe_reads_a_wim_file_directly_like_the_linux_build() {
+    let Some(wine) = wine() else { return };
+    if !makguard_testkit::require_tool("wimlib-imagex") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("Windows/Panther")).unwrap();
+    std::fs::copy(
+        samples().join("04-mak-specialize.xml"),
+        tree.join("Windows/Panther/unattend.xml"),
+    )
+    .unwrap();
+    let wim = dir.path().join("install.wim");
+    makguard_testkit::wim_capture(&tree, &wim, "Test", &["--compress=lzx"]);
+    let native = run_in(dir.path(), &["scan", "--format", "json", "install.wim"], "", &[]);
+    let windows = wine.run(&["scan", "--format", "json", &windows_path(&wim)], dir.path());
+    assert_eq!(windows.code, native.code, "{}", windows.all());
+    let (native, windows) = (native.json(), windows.json());
+    assert!(
+        finding_facts(&native)
+            .iter()
+            .any(|f| f.starts_with("MG101 Windows/Panther/unattend.xml"))
+    );
+    assert_eq!(finding_facts(&windows), finding_facts(&native));
+    assert_eq!(windows["roots"][0]["kind"], "image");
+}
