@@ -123,7 +123,15 @@ struct Occurrence {
     first_offset: u64,
     encoding: Encoding,
     count: u64,
+    /// Offsets of the first key character seen so far (up to [`MAX_REMEMBERED_OFFSETS`]): a
+    /// UTF-16LE key between zero bytes also reads as UTF-16BE one byte earlier, with its first
+    /// character at the same byte, and is one occurrence, not two.
+    offsets: std::collections::HashSet<u64>,
 }
+
+/// How many occurrence offsets of one key are remembered to tell readings of the same bytes
+/// apart; past that each further match counts (bounded memory whatever the file holds).
+const MAX_REMEMBERED_OFFSETS: usize = 4096;
 
 /// Searches everything `reader` yields, pushing one `MG251` finding per reportable key to
 /// `findings` (also when reading fails part-way). Returns the bytes read.
@@ -307,11 +315,16 @@ fn judge(
     }
     // The offset of the key's first character byte: unambiguous in either UTF-16 order.
     let offset = buffer_offset + first_symbol as u64;
-    keys.entry(key).and_modify(|o| o.count += 1).or_insert(Occurrence {
+    let occurrence = keys.entry(key).or_insert_with(|| Occurrence {
         first_offset: offset,
         encoding: layout.encoding(),
-        count: 1,
+        count: 0,
+        offsets: std::collections::HashSet::new(),
     });
+    let new_text = occurrence.offsets.len() >= MAX_REMEMBERED_OFFSETS || occurrence.offsets.insert(offset);
+    if new_text {
+        occurrence.count += 1;
+    }
     true
 }
 
