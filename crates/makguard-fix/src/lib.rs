@@ -185,27 +185,37 @@ pub fn apply_with_images(
     Ok((log, rewrites))
 }
 
-/// The change for a file inside a WIM image, which this function never writes: the WIM
-/// writer (`makguard fix` on the WIM file) or a mounted copy does.
-fn inside_image_file(report: &ScanReport, root: usize, findings: &[&Finding]) -> FileChange {
-    let path = &findings[0].path;
-    let (records, _): (Vec<EditRecord>, Vec<edit::KeyEdit>) = edit_records(findings).into_iter().unzip();
-    let wim = &report.roots[root].path;
+/// A change not made yet: `status` says why (or is replaced once it is made).
+fn pending_change(path: &FindingPath, records: Vec<EditRecord>, status: FileStatus) -> FileChange {
     FileChange {
-        root: wim.clone(),
+        root: String::new(),
         path: path.display.clone(),
         edits: records,
         encoding: None,
         sha256_before: None,
         sha256_after: None,
         backup: None,
-        status: FileStatus::Skipped(format!(
-            "the file is inside {wim}; makguard does not rewrite files inside a WIM image yet: mount the image \
-read-write (`wimlib-imagex mountrw {wim} INDEX DIR`, or DISM /Mount-Image without /ReadOnly), run makguard fix on \
-the mount, and commit the unmount"
-        )),
+        status,
         texts: None,
     }
+}
+
+/// The change for a file inside a WIM image when no [`ImageFiles`] reader was given: it is
+/// not on disk, so it is left alone with what to do.
+fn inside_image_file(report: &ScanReport, root: usize, findings: &[&Finding]) -> FileChange {
+    let (records, _): (Vec<EditRecord>, Vec<edit::KeyEdit>) = edit_records(findings).into_iter().unzip();
+    let wim = &report.roots[root].path;
+    let mut change = pending_change(
+        &findings[0].path,
+        records,
+        FileStatus::Skipped(format!(
+            "the file is inside {wim}, which this caller cannot rewrite: run `makguard fix {wim}`, or mount the \
+image read-write (`wimlib-imagex mountrw {wim} INDEX DIR`, or DISM /Mount-Image without /ReadOnly), fix the \
+mount, and commit the unmount"
+        )),
+    );
+    change.root = wim.clone();
+    change
 }
 
 /// A file inside an image root: read through `images`, rewritten in memory.
@@ -216,13 +226,15 @@ fn fix_in_image(
     images: &dyn ImageFiles,
     options: &ApplyOptions,
 ) -> (FileChange, Option<ImageRewrite>) {
-    let mut change = inside_image_file(report, root, findings);
     let path = &findings[0].path;
+    let (records, key_edits): (Vec<EditRecord>, Vec<edit::KeyEdit>) = edit_records(findings).into_iter().unzip();
+    let wim = &report.roots[root];
+    let mut change = pending_change(path, records, FileStatus::Skipped(String::new()));
+    change.root = wim.path.clone();
     // Two images can hold the same path: the log names the image too (`install.wim:2:/...`).
-    if let Some(image) = &report.roots[root].container {
-        change.path = image.locate(&report.roots[root].path, &path.display);
+    if let Some(image) = &wim.container {
+        change.path = image.locate(&wim.path, &path.display);
     }
-    let (_, key_edits): (Vec<EditRecord>, Vec<edit::KeyEdit>) = edit_records(findings).into_iter().unzip();
     let bytes = match images.read(root, path) {
         Ok(bytes) => bytes,
         Err(reason) => {
@@ -286,17 +298,7 @@ fn fix_file(root: Option<&Root>, findings: &[&Finding], options: &ApplyOptions) 
     let relative = relative_path(path);
     let pairs = edit_records(findings);
     let (records, key_edits): (Vec<EditRecord>, Vec<edit::KeyEdit>) = pairs.into_iter().unzip();
-    let mut change = FileChange {
-        root: String::new(),
-        path: path.display.clone(),
-        edits: records,
-        encoding: None,
-        sha256_before: None,
-        sha256_after: None,
-        backup: None,
-        status: FileStatus::Skipped(String::new()),
-        texts: None,
-    };
+    let mut change = pending_change(path, records, FileStatus::Skipped(String::new()));
 
     let Some(root) = root else {
         change.status = FileStatus::Skipped("the finding names a root the report does not have".to_string());

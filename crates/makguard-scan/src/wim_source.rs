@@ -16,7 +16,7 @@ use std::ffi::OsString;
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use makguard_wim::{DirEntry, ImageInfo, ImageTree, Sha1Hash, Stream, TreeProblem, Wim, WimError};
+use makguard_wim::{DirEntry, ImageInfo, ImageTree, Stream, TreeProblem, Wim, WimError};
 
 use crate::source::{Entry, EntryType, ImageSource, OpenedFile, ReadAt, SourceError, SourcePath};
 
@@ -237,9 +237,4 @@ impl ReadAt for BlobBytes {
             Some(blob) => blob.read_blob_at(offset, buf).map_err(WimError::into_io),
         }
     }
-}
-
-/// The hash of an image's unnamed stream at `path`, for callers that dedupe blobs.
-pub fn stream_hash(source: &WimImageSource, path: &SourcePath) -> Option<Sha1Hash> {
-    source.file_stream(path).ok().map(|stream| stream.hash)
 }
