@@ -162,7 +162,7 @@ impl ScanReport {
 
     /// True when some file that may hold a key could not be read or parsed.
     pub fn incomplete(&self) -> bool {
-        self.active().any(|f| f.rule.code.starts_with("MG9"))
+        self.active().any(|f| f.rule.is_incomplete_scan())
     }
 
     /// Exit 3 for an incomplete scan (unless allowed), else 1 for an unsuppressed finding at

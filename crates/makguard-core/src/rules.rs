@@ -23,6 +23,14 @@ pub struct Rule {
     pub retired: bool,
 }
 
+impl Rule {
+    /// True for the rules that say a file could not be read, parsed or understood: any
+    /// unsuppressed one makes the scan incomplete (exit 3).
+    pub fn is_incomplete_scan(&self) -> bool {
+        self.code.starts_with("MG9")
+    }
+}
+
 macro_rules! rules {
     ($($ident:ident = $code:literal $name:literal $severity:ident fixable=$fixable:literal
         summary: $summary:literal

@@ -330,7 +330,7 @@ fn rescan_breaks(path: &FindingPath, old: &[u8], new: &[u8]) -> Option<String> {
     let parse_failures = |bytes: &[u8]| {
         kind::scan_file_bytes(kind, bytes, &ctx)
             .iter()
-            .filter(|f| f.rule.code.starts_with("MG9"))
+            .filter(|f| f.rule.is_incomplete_scan())
             .count()
     };
     (parse_failures(new) > parse_failures(old)).then(|| {

@@ -164,7 +164,7 @@ pub(crate) fn verdict(report: &ScanReport, fail_on: Severity) -> Verdict {
     let unreadable = report
         .findings
         .iter()
-        .filter(|f| f.suppressed.is_none() && f.rule.code.starts_with("MG9"))
+        .filter(|f| f.suppressed.is_none() && f.rule.is_incomplete_scan())
         .count();
     let allowed_gap = if report.incomplete() && report.allow_incomplete {
         format!(

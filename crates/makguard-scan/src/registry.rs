@@ -758,9 +758,7 @@ so the `Volume:GVLK` claim is unconfirmed"
         };
         let kept: Vec<Finding> = later
             .iter()
-            .filter(|finding| {
-                finding.rule.code.starts_with("MG9") || !earlier.iter().any(|native| same(native, finding))
-            })
+            .filter(|finding| finding.rule.is_incomplete_scan() || !earlier.iter().any(|native| same(native, finding)))
             .cloned()
             .collect();
         self.findings.truncate(from);

@@ -184,7 +184,7 @@ pub fn is_fingerprint(text: &str) -> bool {
 /// Rules whose severity a policy may not change: turning them down would let an unreadable
 /// file or an expired exception pass silently.
 fn is_protected(rule: &Rule) -> bool {
-    rule.code.starts_with("MG9") || rule.code == rules::ALLOW_EXPIRED.code
+    rule.is_incomplete_scan() || rule.code == rules::ALLOW_EXPIRED.code
 }
 
 impl Policy {
