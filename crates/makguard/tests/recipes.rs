@@ -558,8 +558,33 @@ fn script_lines(value: &Value) -> String {
     }
 }
 
+/// Checks the Code Quality report a GitLab job wrote: a JSON array, an MG101 issue on the
+/// dirty image, no key-class issue on the clean one, and every path relative to the project.
+fn assert_code_quality(path: &Path, dirty: bool, context: &str) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{context}: {}: {e}", path.display()));
+    assert!(
+        !text.contains(SYNTHETIC_MAK),
+        "{context}: the Code Quality report shows the MAK in full"
+    );
+    let issues: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{context}: not JSON: {e}"));
+    let issues = issues
+        .as_array()
+        .unwrap_or_else(|| panic!("{context}: not a JSON array"));
+    for issue in issues {
+        let path = issue["location"]["path"].as_str().unwrap();
+        assert!(
+            !path.starts_with('/'),
+            "{context}: {path} is not relative to CI_PROJECT_DIR"
+        );
+    }
+    let has_mak = issues
+        .iter()
+        .any(|i| i["check_name"] == "MG101" && i["severity"] == "critical");
+    assert_eq!(has_mak, dirty, "{context}: MG101 issue expected: {dirty}: {issues:#?}");
+}
+
 #[test]
-fn gitlab_job_template_scans_the_wim_directly_and_keeps_its_junit_report() {
+fn gitlab_job_template_scans_the_wim_directly_and_keeps_its_junit_and_code_quality_reports() {
     let Some(doc) = yaml("ci/gitlab/makguard.gitlab-ci.yml") else {
         return;
     };
@@ -571,6 +596,9 @@ fn gitlab_job_template_scans_the_wim_directly_and_keeps_its_junit_report() {
     let junit = job["artifacts"]["reports"]["junit"]
         .as_str()
         .expect("artifacts:reports:junit");
+    let code_quality = job["artifacts"]["reports"]["codequality"]
+        .as_str()
+        .expect("artifacts:reports:codequality");
     let paths: Vec<&str> = job["artifacts"]["paths"]
         .as_array()
         .unwrap()
@@ -595,6 +623,8 @@ fn gitlab_job_template_scans_the_wim_directly_and_keeps_its_junit_report() {
         env.insert("MAKGUARD_TARGET".into(), wim.display().to_string());
         env.insert("MAKGUARD_WIM_INDEX".into(), index.to_string());
         env.insert("PATH".into(), wims.path_without_wimlib.clone());
+        // As in GitLab: the WIM is under the project directory, given by its absolute path.
+        env.insert("CI_PROJECT_DIR".into(), wims.dir.path().display().to_string());
         run_bash(&shell, work, &env, &["-eo", "pipefail"])
     };
     for (n, case) in cases(&wims).iter().enumerate() {
@@ -609,6 +639,11 @@ fn gitlab_job_template_scans_the_wim_directly_and_keeps_its_junit_report() {
         for path in &paths {
             assert!(work.join(path).is_file(), "{context}: artifact {path} is missing");
         }
+        assert!(
+            paths.contains(&code_quality),
+            "{context}: the Code Quality report is not kept as an artifact"
+        );
+        assert_code_quality(&work.join(code_quality), case.dirty, &context);
         assert_reports(&work, case.dirty, &context);
         assert_image_roots(&work, case, &context);
         assert!(!text_of(&out).contains(SYNTHETIC_MAK), "{context}: the MAK in full");
