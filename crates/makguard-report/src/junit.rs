@@ -1,41 +1,58 @@
 //! JUnit XML for test dashboards (GitLab, Azure DevOps, Jenkins): one `testsuite` per scanned
-//! root, one `testcase` per candidate file searched, a `failure` per unsuppressed error
-//! finding, and warnings, notes and suppressed findings as `system-out`.
+//! root and, in it, one `testcase` per finding plus one passing `testcase` per searched file
+//! without findings. A finding that fails the gate (unsuppressed, at or above `--fail-on`) holds
+//! a `failure`; a file makguard could not read or parse (`MG9xx`, [`Rule::is_incomplete_scan`])
+//! an `error`; a suppressed finding is `skipped` with its justification; any other finding
+//! passes, its text in `system-out`. One case per finding because consumers such as junit2html
+//! show only the last `failure` of a case. The `tests`, `failures`, `errors` and `skipped`
+//! counts of every header are computed from the cases written beneath it.
+//!
+//! quick-xml writes the document and escapes every text and attribute; this module only keeps
+//! out what XML 1.0 cannot hold at all, and line breaks from attributes, where a reader would
+//! turn them into spaces anyway.
+//!
+//! [`Rule::is_incomplete_scan`]: makguard_core::Rule::is_incomplete_scan
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::io;
 
 use makguard_core::{Finding, ScanReport, Severity};
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesText, Event};
 
 use crate::{RenderOptions, TOOL_NAME, describe_xml, file_location, position_suffix};
 
-/// Escapes text for XML content and attribute values, dropping characters XML 1.0 cannot hold
-/// even as references (control characters other than tab, newline and carriage return).
-pub(crate) fn escape_xml(text: &str, attribute: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '\'' if attribute => out.push_str("&apos;"),
-            // Attribute-value normalisation would turn these into spaces.
-            '\n' if attribute => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' if attribute => out.push_str("&#9;"),
-            '\t' | '\n' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
+/// What a test case reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Passed,
+    Failure,
+    Error,
+    Skipped,
+}
+
+fn outcome(finding: &Finding, fail_on: Severity) -> Outcome {
+    if finding.suppressed.is_some() {
+        Outcome::Skipped
+    } else if finding.rule.is_incomplete_scan() {
+        Outcome::Error
+    } else if finding.severity >= fail_on {
+        Outcome::Failure
+    } else {
+        Outcome::Passed
     }
-    out
 }
 
 struct Case<'a> {
     name: String,
-    file: String,
-    findings: Vec<&'a Finding>,
+    /// The root-relative path, which orders the cases (stably: a file's findings stay in
+    /// report order).
+    path: String,
+    file: Option<String>,
+    finding: Option<&'a Finding>,
+    outcome: Outcome,
 }
 
 struct Suite<'a> {
@@ -44,73 +61,119 @@ struct Suite<'a> {
     cases: Vec<Case<'a>>,
 }
 
-impl Suite<'_> {
-    fn failures(&self) -> usize {
-        self.cases
-            .iter()
-            .map(|c| c.findings.iter().filter(|f| is_failure(f)).count())
-            .sum()
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    tests: usize,
+    failures: usize,
+    errors: usize,
+    skipped: usize,
+}
+
+impl Counts {
+    fn of<'c>(cases: impl IntoIterator<Item = &'c Case<'c>>) -> Counts {
+        let mut counts = Counts::default();
+        for case in cases {
+            counts.tests += 1;
+            match case.outcome {
+                Outcome::Passed => {}
+                Outcome::Failure => counts.failures += 1,
+                Outcome::Error => counts.errors += 1,
+                Outcome::Skipped => counts.skipped += 1,
+            }
+        }
+        counts
+    }
+
+    fn attributes(self) -> [(&'static str, String); 4] {
+        [
+            ("tests", self.tests.to_string()),
+            ("failures", self.failures.to_string()),
+            ("errors", self.errors.to_string()),
+            ("skipped", self.skipped.to_string()),
+        ]
     }
 }
 
-fn is_failure(finding: &Finding) -> bool {
-    finding.suppressed.is_none() && finding.severity == Severity::Error
+/// `Windows/Panther/unattend.xml:41:25 MG101 unattend-non-kms-key`.
+fn case_name(finding: &Finding) -> String {
+    format!(
+        "{}{} {} {}",
+        finding.path.display,
+        position_suffix(finding),
+        finding.rule.code,
+        finding.rule.name
+    )
 }
 
-fn suites(report: &ScanReport) -> Vec<Suite<'_>> {
+/// `name`, or `name #2`, `name #3`… when a suite already has a case of that name: dashboards
+/// merge cases by name.
+fn unique_name(taken: &mut HashSet<String>, name: String) -> String {
+    if taken.insert(name.clone()) {
+        return name;
+    }
+    let mut n = 2;
+    loop {
+        let candidate = format!("{name} #{n}");
+        if taken.insert(candidate.clone()) {
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
+fn suites<'a>(report: &'a ScanReport, fail_on: Severity) -> Vec<Suite<'a>> {
     let mut suites: Vec<Suite> = report
         .roots
         .iter()
-        .map(|root| {
-            let mut seen = HashSet::new();
-            let cases = root
-                .searched
-                .iter()
-                .filter(|name| seen.insert(name.as_str()))
-                .map(|name| Case {
-                    name: name.clone(),
-                    file: String::new(),
-                    findings: Vec::new(),
-                })
-                .collect();
-            Suite {
-                name: root.path.clone(),
-                image: root.image.as_ref().map(|i| i.describe()),
-                cases,
-            }
+        .map(|root| Suite {
+            name: root.path.clone(),
+            image: root.image.as_ref().map(|i| i.describe()),
+            cases: Vec::new(),
         })
         .collect();
-    // Findings whose root is unknown still need a home, or a failure would vanish.
-    let orphan_suite = suites.len();
+    // Findings whose root is unknown (a policy file outside every root) still need a home, or
+    // a failure would vanish.
+    let known_roots = suites.len();
+    if report.findings.iter().any(|f| f.root >= known_roots) {
+        suites.push(Suite {
+            name: TOOL_NAME.to_string(),
+            image: None,
+            cases: Vec::new(),
+        });
+    }
+    let mut names: Vec<HashSet<String>> = vec![HashSet::new(); suites.len()];
+    let mut files_with_findings: Vec<HashSet<&str>> = vec![HashSet::new(); suites.len()];
     for finding in &report.findings {
-        let suite_index = if finding.root < orphan_suite {
-            finding.root
-        } else {
-            if suites.len() == orphan_suite {
-                suites.push(Suite {
-                    name: TOOL_NAME.to_string(),
-                    image: None,
-                    cases: Vec::new(),
+        let suite = finding.root.min(known_roots);
+        files_with_findings[suite].insert(finding.path.display.as_str());
+        let name = unique_name(&mut names[suite], case_name(finding));
+        suites[suite].cases.push(Case {
+            name,
+            path: finding.path.display.clone(),
+            file: Some(file_location(report, finding)),
+            finding: Some(finding),
+            outcome: outcome(finding, fail_on),
+        });
+    }
+    for (index, root) in report.roots.iter().enumerate() {
+        let mut clean: Vec<Case> = Vec::new();
+        for searched in &root.searched {
+            if files_with_findings[index].contains(searched.as_str()) {
+                continue;
+            }
+            if names[index].insert(searched.clone()) {
+                clean.push(Case {
+                    name: searched.clone(),
+                    path: searched.clone(),
+                    file: None,
+                    finding: None,
+                    outcome: Outcome::Passed,
                 });
             }
-            orphan_suite
-        };
-        let file = file_location(report, finding);
-        let cases = &mut suites[suite_index].cases;
-        let case = match cases.iter().position(|c| c.name == finding.path.display) {
-            Some(position) => &mut cases[position],
-            None => {
-                cases.push(Case {
-                    name: finding.path.display.clone(),
-                    file: String::new(),
-                    findings: Vec::new(),
-                });
-                let last = cases.len() - 1;
-                &mut cases[last]
-            }
-        };
-        case.file = file;
-        case.findings.push(finding);
+        }
+        let cases = &mut suites[index].cases;
+        cases.extend(clean);
+        cases.sort_by(|a, b| a.path.cmp(&b.path));
     }
     suites
 }
@@ -158,82 +221,125 @@ fn finding_text(finding: &Finding, location: &str) -> String {
     text
 }
 
-pub(crate) fn render(report: &ScanReport, _options: &RenderOptions) -> String {
-    let suites = suites(report);
-    let total_tests: usize = suites.iter().map(|s| s.cases.len()).sum();
-    let total_failures: usize = suites.iter().map(Suite::failures).sum();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"{TOOL_NAME}\" tests=\"{total_tests}\" failures=\"{total_failures}\" errors=\"0\" skipped=\"0\">"
-    );
-    for suite in &suites {
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\">",
-            escape_xml(&suite.name, true),
-            suite.cases.len(),
-            suite.failures()
-        );
-        if let Some(image) = &suite.image {
-            let _ = writeln!(
-                out,
-                "    <properties>\n      <property name=\"image\" value=\"{}\"/>\n    </properties>",
-                escape_xml(image, true)
-            );
-        }
-        for case in &suite.cases {
-            let file = if case.file.is_empty() {
-                String::new()
-            } else {
-                format!(" file=\"{}\"", escape_xml(&case.file, true))
-            };
-            let _ = write!(
-                out,
-                "    <testcase name=\"{}\" classname=\"{}\"{file}",
-                escape_xml(&case.name, true),
-                escape_xml(&suite.name, true)
-            );
-            if case.findings.is_empty() {
-                out.push_str("/>\n");
-                continue;
-            }
-            out.push_str(">\n");
-            let location = &case.file;
-            let mut other = Vec::new();
-            for finding in &case.findings {
-                if is_failure(finding) {
-                    let _ = writeln!(
-                        out,
-                        "      <failure message=\"{}\" type=\"{}\">{}</failure>",
-                        escape_xml(
-                            &format!("{} {}: {}", finding.rule.code, finding.rule.name, finding.message),
-                            true
-                        ),
-                        escape_xml(finding.rule.code, true),
-                        escape_xml(&finding_text(finding, location), false)
-                    );
-                } else {
-                    let label = if finding.suppressed.is_some() {
-                        "suppressed"
-                    } else {
-                        finding.severity.as_str()
-                    };
-                    other.push(format!("{label}: {}", finding_text(finding, location)));
-                }
-            }
-            if !other.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "      <system-out>{}</system-out>",
-                    escape_xml(&other.join("\n"), false)
-                );
-            }
-            out.push_str("    </testcase>\n");
-        }
-        out.push_str("  </testsuite>\n");
+/// `text` without the characters XML 1.0 cannot hold even as references (control characters
+/// other than tab, line feed and carriage return, U+FFFE, U+FFFF), each replaced by U+FFFD.
+pub(crate) fn xml_text(text: &str) -> Cow<'_, str> {
+    let forbidden = |c: char| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}';
+    if text.contains(forbidden) {
+        Cow::Owned(text.replace(forbidden, "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(text)
     }
-    out.push_str("</testsuites>\n");
+}
+
+/// [`xml_text`] on one line: attribute-value normalisation would turn tabs and line breaks
+/// into spaces, so they become spaces here, where it is visible.
+pub(crate) fn xml_attribute(text: &str) -> String {
+    xml_text(text).replace(['\t', '\n', '\r'], " ")
+}
+
+fn write_case<W: io::Write>(writer: &mut Writer<W>, suite: &str, case: &Case) -> io::Result<()> {
+    let mut element = writer
+        .create_element("testcase")
+        .with_attribute(("name", xml_attribute(&case.name).as_str()))
+        .with_attribute(("classname", xml_attribute(suite).as_str()));
+    if let Some(file) = &case.file {
+        element = element.with_attribute(("file", xml_attribute(file).as_str()));
+    }
+    let Some(finding) = case.finding else {
+        element.write_empty()?;
+        return Ok(());
+    };
+    let body = finding_text(finding, case.file.as_deref().unwrap_or_default());
+    let body = xml_text(&body);
+    let summary = xml_attribute(&format!(
+        "{} {}: {}",
+        finding.rule.code, finding.rule.name, finding.message
+    ));
+    element.write_inner_content(|writer| {
+        let result = match case.outcome {
+            Outcome::Failure => Some(("failure", summary)),
+            Outcome::Error => Some(("error", summary)),
+            Outcome::Skipped => Some((
+                "skipped",
+                finding
+                    .suppressed
+                    .as_ref()
+                    .map(|s| xml_attribute(&format!("suppressed by {}: {}", s.origin, s.justification)))
+                    .unwrap_or_default(),
+            )),
+            Outcome::Passed => None,
+        };
+        match result {
+            Some((tag, message)) => {
+                let mut result = writer.create_element(tag).with_attribute(("message", message.as_str()));
+                if tag != "skipped" {
+                    result = result.with_attribute(("type", finding.rule.code));
+                }
+                result.write_text_content(BytesText::new(&body))?;
+            }
+            None => {
+                writer
+                    .create_element("system-out")
+                    .write_text_content(BytesText::new(&body))?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn write_suite<W: io::Write>(writer: &mut Writer<W>, suite: &Suite) -> io::Result<()> {
+    let counts = Counts::of(&suite.cases);
+    writer
+        .create_element("testsuite")
+        .with_attribute(("name", xml_attribute(&suite.name).as_str()))
+        .with_attributes(counts.attributes().iter().map(|(k, v)| (*k, v.as_str())))
+        .write_inner_content(|writer| {
+            if let Some(image) = &suite.image {
+                writer.create_element("properties").write_inner_content(|writer| {
+                    writer
+                        .create_element("property")
+                        .with_attribute(("name", "image"))
+                        .with_attribute(("value", xml_attribute(image).as_str()))
+                        .write_empty()?;
+                    Ok(())
+                })?;
+            }
+            for case in &suite.cases {
+                write_case(writer, &suite.name, case)?;
+            }
+            Ok(())
+        })?;
+    Ok(())
+}
+
+fn write_document<W: io::Write>(writer: &mut Writer<W>, suites: &[Suite]) -> io::Result<()> {
+    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let counts = Counts::of(suites.iter().flat_map(|s| &s.cases));
+    let root = writer
+        .create_element("testsuites")
+        .with_attribute(("name", TOOL_NAME))
+        .with_attributes(counts.attributes().iter().map(|(k, v)| (*k, v.as_str())));
+    if suites.is_empty() {
+        root.write_empty()?;
+    } else {
+        root.write_inner_content(|writer| {
+            for suite in suites {
+                write_suite(writer, suite)?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
+    let suites = suites(report, options.fail_on);
+    let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
+    write_document(&mut writer, &suites).expect("writing to memory cannot fail");
+    let mut out = String::from_utf8(writer.into_inner()).expect("quick-xml writes the UTF-8 it is given");
+    out.push('\n');
     out
 }
 
@@ -242,11 +348,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn xml_escaping() {
-        assert_eq!(escape_xml("a<b>&\"'", true), "a&lt;b&gt;&amp;&quot;&apos;");
-        assert_eq!(escape_xml("a<b>&\"'", false), "a&lt;b&gt;&amp;\"'");
-        assert_eq!(escape_xml("l1\nl2\r", true), "l1&#10;l2&#13;");
-        assert_eq!(escape_xml("l1\nl2", false), "l1\nl2");
-        assert_eq!(escape_xml("bell\u{7}", false), "bell\u{FFFD}");
+    fn text_and_attributes_keep_out_what_xml_cannot_hold() {
+        assert_eq!(xml_text("bell\u{7} tab\t"), "bell\u{FFFD} tab\t");
+        assert_eq!(xml_text("l1\nl2\r"), "l1\nl2\r");
+        assert_eq!(xml_attribute("l1\nl2\r\tend\u{1b}"), "l1 l2  end\u{FFFD}");
+        assert!(matches!(xml_text("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn repeated_case_names_get_a_number() {
+        let mut taken = HashSet::new();
+        assert_eq!(unique_name(&mut taken, "a".into()), "a");
+        assert_eq!(unique_name(&mut taken, "a".into()), "a #2");
+        assert_eq!(unique_name(&mut taken, "a".into()), "a #3");
     }
 }

@@ -1,6 +1,7 @@
 //! makguard-report: renders a [`ScanReport`] in every output format makguard speaks: text for
 //! people, the JSON contract, SARIF 2.1.0 for code-scanning services, JUnit XML for test
-//! dashboards, GitHub workflow-command annotations and Markdown for step summaries.
+//! dashboards, GitLab's Code Quality report, GitHub workflow-command annotations and Markdown
+//! for step summaries.
 //!
 //! Every renderer returns a `String`; printing and writing files is the CLI's business. No
 //! document prints a non-GVLK key in full: every one passes one masking step over its whole
@@ -8,6 +9,7 @@
 //! and JSON formats reveal a key, and only with [`RenderOptions::show_keys`]. The formats are documented in `docs/output-formats.md`.
 
 mod github;
+mod gitlab;
 mod json;
 mod junit;
 mod markdown;
@@ -69,17 +71,19 @@ pub enum Format {
     Json,
     Sarif,
     Junit,
+    Gitlab,
     Github,
     Markdown,
 }
 
 impl Format {
     /// Every format, in the order the help lists them.
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Text,
         Format::Json,
         Format::Sarif,
         Format::Junit,
+        Format::Gitlab,
         Format::Github,
         Format::Markdown,
     ];
@@ -91,6 +95,7 @@ impl Format {
             Format::Json => "json",
             Format::Sarif => "sarif",
             Format::Junit => "junit",
+            Format::Gitlab => "gitlab",
             Format::Github => "github",
             Format::Markdown => "markdown",
         }
@@ -105,7 +110,7 @@ impl fmt::Display for Format {
 
 /// A format name makguard does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown output format `{0}` (expected text, json, sarif, junit, github or markdown)")]
+#[error("unknown output format `{0}` (expected text, json, sarif, junit, gitlab, github or markdown)")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -144,6 +149,7 @@ pub fn render(format: Format, report: &ScanReport, options: &RenderOptions) -> S
         Format::Json => json::render(report, options),
         Format::Sarif => sarif::render(report, options),
         Format::Junit => junit::render(report, options),
+        Format::Gitlab => gitlab::render(report, options),
         Format::Github => github::render(report, options),
         Format::Markdown => markdown::render(report, options),
     };

@@ -98,9 +98,9 @@ fn parse_output_spec(text: &str) -> Result<OutputSpec, String> {
         None => (text, None),
     };
     let name = name.trim().to_ascii_lowercase();
-    let format = name
-        .parse::<Format>()
-        .map_err(|_| format!("unknown format '{name}' (expected text, json, sarif, junit, github or markdown)"))?;
+    let format = name.parse::<Format>().map_err(|_| {
+        format!("unknown format '{name}' (expected text, json, sarif, junit, gitlab, github or markdown)")
+    })?;
     Ok(OutputSpec {
         format,
         format_name: name,
@@ -144,7 +144,7 @@ pub struct ScanOpts {
     pub paths: Vec<PathBuf>,
 
     /// Report format, optionally written to FILE; repeatable, e.g. `--format text --format
-    /// sarif=makguard.sarif`. Formats: text, json, sarif, junit, github, markdown. Without any
+    /// sarif=makguard.sarif`. Formats: text, json, sarif, junit, gitlab, github, markdown. Without any
     /// --format, text goes to standard output; at most one format may go there
     #[arg(long = "format", value_name = "FORMAT[=FILE]", value_parser = parse_output_spec)]
     pub formats: Vec<OutputSpec>,

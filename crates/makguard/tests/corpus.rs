@@ -27,7 +27,7 @@ fn corpus_scan_in_every_format_never_reveals_a_non_gvlk() {
 
     let out_dir = tempfile::tempdir().unwrap();
     let mut args: Vec<String> = vec!["scan".into(), CORPUS.into(), "--format".into(), "text".into()];
-    for format in ["json", "sarif", "junit", "github", "markdown"] {
+    for format in ["json", "sarif", "junit", "gitlab", "github", "markdown"] {
         args.push("--format".into());
         args.push(format!("{format}={}", out_dir.path().join(format).display()));
     }
@@ -39,7 +39,7 @@ fn corpus_scan_in_every_format_never_reveals_a_non_gvlk() {
         ("stdout".to_string(), out.stdout.clone()),
         ("stderr".to_string(), out.stderr.clone()),
     ];
-    for format in ["json", "sarif", "junit", "github", "markdown"] {
+    for format in ["json", "sarif", "junit", "gitlab", "github", "markdown"] {
         let text = std::fs::read_to_string(out_dir.path().join(format)).expect("report written");
         assert!(!text.is_empty(), "{format} report is empty");
         outputs.push((format.to_string(), text));

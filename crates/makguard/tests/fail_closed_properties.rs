@@ -157,7 +157,7 @@ proptest! {
         let reports = dir.path().join("reports");
         fs::create_dir_all(&reports).unwrap();
         let mut args = vec!["scan".to_string(), root.to_string_lossy().into_owned(), "--no-progress".into()];
-        for format in ["json", "sarif", "junit", "github", "markdown"] {
+        for format in ["json", "sarif", "junit", "gitlab", "github", "markdown"] {
             args.push("--format".into());
             args.push(format!("{format}={}", reports.join(format).display()));
         }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::*;
 
-const FORMATS: [&str; 6] = ["text", "json", "sarif", "junit", "github", "markdown"];
+const FORMATS: [&str; 7] = ["text", "json", "sarif", "junit", "gitlab", "github", "markdown"];
 
 fn spellings(key: &str) -> Vec<String> {
     let bare = key.replace('-', "");

@@ -558,8 +558,33 @@ fn script_lines(value: &Value) -> String {
     }
 }
 
+/// Checks the Code Quality report a GitLab job wrote: a JSON array, an MG101 issue on the
+/// dirty image, no key-class issue on the clean one, and every path relative to the project.
+fn assert_code_quality(path: &Path, dirty: bool, context: &str) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{context}: {}: {e}", path.display()));
+    assert!(
+        !text.contains(SYNTHETIC_MAK),
+        "{context}: the Code Quality report shows the MAK in full"
+    );
+    let issues: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{context}: not JSON: {e}"));
+    let issues = issues
+        .as_array()
+        .unwrap_or_else(|| panic!("{context}: not a JSON array"));
+    for issue in issues {
+        let path = issue["location"]["path"].as_str().unwrap();
+        assert!(
+            !path.starts_with('/'),
+            "{context}: {path} is not relative to CI_PROJECT_DIR"
+        );
+    }
+    let has_mak = issues
+        .iter()
+        .any(|i| i["check_name"] == "MG101" && i["severity"] == "critical");
+    assert_eq!(has_mak, dirty, "{context}: MG101 issue expected: {dirty}: {issues:#?}");
+}
+
 #[test]
-fn gitlab_job_template_scans_the_wim_directly_and_keeps_its_junit_report() {
+fn gitlab_job_template_scans_the_wim_directly_and_keeps_its_junit_and_code_quality_reports() {
     let Some(doc) = yaml("ci/gitlab/makguard.gitlab-ci.yml") else {
         return;
     };
@@ -571,6 +596,9 @@ fn gitlab_job_template_scans_the_wim_directly_and_keeps_its_junit_report() {
     let junit = job["artifacts"]["reports"]["junit"]
         .as_str()
         .expect("artifacts:reports:junit");
+    let code_quality = job["artifacts"]["reports"]["codequality"]
+        .as_str()
+        .expect("artifacts:reports:codequality");
     let paths: Vec<&str> = job["artifacts"]["paths"]
         .as_array()
         .unwrap()
@@ -595,6 +623,8 @@ fn gitlab_job_template_scans_the_wim_directly_and_keeps_its_junit_report() {
         env.insert("MAKGUARD_TARGET".into(), wim.display().to_string());
         env.insert("MAKGUARD_WIM_INDEX".into(), index.to_string());
         env.insert("PATH".into(), wims.path_without_wimlib.clone());
+        // As in GitLab: the WIM is under the project directory, given by its absolute path.
+        env.insert("CI_PROJECT_DIR".into(), wims.dir.path().display().to_string());
         run_bash(&shell, work, &env, &["-eo", "pipefail"])
     };
     for (n, case) in cases(&wims).iter().enumerate() {
@@ -609,6 +639,11 @@ fn gitlab_job_template_scans_the_wim_directly_and_keeps_its_junit_report() {
         for path in &paths {
             assert!(work.join(path).is_file(), "{context}: artifact {path} is missing");
         }
+        assert!(
+            paths.contains(&code_quality),
+            "{context}: the Code Quality report is not kept as an artifact"
+        );
+        assert_code_quality(&work.join(code_quality), case.dirty, &context);
         assert_reports(&work, case.dirty, &context);
         assert_image_roots(&work, case, &context);
         assert!(!text_of(&out).contains(SYNTHETIC_MAK), "{context}: the MAK in full");
@@ -673,24 +708,138 @@ fn azure_parameter_defaults(doc: &Value) -> BTreeMap<String, String> {
     defaults
 }
 
+/// The template's steps as Azure expands them for `parameters`: a `${{ if eq(parameters.X, 'v') }}`
+/// or `${{ if ne(…) }}` block contributes its steps when it holds; any other expression panics.
+fn azure_steps(doc: &Value, parameters: &BTreeMap<String, String>) -> Vec<Value> {
+    let mut steps = Vec::new();
+    for step in doc["steps"].as_array().expect("steps") {
+        let conditional = step
+            .as_object()
+            .filter(|o| o.len() == 1)
+            .and_then(|o| o.iter().next())
+            .filter(|(key, _)| key.starts_with("${{ if "));
+        let Some((expression, block)) = conditional else {
+            steps.push(step.clone());
+            continue;
+        };
+        let inner = expression.trim_start_matches("${{ if ").trim_end_matches("}}").trim();
+        let (negate, arguments) = if let Some(rest) = inner.strip_prefix("eq(") {
+            (false, rest)
+        } else if let Some(rest) = inner.strip_prefix("ne(") {
+            (true, rest)
+        } else {
+            panic!("unexpected template expression {expression}")
+        };
+        let (name, value) = arguments
+            .trim_end_matches(')')
+            .split_once(", ")
+            .unwrap_or_else(|| panic!("unexpected template expression {expression}"));
+        let name = name.strip_prefix("parameters.").expect("a parameter");
+        let value = value.trim_matches('\'');
+        if (parameters[name] == value) != negate {
+            steps.extend(block.as_array().expect("a list of steps").iter().cloned());
+        }
+    }
+    steps
+}
+
+/// The one step named `makguard scan`.
+fn azure_scan_step(steps: &[Value]) -> Value {
+    let scans: Vec<&Value> = steps.iter().filter(|s| s["displayName"] == "makguard scan").collect();
+    assert_eq!(scans.len(), 1, "one scan step, not {}", scans.len());
+    scans[0].clone()
+}
+
 #[test]
-fn azure_steps_template_scans_the_wim_directly_and_publishes_junit_always() {
+fn azure_template_has_a_powershell_scan_for_windows_agents_that_matches_the_bash_one() {
     let Some(doc) = yaml("ci/azure/makguard.yml") else {
         return;
     };
-    let steps = doc["steps"].as_array().expect("steps");
-    let publish = steps
-        .iter()
-        .find(|s| s["task"] == "PublishTestResults@2")
-        .expect("a PublishTestResults@2 step");
+    let mut parameters = azure_parameter_defaults(&doc);
+    assert_eq!(
+        parameters["shell"], "bash",
+        "default: bash (Linux, macOS, Windows with Git Bash)"
+    );
+    let bash = azure_scan_step(&azure_steps(&doc, &parameters));
+    parameters.insert("shell".into(), "powershell".into());
+    let powershell = azure_scan_step(&azure_steps(&doc, &parameters));
+    let bash_script = bash["bash"].as_str().expect("shell bash: a bash step");
+    let ps_script = powershell["powershell"]
+        .as_str()
+        .expect("shell powershell: a powershell step");
+    assert_eq!(
+        powershell["errorActionPreference"], "continue",
+        "makguard's standard error must not stop Windows PowerShell 5.1"
+    );
+    assert_eq!(bash["env"], powershell["env"], "both steps take the same inputs");
+    for needle in [
+        "json=",
+        "sarif=",
+        "junit=",
+        "markdown=",
+        "makguard.json",
+        "makguard.sarif",
+        "makguard.xml",
+        "makguard.md",
+        "--index",
+        "--fail-on",
+        "--deep",
+        "--config",
+        "--no-progress",
+        "##vso[task.uploadsummary]",
+        "##vso[task.logissue type=error]",
+        "exit 3",
+    ] {
+        assert!(bash_script.contains(needle), "the bash step lacks {needle}");
+        assert!(ps_script.contains(needle), "the powershell step lacks {needle}");
+    }
+    assert!(
+        ps_script.contains("MSWIM`0`0`0"),
+        "the powershell step checks the WIM magic"
+    );
+    assert!(ps_script.contains("$LASTEXITCODE") && ps_script.contains("exit $code"));
+    parameters.insert("sourceDir".into(), "tools/makguard".into());
+    let build = azure_steps(&doc, &parameters)
+        .into_iter()
+        .find(|s| s["displayName"] == "Build makguard")
+        .expect("a build step with sourceDir");
+    assert!(
+        build["script"].is_string(),
+        "the build runs as `script` (cmd on Windows, sh elsewhere), not bash"
+    );
+}
+
+#[test]
+fn azure_steps_template_scans_the_wim_directly_and_publishes_junit_and_sarif_always() {
+    let Some(doc) = yaml("ci/azure/makguard.yml") else {
+        return;
+    };
+    let defaults = azure_parameter_defaults(&doc);
+    let steps = azure_steps(&doc, &defaults);
+    let task = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["task"] == name)
+            .unwrap_or_else(|| panic!("a {name} step"))
+            .clone()
+    };
+    let publish = task("PublishTestResults@2");
     assert_eq!(publish["condition"], "always()");
     assert_eq!(publish["inputs"]["testResultsFormat"], "JUnit");
+    assert_eq!(publish["inputs"]["searchFolder"], "${{ parameters.reportDir }}");
     let results_file = publish["inputs"]["testResultsFiles"].as_str().unwrap().to_string();
-    let scan = steps
-        .iter()
-        .find(|s| s["displayName"] == "makguard scan")
-        .expect("the scan step");
-    let defaults = azure_parameter_defaults(&doc);
+    let sarif = task("PublishBuildArtifacts@1");
+    assert_eq!(sarif["condition"], "always()");
+    assert_eq!(
+        sarif["inputs"]["ArtifactName"], "CodeAnalysisLogs",
+        "the SARIF SAST Scans Tab reads the artifact CodeAnalysisLogs"
+    );
+    let sarif_path = sarif["inputs"]["PathtoPublish"].as_str().unwrap().to_string();
+    let reports = task("PublishPipelineArtifact@1");
+    assert_eq!(reports["condition"], "always()");
+    assert_eq!(reports["inputs"]["artifact"], "${{ parameters.artifactName }}");
+    assert_eq!(reports["inputs"]["targetPath"], "${{ parameters.reportDir }}");
+    let scan = azure_scan_step(&steps);
     assert_eq!(defaults["wimIndex"], "", "default: every image");
     assert!(
         !defaults.contains_key("wimMode"),
@@ -712,18 +861,24 @@ fn azure_steps_template_scans_the_wim_directly_and_publishes_junit_always() {
             .map(|(k, v)| (k, substitute(&v, "parameters.", &parameters)))
             .collect();
         env.insert("PATH".into(), wims.path_without_wimlib.clone());
-        run_bash(scan["bash"].as_str().unwrap(), work, &env, &[])
+        let out = run_bash(scan["bash"].as_str().unwrap(), work, &env, &[]);
+        (out, PathBuf::from(substitute(&sarif_path, "parameters.", &parameters)))
     };
     for (n, case) in cases(&wims).iter().enumerate() {
         let work = wims.dir.path().join(format!("azure-{n}"));
         let reports = work.join("reports");
-        let out = run(case.wim, case.index, &work, &reports);
+        let (out, published_sarif) = run(case.wim, case.index, &work, &reports);
         let context = format!("Azure scan step on {}", case.label());
         let text = text_of(&out);
         assert_eq!(code_of(&out), case.expected, "{context}:\n{text}");
         assert!(
             reports.join(&results_file).is_file(),
             "{context}: {results_file} missing"
+        );
+        assert!(
+            published_sarif.is_file(),
+            "{context}: the SARIF to publish, {}, is missing",
+            published_sarif.display()
         );
         assert_reports(&reports, case.dirty, &context);
         assert_image_roots(&reports, case, &context);
@@ -740,7 +895,7 @@ fn azure_steps_template_scans_the_wim_directly_and_publishes_junit_always() {
         }
     }
     let work = wims.dir.path().join("azure-garbage");
-    let out = run(&not_a_wim(wims.dir.path()), "", &work, &work.join("reports"));
+    let (out, _) = run(&not_a_wim(wims.dir.path()), "", &work, &work.join("reports"));
     assert_eq!(
         code_of(&out),
         3,
