@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod classify;
 pub mod finding;
+pub mod hex;
 pub mod key;
 pub mod model;
 pub mod rules;

@@ -109,7 +109,7 @@ fn locate(root: &Root, relative: &Path) -> Result<Option<PathBuf>, write::PathRe
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    makguard_core::hex::encode(&Sha256::digest(bytes))
 }
 
 /// Applies every fix in `report` (as filled by [`plan`] or [`edition_mismatches`]), one file
