@@ -1,10 +1,11 @@
 //! makguard-fix: rewrites embedded keys to the right GVLK, changing only the key's bytes.
 //!
 //! The flow is [`plan`] (choose a GVLK for each fixable finding and attach a [`Fix`]), then
-//! [`apply`] (per file: re-read, check the keys are still there, rewrite in memory with
-//! [`edit::rewrite`], prove every other byte is unchanged, re-parse, and write atomically with
-//! [`write::atomic_write`]). Failures stay per file in the [`ChangeLog`]; a run never stops
-//! half-way because one file is odd. See docs/fixing.md.
+//! [`apply`] (per file: leave out every fix below the run's [`Applicability`], re-read, check
+//! the keys are still there, rewrite in memory with [`edit::rewrite`], which leaves out an
+//! edit overlapping an earlier one, prove every other byte is unchanged, re-parse, and write
+//! atomically with [`write::atomic_write`]). Failures stay per file in the [`ChangeLog`]; a run
+//! never stops half-way because one file is odd. See docs/fixing.md.
 //!
 //! [`Fix`]: makguard_core::Fix
 
