@@ -161,7 +161,7 @@ fn kinds() -> Vec<Kind> {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    makguard_core::hex::encode(&Sha256::digest(bytes))
 }
 
 fn fix_and_check(kind: &Kind, variant: Variant) -> String {
