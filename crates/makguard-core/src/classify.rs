@@ -288,12 +288,9 @@ pub fn is_placeholder(text: &str) -> bool {
 pub fn is_partial(text: &str) -> bool {
     let groups: Vec<&str> = text.trim().split('-').collect();
     groups.len() == 4
-        && groups.iter().all(|g| {
-            g.len() == 5
-                && g.bytes().all(|b| {
-                    crate::key::KEY_ALPHABET.contains(&b.to_ascii_uppercase()) || b.eq_ignore_ascii_case(&b'N')
-                })
-        })
+        && groups
+            .iter()
+            .all(|g| g.len() == 5 && g.bytes().all(|b| crate::key::is_key_char(b.to_ascii_uppercase())))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Findings, fixes and edits: what a scanner reports and what the fixer applies.
 //!
-//! Ranges are byte ranges into the *decoded* text of a file (see [`crate::text`]); the fixer
-//! maps them back through the file's encoding.
+//! A [`TextRange`] is a byte range into the *decoded* text of a file (see [`crate::text`]); the
+//! fixer maps it back through the file's encoding to a [`ByteRange`] of the file's raw bytes.
 
 use std::fmt;
 
@@ -67,27 +67,59 @@ impl TextRange {
     }
 }
 
-/// Whether a fix may be applied without asking.
+/// A half-open range `start..end` of a file's raw bytes (the encoded file, BOM and UTF-16
+/// included; a binary file, a hive, a WIM blob), never of a decoded text: a separate type
+/// from [`TextRange`] so the two cannot be mixed up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ByteRange {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl ByteRange {
+    pub fn new(start: usize, end: usize) -> ByteRange {
+        ByteRange { start, end }
+    }
+
+    pub fn len(&self) -> usize {
+        self.end.saturating_sub(self.start)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How far a fix may be trusted, ordered as ruff orders it: `DisplayOnly < Unsafe < Safe`.
+/// [`crate::Fix`]es below the threshold a run accepts (`Safe`, or `Unsafe` with
+/// `--unsafe-fixes`) are refused when they would be applied, whatever planned them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Applicability {
+    /// Shown, never applied, at any threshold. It exists so that a repair no file edit can
+    /// make (an installed key, whose remediation is a command to run in the image) can be
+    /// carried as a fix and still be refused by the one applicability check; no planner
+    /// attaches such fixes today (installed keys carry their command as a remediation).
+    DisplayOnly,
+    /// The replacement rests on a weaker hint (an answer file's image name) or replaces a
+    /// GVLK; applied only with `--unsafe-fixes`.
+    Unsafe,
     /// The replacement key follows from facts (the user's choice, the image's edition, the
     /// key's own group, the Office product ID).
     Safe,
-    /// The replacement rests on a weaker hint (an answer file's image name); applied only
-    /// with `--unsafe-fixes`.
-    Unsafe,
 }
 
 impl Applicability {
     pub fn as_str(self) -> &'static str {
         match self {
-            Applicability::Safe => "safe",
+            Applicability::DisplayOnly => "display-only",
             Applicability::Unsafe => "unsafe",
+            Applicability::Safe => "safe",
         }
     }
 }
 
-/// Replace the decoded text in `range` with `replacement`.
+/// Replace the decoded text in `range` with `replacement`: the one edit type, for a finding's
+/// [`Fix`] and for the fixer's change log alike.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
     pub range: TextRange,

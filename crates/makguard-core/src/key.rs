@@ -15,6 +15,33 @@ use crate::catalog;
 /// The 24 symbols of a key in value order (key-format.md §1).
 pub const KEY_ALPHABET: &[u8; 24] = b"BCDFGHJKMPQRTVWXY2346789";
 
+/// The 25 characters a key is written with, upper case: [`KEY_ALPHABET`] and the `N` whose
+/// position a post-2009 key encodes. Scanners build their character classes from it.
+pub const KEY_CHARS: [u8; 25] = key_chars();
+
+const fn key_chars() -> [u8; 25] {
+    let mut chars = [b'N'; 25];
+    let mut i = 0;
+    while i < KEY_ALPHABET.len() {
+        chars[i] = KEY_ALPHABET[i];
+        i += 1;
+    }
+    chars
+}
+
+/// True for an upper-case character a key is written with ([`KEY_CHARS`]); callers that
+/// accept lower case upper-case the byte first.
+pub const fn is_key_char(byte: u8) -> bool {
+    let mut i = 0;
+    while i < KEY_CHARS.len() {
+        if KEY_CHARS[i] == byte {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
 const NORMALISED_LEN: usize = 29;
 const CHECKSUM_SHIFT: u32 = 103;
 const CHECKSUM_MASK: u128 = 0x3FF;
@@ -104,7 +131,7 @@ impl ProductKey {
             let upper = b.to_ascii_uppercase();
             if upper == b'N' {
                 n_count += 1;
-            } else if !KEY_ALPHABET.contains(&upper) {
+            } else if !is_key_char(upper) {
                 return Err(KeyParseError::Alphabet { position });
             }
             if n > 0 && n % 5 == 0 {
@@ -342,12 +369,7 @@ pub fn mask_keys_in(text: &str) -> String {
 /// The fingerprint of an already normalised key text.
 fn fingerprint_of_normalised(normalised: &str) -> String {
     let digest = Sha256::digest(normalised.as_bytes());
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256:");
-    for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    out
+    format!("sha256:{}", crate::hex::encode(&digest))
 }
 
 impl fmt::Display for ProductKey {
@@ -413,6 +435,16 @@ mod tests {
 
     const ENTERPRISE_GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
     const SYNTHETIC_MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
+
+    #[test]
+    fn key_chars_are_the_alphabet_and_n_upper_case() {
+        assert_eq!(KEY_CHARS.len(), 25);
+        for byte in 0..=u8::MAX {
+            let expected = KEY_ALPHABET.contains(&byte) || byte == b'N';
+            assert_eq!(is_key_char(byte), expected, "{byte:#x}");
+        }
+        assert!(!is_key_char(b'b') && !is_key_char(b'A') && !is_key_char(b'0'));
+    }
 
     #[test]
     fn parses_both_forms_and_normalises_case() {

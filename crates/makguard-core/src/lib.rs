@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod classify;
 pub mod finding;
+pub mod hex;
 pub mod key;
 pub mod model;
 pub mod rules;
@@ -16,7 +17,8 @@ pub use classify::{
     ClassSource, Classification, KeyClass, KeyConfigIndex, KeyGroupInfo, SlotValue, classify_key, classify_slot,
 };
 pub use finding::{
-    Applicability, Edit, Finding, FindingPath, Fix, FixHints, KeyInfo, Severity, Suppression, TextRange, XmlContext,
+    Applicability, ByteRange, Edit, Finding, FindingPath, Fix, FixHints, KeyInfo, Severity, Suppression, TextRange,
+    XmlContext,
 };
 pub use key::{Checksum, DecodedKey, KeyForm, KeyParseError, ProductKey};
 pub use model::{ContainerImage, ExitStatus, ImageInfo, RootReport, ScanReport, ScanSummary};

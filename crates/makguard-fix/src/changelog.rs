@@ -3,30 +3,66 @@
 //! as a redacted unified diff (`--dry-run`).
 
 use makguard_core::key::mask_keys_in;
-use makguard_core::{Applicability, TextRange};
+use makguard_core::{Applicability, ByteRange, Edit, Fix, ProductKey, Rule};
 use serde_json::{Value, json};
 
 /// The change-log JSON format version. Later versions only add fields.
 pub const CHANGE_LOG_FORMAT_VERSION: u32 = 1;
 
-/// One key replacement in one file.
+/// One key replacement in one file: a finding's [`Edit`], carried with what the change log
+/// says about it. The old key shows only masked and as its fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EditRecord {
-    /// The rule code, e.g. `MG101`.
-    pub rule: &'static str,
-    pub rule_name: &'static str,
-    pub old_key_fingerprint: String,
-    /// The old key masked to its last group.
-    pub old_key_masked: String,
-    /// The GVLK written (normalised, with dashes).
-    pub new_gvlk: String,
+pub struct KeyReplacement {
+    pub rule: &'static Rule,
+    /// The key the scan saw in the edit's range; the text must still parse to it.
+    pub old_key: ProductKey,
+    /// The edit of the file's decoded text.
+    pub edit: Edit,
+    /// The GVLK written.
+    pub new_key: ProductKey,
     pub chosen_by: String,
     pub applicability: Applicability,
-    /// The key's byte range in the file's decoded text.
-    pub text_range: TextRange,
     /// The bytes replaced, as a range of the ORIGINAL file's bytes (BOM and UTF-16 included);
-    /// `None` when the file was not rewritten.
-    pub byte_range: Option<TextRange>,
+    /// `None` when the file was not rewritten or this edit was not applied.
+    pub byte_range: Option<ByteRange>,
+    /// Why this edit was left out while the file's others were made (below the run's
+    /// applicability, or overlapping an edit made before it).
+    pub not_applied: Option<String>,
+}
+
+impl KeyReplacement {
+    /// The replacement `fix` makes with `edit` for `finding`'s key, not applied yet.
+    pub fn new(rule: &'static Rule, old_key: ProductKey, edit: Edit, fix: &Fix) -> KeyReplacement {
+        KeyReplacement {
+            rule,
+            old_key,
+            edit,
+            new_key: fix.new_key.clone(),
+            chosen_by: fix.chosen_by.clone(),
+            applicability: fix.applicability,
+            byte_range: None,
+            not_applied: None,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "rule": self.rule.code,
+            "rule_name": self.rule.name,
+            "old_key_fingerprint": self.old_key.fingerprint(),
+            "old_key_masked": self.old_key.masked(),
+            "new_gvlk": self.new_key.reveal_unmasked(),
+            "chosen_by": self.chosen_by,
+            "applicability": self.applicability.as_str(),
+            "text_range": { "start": self.edit.range.start, "end": self.edit.range.end },
+            "byte_range": self.byte_range.map(byte_range_json),
+            "not_applied": self.not_applied,
+        })
+    }
+}
+
+fn byte_range_json(range: ByteRange) -> Value {
+    json!({ "start": range.start, "end": range.end })
 }
 
 /// What happened to one file.
@@ -72,7 +108,9 @@ pub struct FileChange {
     pub root: String,
     /// The path relative to the root, as in the findings.
     pub path: String,
-    pub edits: Vec<EditRecord>,
+    /// Every replacement planned for the file, applied or not (see
+    /// [`KeyReplacement::not_applied`]).
+    pub edits: Vec<KeyReplacement>,
     /// The encoding the file was read and written in (`utf-16le-bom`, ...).
     pub encoding: Option<&'static str>,
     /// Lower-case hex SHA-256 of the file as read.
@@ -89,22 +127,28 @@ pub struct FileChange {
 impl FileChange {
     /// The distinct rule codes of this file's edits.
     pub fn rule_codes(&self) -> Vec<&'static str> {
-        let mut codes: Vec<&'static str> = self.edits.iter().map(|e| e.rule).collect();
+        let mut codes: Vec<&'static str> = self.edits.iter().map(|e| e.rule.code).collect();
         codes.sort_unstable();
         codes.dedup();
         codes
     }
 
     /// The distinct byte ranges of the original file that were (or would be) replaced.
-    pub fn changed_byte_ranges(&self) -> Vec<TextRange> {
-        let mut ranges: Vec<TextRange> = self.edits.iter().filter_map(|e| e.byte_range).collect();
+    pub fn changed_byte_ranges(&self) -> Vec<ByteRange> {
+        let mut ranges: Vec<ByteRange> = self.edits.iter().filter_map(|e| e.byte_range).collect();
         ranges.sort_unstable();
         ranges.dedup();
         ranges
     }
 
+    /// The replacements made (or, in a dry run, to be made): the file was rewritten and the
+    /// edit was not left out.
+    pub fn applied_edits(&self) -> impl Iterator<Item = &KeyReplacement> {
+        let rewritten = matches!(self.status, FileStatus::Written | FileStatus::DryRun);
+        self.edits.iter().filter(move |e| rewritten && e.not_applied.is_none())
+    }
+
     fn to_json(&self) -> Value {
-        let range = |r: TextRange| json!({ "start": r.start, "end": r.end });
         json!({
             "root": self.root,
             "path": self.path,
@@ -115,18 +159,8 @@ impl FileChange {
             "sha256_after": self.sha256_after,
             "backup": self.backup,
             "rules": self.rule_codes(),
-            "changed_byte_ranges": self.changed_byte_ranges().into_iter().map(range).collect::<Vec<_>>(),
-            "edits": self.edits.iter().map(|e| json!({
-                "rule": e.rule,
-                "rule_name": e.rule_name,
-                "old_key_fingerprint": e.old_key_fingerprint,
-                "old_key_masked": e.old_key_masked,
-                "new_gvlk": e.new_gvlk,
-                "chosen_by": e.chosen_by,
-                "applicability": e.applicability.as_str(),
-                "text_range": range(e.text_range),
-                "byte_range": e.byte_range.map(range),
-            })).collect::<Vec<_>>(),
+            "changed_byte_ranges": self.changed_byte_ranges().into_iter().map(byte_range_json).collect::<Vec<_>>(),
+            "edits": self.edits.iter().map(KeyReplacement::to_json).collect::<Vec<_>>(),
         })
     }
 }
@@ -169,9 +203,7 @@ impl ChangeLog {
                 "rolled_back": self.count("rolled-back"),
                 "skipped": self.count("skipped"),
                 "failed": self.count("failed"),
-                "keys_replaced": self.files.iter()
-                    .filter(|f| matches!(f.status, FileStatus::Written | FileStatus::DryRun))
-                    .map(|f| f.edits.len()).sum::<usize>(),
+                "keys_replaced": self.files.iter().map(|f| f.applied_edits().count()).sum::<usize>(),
             },
             "files": self.files.iter().map(FileChange::to_json).collect::<Vec<_>>(),
         });

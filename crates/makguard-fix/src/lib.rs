@@ -1,10 +1,11 @@
 //! makguard-fix: rewrites embedded keys to the right GVLK, changing only the key's bytes.
 //!
 //! The flow is [`plan`] (choose a GVLK for each fixable finding and attach a [`Fix`]), then
-//! [`apply`] (per file: re-read, check the keys are still there, rewrite in memory with
-//! [`edit::rewrite`], prove every other byte is unchanged, re-parse, and write atomically with
-//! [`write::atomic_write`]). Failures stay per file in the [`ChangeLog`]; a run never stops
-//! half-way because one file is odd. See docs/fixing.md.
+//! [`apply`] (per file: leave out every fix below the run's [`Applicability`], re-read, check
+//! the keys are still there, rewrite in memory with [`edit::rewrite`], which leaves out an
+//! edit overlapping an earlier one, prove every other byte is unchanged, re-parse, and write
+//! atomically with [`write::atomic_write`]). Failures stay per file in the [`ChangeLog`]; a run
+//! never stops half-way because one file is odd. See docs/fixing.md.
 //!
 //! [`Fix`]: makguard_core::Fix
 
@@ -18,14 +19,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use makguard_core::catalog::{self, Family};
-use makguard_core::{Finding, FindingPath, ScanReport, TextRange};
+use makguard_core::{Applicability, ByteRange, Finding, FindingPath, ScanReport};
 use makguard_scan::FileContext;
 use makguard_scan::keyscan::{self, InstallCommand};
 use makguard_scan::kind;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-pub use changelog::{ChangeLog, EditRecord, FileChange, FileStatus, unified_diff};
+pub use changelog::{ChangeLog, FileChange, FileStatus, KeyReplacement, unified_diff};
 pub use choose::{KeyChoice, KeyChoiceError, Unfixable, edition_from_image_name, edition_mismatches, plan};
 pub use write::{TEMP_MARKER, cleanup_stale_temp_files};
 
@@ -40,6 +41,31 @@ pub struct ApplyOptions {
     /// `--backup[=SUFFIX]`: copy each original to `<name><SUFFIX>` (atomically) before
     /// replacing it. The backup still holds the old key.
     pub backup_suffix: Option<String>,
+    /// `--unsafe-fixes`: apply unsafe fixes too, not only safe ones.
+    pub unsafe_fixes: bool,
+}
+
+impl ApplyOptions {
+    /// The least [`Applicability`] a fix needs to be applied in this run.
+    pub fn required_applicability(&self) -> Applicability {
+        if self.unsafe_fixes {
+            Applicability::Unsafe
+        } else {
+            Applicability::Safe
+        }
+    }
+
+    /// Why a fix of `applicability` is not applied in this run, if it is not: THE applicability
+    /// check, made when edits are applied, whatever planned them.
+    fn refusal(&self, applicability: Applicability) -> Option<String> {
+        if applicability >= self.required_applicability() {
+            return None;
+        }
+        Some(match applicability {
+            Applicability::DisplayOnly => "a display-only fix: makguard shows it but never applies it".to_string(),
+            Applicability::Unsafe | Applicability::Safe => "an unsafe fix: pass --unsafe-fixes to apply it".to_string(),
+        })
+    }
 }
 
 /// A failure of the whole run (per-file failures go into the [`ChangeLog`]).
@@ -109,7 +135,7 @@ fn locate(root: &Root, relative: &Path) -> Result<Option<PathBuf>, write::PathRe
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    makguard_core::hex::encode(&Sha256::digest(bytes))
 }
 
 /// Applies every fix in `report` (as filled by [`plan`] or [`edition_mismatches`]), one file
@@ -174,7 +200,7 @@ pub fn apply_with_images(
         if report.roots.get(*root).is_some_and(|r| r.container.is_some()) {
             let (change, rewrite) = match images {
                 Some(images) => fix_in_image(report, *root, findings, images, options),
-                None => (inside_image_file(report, *root, findings), None),
+                None => (inside_image_file(report, *root, findings, options), None),
             };
             log.files.push(change);
             rewrites.extend(rewrite);
@@ -186,11 +212,11 @@ pub fn apply_with_images(
 }
 
 /// A change not made yet: `status` says why (or is replaced once it is made).
-fn pending_change(path: &FindingPath, records: Vec<EditRecord>, status: FileStatus) -> FileChange {
+fn pending_change(path: &FindingPath, edits: Vec<KeyReplacement>, status: FileStatus) -> FileChange {
     FileChange {
         root: String::new(),
         path: path.display.clone(),
-        edits: records,
+        edits,
         encoding: None,
         sha256_before: None,
         sha256_after: None,
@@ -200,14 +226,22 @@ fn pending_change(path: &FindingPath, records: Vec<EditRecord>, status: FileStat
     }
 }
 
+/// The status of a file none of whose replacements this run may apply: the first reason.
+fn nothing_to_apply(change: &FileChange) -> Option<FileStatus> {
+    let mut reasons = change.edits.iter().map(|e| e.not_applied.as_deref());
+    let first = reasons.next()??;
+    reasons
+        .all(|reason| reason.is_some())
+        .then(|| FileStatus::Skipped(format!("no fix here may be applied in this run: {first}")))
+}
+
 /// The change for a file inside a WIM image when no [`ImageFiles`] reader was given: it is
 /// not on disk, so it is left alone with what to do.
-fn inside_image_file(report: &ScanReport, root: usize, findings: &[&Finding]) -> FileChange {
-    let (records, _): (Vec<EditRecord>, Vec<edit::KeyEdit>) = edit_records(findings).into_iter().unzip();
+fn inside_image_file(report: &ScanReport, root: usize, findings: &[&Finding], options: &ApplyOptions) -> FileChange {
     let wim = &report.roots[root].path;
     let mut change = pending_change(
         &findings[0].path,
-        records,
+        replacements(findings, options),
         FileStatus::Skipped(format!(
             "the file is inside {wim}, which this caller cannot rewrite: run `makguard fix {wim}`, or mount the \
 image read-write (`wimlib-imagex mountrw {wim} INDEX DIR`, or DISM /Mount-Image without /ReadOnly), fix the \
@@ -215,6 +249,9 @@ mount, and commit the unmount"
         )),
     );
     change.root = wim.clone();
+    if let Some(status) = nothing_to_apply(&change) {
+        change.status = status;
+    }
     change
 }
 
@@ -227,13 +264,20 @@ fn fix_in_image(
     options: &ApplyOptions,
 ) -> (FileChange, Option<ImageRewrite>) {
     let path = &findings[0].path;
-    let (records, key_edits): (Vec<EditRecord>, Vec<edit::KeyEdit>) = edit_records(findings).into_iter().unzip();
     let wim = &report.roots[root];
-    let mut change = pending_change(path, records, FileStatus::Skipped(String::new()));
+    let mut change = pending_change(
+        path,
+        replacements(findings, options),
+        FileStatus::Skipped(String::new()),
+    );
     change.root = wim.path.clone();
     // Two images can hold the same path: the log names the image too (`install.wim:2:/...`).
     if let Some(image) = &wim.container {
         change.path = image.locate(&wim.path, &path.display);
+    }
+    if let Some(status) = nothing_to_apply(&change) {
+        change.status = status;
+        return (change, None);
     }
     let bytes = match images.read(root, path) {
         Ok(bytes) => bytes,
@@ -243,7 +287,7 @@ fn fix_in_image(
         }
     };
     let name = path.display.rsplit('/').next().unwrap_or_default().to_string();
-    match rewrite_bytes(path, &name, &bytes, &key_edits, &mut change) {
+    match rewrite_bytes(path, &name, &bytes, &mut change) {
         Ok(rewrite) => {
             change.status = if options.dry_run {
                 FileStatus::DryRun
@@ -264,30 +308,18 @@ fn fix_in_image(
     }
 }
 
-fn edit_records(findings: &[&Finding]) -> Vec<(EditRecord, edit::KeyEdit)> {
+/// Every replacement the findings' fixes plan, each refused here when its fix is below the
+/// run's applicability.
+fn replacements(findings: &[&Finding], options: &ApplyOptions) -> Vec<KeyReplacement> {
     let mut out = Vec::new();
     for finding in findings {
         let (Some(fix), Some(info)) = (&finding.fix, &finding.key) else {
             continue;
         };
-        for e in &fix.edits {
-            let record = EditRecord {
-                rule: finding.rule.code,
-                rule_name: finding.rule.name,
-                old_key_fingerprint: info.key.fingerprint(),
-                old_key_masked: info.key.masked(),
-                new_gvlk: fix.new_key.reveal_unmasked().to_string(),
-                chosen_by: fix.chosen_by.clone(),
-                applicability: fix.applicability,
-                text_range: e.range,
-                byte_range: None,
-            };
-            let key_edit = edit::KeyEdit {
-                range: e.range,
-                old_key: info.key.clone(),
-                replacement: e.replacement.clone(),
-            };
-            out.push((record, key_edit));
+        for edit in &fix.edits {
+            let mut replacement = KeyReplacement::new(finding.rule, info.key.clone(), edit.clone(), fix);
+            replacement.not_applied = options.refusal(fix.applicability);
+            out.push(replacement);
         }
     }
     out
@@ -296,15 +328,21 @@ fn edit_records(findings: &[&Finding]) -> Vec<(EditRecord, edit::KeyEdit)> {
 fn fix_file(root: Option<&Root>, findings: &[&Finding], options: &ApplyOptions) -> FileChange {
     let path = &findings[0].path;
     let relative = relative_path(path);
-    let pairs = edit_records(findings);
-    let (records, key_edits): (Vec<EditRecord>, Vec<edit::KeyEdit>) = pairs.into_iter().unzip();
-    let mut change = pending_change(path, records, FileStatus::Skipped(String::new()));
+    let mut change = pending_change(
+        path,
+        replacements(findings, options),
+        FileStatus::Skipped(String::new()),
+    );
 
     let Some(root) = root else {
         change.status = FileStatus::Skipped("the finding names a root the report does not have".to_string());
         return change;
     };
     change.root = root.display.clone();
+    if let Some(status) = nothing_to_apply(&change) {
+        change.status = status;
+        return change;
+    }
     let target = match locate(root, &relative) {
         Ok(Some(target)) => target,
         Ok(None) => {
@@ -316,7 +354,7 @@ fn fix_file(root: Option<&Root>, findings: &[&Finding], options: &ApplyOptions) 
             return change;
         }
     };
-    change.status = match fix_located(path, root, &target, &key_edits, options, &mut change) {
+    change.status = match fix_located(path, root, &target, options, &mut change) {
         Ok(status) | Err(status) => status,
     };
     change
@@ -341,18 +379,25 @@ fn rescan_breaks(path: &FindingPath, old: &[u8], new: &[u8]) -> Option<String> {
     })
 }
 
-/// The file's new bytes with `key_edits` applied, checked (the file still parses, no Windows
-/// GVLK goes to `ospp.vbs`), with the change's hashes, encoding and byte ranges filled in.
+/// The file's new bytes with the change's applicable edits made, checked (the file still
+/// parses, no Windows GVLK goes to `ospp.vbs`), with the change's hashes, encoding, byte ranges
+/// and left-out edits filled in.
 fn rewrite_bytes(
     finding_path: &FindingPath,
     name: &str,
     bytes: &[u8],
-    key_edits: &[edit::KeyEdit],
     change: &mut FileChange,
 ) -> Result<edit::Rewrite, FileStatus> {
     change.sha256_before = Some(sha256_hex(bytes));
 
-    let rewrite = edit::rewrite(name, bytes, key_edits).map_err(|e| match e {
+    let pending: Vec<usize> = (0..change.edits.len())
+        .filter(|&i| change.edits[i].not_applied.is_none())
+        .collect();
+    let key_edits: Vec<edit::KeyEdit> = pending
+        .iter()
+        .map(|&i| (&change.edits[i].edit, &change.edits[i].old_key))
+        .collect();
+    let rewrite = edit::rewrite(name, bytes, &key_edits).map_err(|e| match e {
         edit::RewriteError::Skipped(r) => FileStatus::Skipped(r),
         edit::RewriteError::RolledBack(r) => FileStatus::RolledBack(r),
     })?;
@@ -360,31 +405,18 @@ fn rewrite_bytes(
     if let Some(reason) = rescan_breaks(finding_path, bytes, &rewrite.new_bytes) {
         return Err(FileStatus::RolledBack(reason));
     }
-
-    // `ospp.vbs /inpkey:` installs Office keys only; a Windows GVLK there is a wrong guess.
-    for key_edit in key_edits {
-        let windows_key = makguard_core::ProductKey::parse(&key_edit.replacement)
-            .ok()
-            .and_then(|k| catalog::lookup_key(&k))
-            .is_some_and(|e| e.family == Family::Windows);
-        if windows_key
-            && keyscan::install_command_before(&rewrite.old_text, key_edit.range.start) == Some(InstallCommand::Ospp)
-        {
-            return Err(FileStatus::Skipped(
-                "ospp.vbs /inpkey installs an Office key, but a Windows GVLK was chosen: pass --gvlk with the Office product's GVLK"
-                    .to_string(),
-            ));
+    for ((edit, _), outcome) in key_edits.iter().zip(&rewrite.outcomes) {
+        if matches!(outcome, edit::EditOutcome::Applied(_)) {
+            ospp_gets_no_windows_key(&rewrite.old_text, edit)?;
         }
     }
 
-    let mut sorted: Vec<&edit::KeyEdit> = key_edits.iter().collect();
-    sorted.sort_by_key(|e| (e.range.start, e.range.end));
-    sorted.dedup_by(|a, b| a == b);
-    for record in &mut change.edits {
-        record.byte_range = sorted
-            .iter()
-            .position(|e| e.range == record.text_range)
-            .and_then(|i| rewrite.changed_byte_ranges.get(i).copied());
+    for (&index, outcome) in pending.iter().zip(&rewrite.outcomes) {
+        let replacement = &mut change.edits[index];
+        match outcome {
+            edit::EditOutcome::Applied(range) => replacement.byte_range = Some(*range),
+            edit::EditOutcome::NotApplied(reason) => replacement.not_applied = Some(reason.clone()),
+        }
     }
     change.sha256_after = Some(sha256_hex(&rewrite.new_bytes));
     change.texts = Some((rewrite.old_text.clone(), rewrite.new_text.clone()));
@@ -392,11 +424,25 @@ fn rewrite_bytes(
     Ok(rewrite)
 }
 
+/// `ospp.vbs /inpkey:` installs Office keys only; a Windows GVLK there is a wrong guess.
+fn ospp_gets_no_windows_key(old_text: &str, edit: &makguard_core::Edit) -> Result<(), FileStatus> {
+    let windows_key = makguard_core::ProductKey::parse(&edit.replacement)
+        .ok()
+        .and_then(|k| catalog::lookup_key(&k))
+        .is_some_and(|e| e.family == Family::Windows);
+    if windows_key && keyscan::install_command_before(old_text, edit.range.start) == Some(InstallCommand::Ospp) {
+        return Err(FileStatus::Skipped(
+            "ospp.vbs /inpkey installs an Office key, but a Windows GVLK was chosen: pass --gvlk with the Office product's GVLK"
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
 fn fix_located(
     finding_path: &FindingPath,
     root: &Root,
     target: &Path,
-    key_edits: &[edit::KeyEdit],
     options: &ApplyOptions,
     change: &mut FileChange,
 ) -> Result<FileStatus, FileStatus> {
@@ -412,7 +458,7 @@ fn fix_located(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let rewrite = rewrite_bytes(finding_path, &name, &bytes, key_edits, change)?;
+    let rewrite = rewrite_bytes(finding_path, &name, &bytes, change)?;
 
     if options.dry_run {
         return Ok(FileStatus::DryRun);
@@ -465,19 +511,19 @@ fn write_failure(what: &str, error: &std::io::Error) -> String {
 
 /// The byte ranges where `old` and `new` differ, coalesced; for proving a change log accounts
 /// for every byte changed.
-pub fn differing_byte_ranges(old: &[u8], new: &[u8]) -> Vec<TextRange> {
-    let mut out: Vec<TextRange> = Vec::new();
+pub fn differing_byte_ranges(old: &[u8], new: &[u8]) -> Vec<ByteRange> {
+    let mut out: Vec<ByteRange> = Vec::new();
     let common = old.len().min(new.len());
     for i in 0..common {
         if old[i] != new[i] {
             match out.last_mut() {
                 Some(last) if last.end == i => last.end = i + 1,
-                _ => out.push(TextRange::new(i, i + 1)),
+                _ => out.push(ByteRange::new(i, i + 1)),
             }
         }
     }
     if old.len() != new.len() {
-        out.push(TextRange::new(common, old.len().max(new.len())));
+        out.push(ByteRange::new(common, old.len().max(new.len())));
     }
     out
 }

@@ -161,7 +161,7 @@ fn kinds() -> Vec<Kind> {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    makguard_core::hex::encode(&Sha256::digest(bytes))
 }
 
 fn fix_and_check(kind: &Kind, variant: Variant) -> String {
@@ -182,7 +182,7 @@ fn fix_and_check(kind: &Kind, variant: Variant) -> String {
         &first,
         &ApplyOptions {
             dry_run: true,
-            backup_suffix: None,
+            ..ApplyOptions::default()
         },
     )
     .unwrap();
@@ -239,9 +239,12 @@ fn fix_and_check(kind: &Kind, variant: Variant) -> String {
 
     // The change log records the key, the choice and the hashes.
     let edit = &change.edits[0];
-    assert_eq!(edit.rule, kind.rule.code);
-    assert_eq!(edit.old_key_fingerprint, old_key.fingerprint());
-    assert_eq!(edit.new_gvlk.replace('-', ""), kind.expected.replace('-', ""));
+    assert_eq!(edit.rule.code, kind.rule.code);
+    assert_eq!(edit.old_key.fingerprint(), old_key.fingerprint());
+    assert_eq!(
+        edit.new_key.reveal_unmasked().replace('-', ""),
+        kind.expected.replace('-', "")
+    );
     assert!(!edit.chosen_by.is_empty());
     assert_eq!(change.sha256_before.as_deref(), Some(sha256_hex(&original).as_str()));
     assert_eq!(change.sha256_after.as_deref(), Some(sha256_hex(&fixed).as_str()));

@@ -174,6 +174,7 @@ fn backups_hold_the_original_and_are_never_overwritten() {
     let options = ApplyOptions {
         dry_run: false,
         backup_suffix: Some(".bak".into()),
+        ..ApplyOptions::default()
     };
     let log = apply(&report, &options).unwrap();
     assert_eq!(log.files[0].status, FileStatus::Written);

@@ -4,8 +4,8 @@
 //! a well-formed file whose value is the GVLK and whose bytes outside the span are unchanged.
 
 use makguard_core::text::decode;
-use makguard_core::{FindingPath, ProductKey, rules};
-use makguard_fix::edit::{KeyEdit, rewrite, xml_is_well_formed};
+use makguard_core::{Edit, FindingPath, ProductKey, rules};
+use makguard_fix::edit::{rewrite, xml_is_well_formed};
 use makguard_scan::{FileContext, FileKind, scan_file_bytes};
 use proptest::prelude::*;
 
@@ -97,12 +97,12 @@ proptest! {
         let finding = &findings[0];
         prop_assert_eq!(finding.rule.code, rules::UNATTEND_NON_KMS_KEY.code);
         prop_assert!(finding.hints.not_rewritable.is_none());
-        let edit = KeyEdit {
+        let edit = Edit {
             range: finding.range.unwrap(),
-            old_key: ProductKey::parse(MAK).unwrap(),
             replacement: ENTERPRISE_GVLK.to_string(),
         };
-        let rewritten = rewrite("unattend.xml", text.as_bytes(), &[edit]);
+        let old_key = ProductKey::parse(MAK).unwrap();
+        let rewritten = rewrite("unattend.xml", text.as_bytes(), &[(&edit, &old_key)]);
         let rewritten = rewritten.map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
         prop_assert!(xml_is_well_formed(&rewritten.new_text));
         let after = scan_file_bytes(FileKind::AnswerFile, &rewritten.new_bytes, &ctx);

@@ -279,10 +279,7 @@ pub(crate) fn position_suffix(finding: &Finding) -> String {
     }
 }
 
-/// Lower-case hex of bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use makguard_core::hex::encode as hex;
 
 /// Where in the XML a finding sits: `specialize / Microsoft-Windows-Shell-Setup (amd64) /
 /// ProductKey`, with `(in a comment)` when it is.

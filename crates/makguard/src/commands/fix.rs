@@ -84,6 +84,12 @@ fn print_change_summary(log: &ChangeLog) {
             file.edits.len(),
             if file.edits.len() == 1 { "" } else { "s" }
         ));
+        // A skipped file says why once; a rewritten one names each fix it left out.
+        if file.status.reason().is_none() {
+            for left_out in file.edits.iter().filter_map(|e| e.not_applied.as_deref()) {
+                diag(&format!("  one fix was not applied: {left_out}"));
+            }
+        }
         if let Some(backup) = &file.backup {
             diag(&format!(
                 "the backup {backup} still holds the old key: delete it before capturing the image"
@@ -121,6 +127,7 @@ pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
     let options = ApplyOptions {
         dry_run: args.dry_run,
         backup_suffix: args.backup.clone(),
+        unsafe_fixes: args.unsafe_fixes,
     };
     if args.output.is_some() && !report.roots.iter().any(|root| root.container.is_some()) {
         anyhow::bail!("--output is for fixing a WIM file into a new one; none of the paths is a WIM");
