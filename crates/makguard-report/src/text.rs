@@ -141,9 +141,6 @@ fn write_finding(out: &mut String, painter: &Painter, options: &RenderOptions, l
             );
         }
     }
-    if let Some(bytes) = &finding.path.raw_bytes {
-        let _ = writeln!(out, "    path bytes (not UTF-8): {}", hex(bytes));
-    }
     if options.detail == TextDetail::Full {
         write_detail(out, options, finding);
         out.push('\n');
@@ -152,6 +149,9 @@ fn write_finding(out: &mut String, painter: &Painter, options: &RenderOptions, l
 
 /// The full mode's lines beneath a finding: what the concise line leaves out.
 fn write_detail(out: &mut String, options: &RenderOptions, finding: &Finding) {
+    if let Some(bytes) = &finding.path.raw_bytes {
+        let _ = writeln!(out, "    path bytes (not UTF-8): {}", hex(bytes));
+    }
     if let Some(suppression) = &finding.suppressed {
         let _ = writeln!(out, "    suppressed: {}", suppression.justification);
     }
