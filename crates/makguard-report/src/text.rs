@@ -71,12 +71,25 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
     if options.detail != TextDetail::Quiet {
         write_images(&mut out, &painter, report);
     }
-    let mut listed = 0;
-    for finding in report.findings.iter().filter(|f| is_listed(f, options)) {
+    let listed: Vec<&Finding> = report.findings.iter().filter(|f| is_listed(f, options)).collect();
+    for finding in &listed {
         write_finding(&mut out, &painter, options, &file_location(report, finding), finding);
-        listed += 1;
     }
-    if listed > 0 && options.detail != TextDetail::Full {
+    let with_help = listed
+        .iter()
+        .filter(|f| f.fix.is_some() || f.remediation.is_some())
+        .count();
+    if options.detail != TextDetail::Full && with_help > 0 {
+        let _ = writeln!(
+            out,
+            "{}",
+            painter.paint(
+                DIM,
+                &format!("(what to do about {}: shown with -v)", plural(with_help, "finding"))
+            )
+        );
+    }
+    if !listed.is_empty() && options.detail != TextDetail::Full {
         out.push('\n');
     }
     if options.detail != TextDetail::Quiet {
