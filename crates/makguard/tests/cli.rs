@@ -509,11 +509,6 @@ fn a_damaged_windows_image_file_is_incomplete_and_says_what_to_do() {
     assert!(out.stdout.contains("wimlib-imagex verify"), "{}", out.stdout);
 }
 
-/// The lines of a text report that are findings.
-fn finding_lines(stdout: &str) -> Vec<&str> {
-    stdout.lines().filter(|line| line.contains(": MG")).collect()
-}
-
 #[test]
 fn quiet_prints_only_the_errors_and_the_verdict() {
     let dir = tempfile::tempdir().unwrap();
