@@ -79,7 +79,7 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
         .iter()
         .filter(|f| f.fix.is_some() || f.remediation.is_some())
         .count();
-    if options.detail != TextDetail::Full && with_help > 0 {
+    if options.detail == TextDetail::Concise && with_help > 0 {
         let _ = writeln!(
             out,
             "{}",

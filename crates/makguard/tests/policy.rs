@@ -66,7 +66,11 @@ fn allow_entry_suppresses_exactly_its_finding() {
 
     // The text report shows the suppressed finding with where it was allowed; -v adds why.
     let text = run_in(tree.path(), &["scan", "."], "", &[TODAY]);
-    assert!(text.stdout.contains("(suppressed by makguard.toml:2)"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("(suppressed by makguard.toml:2)"),
+        "{}",
+        text.stdout
+    );
     let text = run_in(tree.path(), &["scan", "-v", "."], "", &[TODAY]);
     assert!(text.stdout.contains("CHG-42"), "{}", text.stdout);
 }
