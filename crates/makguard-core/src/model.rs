@@ -131,6 +131,9 @@ pub struct ScanReport {
     pub summary: ScanSummary,
     /// `--allow-incomplete`: unreadable files do not force exit 3.
     pub allow_incomplete: bool,
+    /// `--fail-on never` / `--exit-zero`: findings never fail the run (no exit 1); an
+    /// incomplete scan still exits 3.
+    pub report_only: bool,
 }
 
 /// The process exit codes (a contract; see docs/exit-codes.md).
@@ -166,11 +169,11 @@ impl ScanReport {
     }
 
     /// Exit 3 for an incomplete scan (unless allowed), else 1 for an unsuppressed finding at
-    /// or above `fail_on`, else 0.
+    /// or above `fail_on` (never for a report-only run), else 0.
     pub fn exit_status(&self, fail_on: Severity) -> ExitStatus {
         if self.incomplete() && !self.allow_incomplete {
             ExitStatus::Incomplete
-        } else if self.active().any(|f| f.severity >= fail_on) {
+        } else if !self.report_only && self.active().any(|f| f.severity >= fail_on) {
             ExitStatus::Findings
         } else {
             ExitStatus::Clean

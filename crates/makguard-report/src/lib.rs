@@ -38,7 +38,7 @@ pub fn rule_help_uri(code: &str) -> String {
     )
 }
 
-/// How to render.
+/// How to render (construct with [`RenderOptions::new`] and `..`: fields are added over time).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderOptions {
     /// ANSI colour in the text format (the CLI turns it on for a terminal only).
@@ -50,6 +50,23 @@ pub struct RenderOptions {
     pub tool_version: &'static str,
     /// `--fail-on`: the severity at or above which the scan fails (the verdict shown).
     pub fail_on: Severity,
+    /// How much the text format shows (`-q`, default, `--detail full` / `-v`).
+    pub detail: TextDetail,
+    /// List note-severity findings in the text format (`-v`); they are always counted, and
+    /// listed anyway under `--fail-on note`. Other formats always carry them.
+    pub show_notes: bool,
+}
+
+/// How much of each finding the text format shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TextDetail {
+    /// `-q`: only the unsuppressed error findings, one line each, and the verdict.
+    Quiet,
+    /// One line per finding, the summary and the verdict.
+    #[default]
+    Concise,
+    /// Each finding with its XML place, key fingerprint and class, fix and remediation.
+    Full,
 }
 
 impl RenderOptions {
@@ -60,6 +77,8 @@ impl RenderOptions {
             show_keys: false,
             tool_version,
             fail_on: Severity::Error,
+            detail: TextDetail::Concise,
+            show_notes: false,
         }
     }
 }
@@ -180,7 +199,19 @@ pub(crate) fn verdict(report: &ScanReport, fail_on: Severity) -> Verdict {
     } else {
         String::new()
     };
+    let gated = report
+        .findings
+        .iter()
+        .filter(|f| f.suppressed.is_none() && f.severity >= fail_on)
+        .count();
     let (word, explanation) = match status {
+        ExitStatus::Clean if report.report_only && gated > 0 => (
+            "pass",
+            format!(
+                "exit 0: report only (--fail-on never), {} not gated{allowed_gap}",
+                plural(gated, "finding")
+            ),
+        ),
         ExitStatus::Clean => (
             "pass",
             format!("exit 0: no unsuppressed findings at or above {fail_on}{allowed_gap}"),
@@ -302,19 +333,6 @@ pub(crate) fn describe_xml(xml: &makguard_core::XmlContext) -> String {
         out.push_str(" (in a comment)");
     }
     out
-}
-
-/// Findings grouped by the file they are in, in the order files first appear.
-pub(crate) fn group_by_file(report: &ScanReport) -> Vec<(String, Vec<&Finding>)> {
-    let mut groups: Vec<(String, Vec<&Finding>)> = Vec::new();
-    for finding in &report.findings {
-        let location = file_location(report, finding);
-        match groups.iter_mut().find(|(path, _)| *path == location) {
-            Some((_, members)) => members.push(finding),
-            None => groups.push((location, vec![finding])),
-        }
-    }
-    groups
 }
 
 #[cfg(test)]

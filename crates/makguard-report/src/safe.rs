@@ -212,6 +212,7 @@ pub fn escaped_report(report: &ScanReport) -> ScanReport {
         findings,
         summary,
         allow_incomplete,
+        report_only,
     } = report;
     let ScanSummary {
         files_walked,
@@ -229,6 +230,7 @@ pub fn escaped_report(report: &ScanReport) -> ScanReport {
             bytes_read: *bytes_read,
         },
         allow_incomplete: *allow_incomplete,
+        report_only: *report_only,
     }
 }
 

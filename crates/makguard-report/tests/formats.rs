@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use makguard_core::Severity;
-use makguard_report::{Format, RenderOptions, render};
+use makguard_report::{Format, RenderOptions, TextDetail, render};
 use serde_json::Value;
 
 #[test]
@@ -177,7 +177,7 @@ fn colour_only_when_asked() {
             ..options()
         },
     );
-    assert!(coloured.contains("\x1b[1;31m[error]\x1b[0m"));
+    assert!(coloured.contains("\x1b[31m[error]\x1b[0m"), "{coloured}");
     for format in [
         Format::Json,
         Format::Sarif,
@@ -200,11 +200,129 @@ fn colour_only_when_asked() {
 #[test]
 fn text_names_files_by_their_root_joined_path() {
     let text = render(Format::Text, &sample_report("build/mount"), &options());
-    assert!(text.contains("build/mount/Windows/Panther/unattend.xml:41:25 MG101 [error]"));
-    assert!(text.contains("answer-files/autounattend.xml:77:3 MG902 [error]"));
+    assert!(text.contains("build/mount/Windows/Panther/unattend.xml:41:25: MG101 [error]"));
+    assert!(text.contains("answer-files/autounattend.xml:77:3: MG902 [error]"));
     // A registry finding has no line: no `:line:col`.
-    assert!(text.contains("build/mount/Windows/System32/config/SOFTWARE MG301 [error]"));
-    assert!(text.contains("(suppressed)") && text.contains("CHG-1234"));
+    assert!(text.contains("build/mount/Windows/System32/config/SOFTWARE: MG301 [error]"));
+    assert!(text.contains("(suppressed by makguard.toml:7)"), "{text}");
+    let full = render(Format::Text, &sample_report("build/mount"), &full());
+    assert!(
+        full.contains("CHG-1234"),
+        "the full mode gives the justification:\n{full}"
+    );
+}
+
+fn full() -> RenderOptions {
+    RenderOptions {
+        detail: TextDetail::Full,
+        ..options()
+    }
+}
+
+#[test]
+fn snapshot_of_the_full_text_report() {
+    let output = render(Format::Text, &sample_report("build/mount"), &full());
+    assert_no_secret_key(&output, "full text");
+    insta::assert_snapshot!("sample_text_full", output);
+}
+
+/// The one line a finding takes in the concise text report.
+fn finding_lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|line| line.contains(": MG")).collect()
+}
+
+#[test]
+fn concise_text_is_one_line_per_finding_with_the_key_once() {
+    let report = sample_report("build/mount");
+    let text = render(Format::Text, &report, &options());
+    let shown = report.findings.iter().filter(|f| f.severity != Severity::Note).count();
+    assert_eq!(finding_lines(&text).len(), shown, "{text}");
+    for line in finding_lines(&text) {
+        assert!(!line.contains("sha256:"), "fingerprints are for the full mode: {line}");
+    }
+    // MG301's message does not quote its key: the line adds it, masked, once.
+    let registry = finding_lines(&text)
+        .into_iter()
+        .find(|line| line.contains("MG301"))
+        .unwrap();
+    assert_eq!(
+        registry.matches("*****-*****-*****-*****-H82QC").count(),
+        1,
+        "{registry}"
+    );
+    assert!(!text.contains("\n    at ") && !text.contains("\n    key "), "{text}");
+    let full = render(Format::Text, &report, &full());
+    assert!(full.contains("\n    at ") && full.contains(" sha256:"), "{full}");
+    assert!(full.contains("remediation: ") && full.contains("fix (safe)"), "{full}");
+}
+
+#[test]
+fn notes_are_counted_always_and_listed_only_when_asked() {
+    let report = clean_report();
+    let text = render(Format::Text, &report, &options());
+    assert!(!text.contains("MG100"), "notes are not listed by default:\n{text}");
+    assert!(text.contains("1 note (shown with -v)"), "{text}");
+    for asked in [
+        RenderOptions {
+            show_notes: true,
+            ..options()
+        },
+        RenderOptions {
+            fail_on: Severity::Note,
+            ..options()
+        },
+    ] {
+        let text = render(Format::Text, &report, &asked);
+        assert!(text.contains("MG100 [note]"), "{text}");
+        assert!(text.contains("1 note,") && !text.contains("shown with -v"), "{text}");
+    }
+    for format in [
+        Format::Json,
+        Format::Sarif,
+        Format::Junit,
+        Format::Github,
+        Format::Markdown,
+    ] {
+        assert!(
+            render(format, &report, &options()).contains("MG100"),
+            "{format} keeps notes"
+        );
+    }
+}
+
+#[test]
+fn quiet_text_is_the_error_findings_and_the_verdict() {
+    let report = sample_report("build/mount");
+    let quiet = RenderOptions {
+        detail: TextDetail::Quiet,
+        ..options()
+    };
+    let text = render(Format::Text, &report, &quiet);
+    let lines: Vec<&str> = text.lines().filter(|line| !line.is_empty()).collect();
+    let errors = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error && f.suppressed.is_none())
+        .count();
+    assert_eq!(lines.len(), errors + 1, "{text}");
+    assert!(lines.last().unwrap().starts_with("INCOMPLETE (exit 3"), "{text}");
+    assert!(
+        !text.contains("[warning]") && !text.contains("suppressed") && !text.contains("image "),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_report_only_run_passes_findings_but_not_an_incomplete_scan() {
+    let mut report = sample_report("build/mount");
+    report.report_only = true;
+    let text = render(Format::Text, &report, &options());
+    assert!(text.contains("INCOMPLETE (exit 3"), "{text}");
+    report.allow_incomplete = true;
+    let text = render(Format::Text, &report, &options());
+    assert!(text.contains("PASS (exit 0: report only (--fail-on never)"), "{text}");
+    let json: Value = serde_json::from_str(&render(Format::Json, &report, &options())).unwrap();
+    assert_eq!(json["summary"]["exit_code"], 0, "{json:#}");
 }
 
 #[test]

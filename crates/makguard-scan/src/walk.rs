@@ -316,6 +316,44 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> ScanReport {
     report
 }
 
+/// Scans one file held in memory (standard input, for `makguard scan -`) as a single file
+/// named `name` on the command line: its kind follows the name's last component, else its
+/// content. The report's one root is `name`.
+pub fn scan_memory_file(name: &str, bytes: Vec<u8>, options: &ScanOptions) -> ScanReport {
+    let mut report = ScanReport {
+        allow_incomplete: options.allow_incomplete,
+        ..ScanReport::default()
+    };
+    let (key_config, key_config_errors) = load_extra_key_config(options);
+    let file_name = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let mut tally = Tally::default();
+    let source = crate::memory_source::MemoryFile::new(file_name, bytes);
+    scan_single_source(
+        &source,
+        FindingPath::new(file_name),
+        options,
+        key_config.as_ref(),
+        &mut tally,
+    );
+    report.findings.extend(key_config_errors);
+    report.findings.extend(tally.findings);
+    report.summary.files_walked = tally.files_walked;
+    report.summary.files_scanned = tally.files_scanned;
+    report.summary.bytes_read = tally.bytes_read;
+    report.summary.skipped = tally.skipped.into_iter().collect();
+    report.roots.push(RootReport {
+        path: name.to_string(),
+        searched: tally.searched,
+        is_file: true,
+        ..RootReport::default()
+    });
+    for finding in &mut report.findings {
+        mask_quoted_keys(finding);
+    }
+    report.sort();
+    report
+}
+
 /// The roots one command-line path makes: a directory or a single file is one root, a WIM
 /// file one root per image.
 fn scan_one_path(
@@ -382,9 +420,19 @@ fn mask_quoted_keys(finding: &mut Finding) {
 /// A single file given on the command line: searched whatever its name, by its content (as
 /// text, or as bytes when it is binary); a container is an `MG905` error.
 fn scan_single_file(path: &Path, options: &ScanOptions, key_config: Option<&KeyConfigIndex>, tally: &mut Tally) {
-    let rel = file_name_path(path);
+    scan_single_source(&FsSource::new(path), file_name_path(path), options, key_config, tally);
+}
+
+/// The one file at the root of `source`, named `rel` in findings, searched as
+/// [`scan_single_file`] searches a file named on the command line.
+fn scan_single_source(
+    source: &dyn ImageSource,
+    rel: FindingPath,
+    options: &ScanOptions,
+    key_config: Option<&KeyConfigIndex>,
+    tally: &mut Tally,
+) {
     tally.files_walked += 1;
-    let source = FsSource::new(path);
     let item = WorkItem {
         path: SourcePath::root(),
         rel,
@@ -393,7 +441,7 @@ fn scan_single_file(path: &Path, options: &ScanOptions, key_config: Option<&KeyC
         forced_text: false,
         explicit: true,
     };
-    let mut outcome = search_entry(&source, &item, key_config, options);
+    let mut outcome = search_entry(source, &item, key_config, options);
     if outcome.files_scanned > 0 && outcome.searched.is_empty() {
         outcome.searched.push(item.rel.display.clone());
     }

@@ -22,7 +22,8 @@ Keys are never printed in full unless they are public GVLKs: other keys show the
 and a sha256: fingerprint.
 
 Exit codes (a contract; see docs/exit-codes.md):
-  0  nothing at or above --fail-on (suppressed findings never count)
+  0  nothing at or above --fail-on (suppressed findings never count; --fail-on never or
+     --exit-zero: findings never make exit 1)
   1  findings at or above --fail-on
   2  usage or configuration error (the message names file, line and column)
   3  the scan was incomplete: a candidate file could not be read or parsed (wins over 1,
@@ -30,6 +31,8 @@ Exit codes (a contract; see docs/exit-codes.md):
 
 Examples:
   makguard scan unattend-samples
+  makguard scan -v unattend-samples
+  makguard scan - --stdin-filename unattend.xml < unattend.xml
   makguard scan /mnt/image --format text --format sarif=makguard.sarif --format junit=makguard.xml
   makguard fix --dry-run /mnt/image
   makguard key W269N-WFGWX-YVC9B-4J6C9-T83GX
@@ -56,6 +59,25 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Add a justified exception ([[allow]] entry) to the policy file makguard.toml
     Allow(AllowArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on standard output
+    Completions(CompletionsArgs),
+    /// Write the man pages generated from these definitions (docs/man/ is kept current by a test)
+    #[command(hide = true)]
+    Manpages(ManpagesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManpagesArgs {
+    /// Folder to write makguard.1 and makguard-COMMAND.1 into
+    #[arg(value_name = "DIR")]
+    pub out_dir: PathBuf,
 }
 
 /// When a finding fails the gate.
@@ -64,16 +86,28 @@ pub enum FailOn {
     Error,
     Warning,
     Note,
+    /// Report only: findings never make exit 1 (exit 2 and 3 still apply)
+    Never,
 }
 
 impl FailOn {
+    /// The severity the verdict is judged at; `never` is judged as `error`, then not gated.
     pub fn severity(self) -> Severity {
         match self {
-            FailOn::Error => Severity::Error,
+            FailOn::Error | FailOn::Never => Severity::Error,
             FailOn::Warning => Severity::Warning,
             FailOn::Note => Severity::Note,
         }
     }
+}
+
+/// How much of each finding the text report shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Detail {
+    /// One line per finding
+    Concise,
+    /// Each finding with its XML place, key fingerprint, fix and remediation
+    Full,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,6 +128,8 @@ pub struct OutputSpec {
 fn parse_output_spec(text: &str) -> Result<OutputSpec, String> {
     let (name, file) = match text.split_once('=') {
         Some((name, "")) => return Err(format!("no file name after '{name}='")),
+        // `-` is standard output, as everywhere on the command line.
+        Some((name, "-")) => (name, None),
         Some((name, file)) => (name, Some(PathBuf::from(file))),
         None => (text, None),
     };
@@ -139,19 +175,43 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// The options `scan` and `fix` share.
 #[derive(Debug, Args)]
 pub struct ScanOpts {
-    /// Files and directories to scan (a directory may be a mounted image root)
+    /// Files and directories to scan (a directory may be a mounted image root); `-` alone
+    /// reads one file from standard input
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Report format, optionally written to FILE; repeatable, e.g. `--format text --format
-    /// sarif=makguard.sarif`. Formats: text, json, sarif, junit, gitlab, github, markdown. Without any
-    /// --format, text goes to standard output; at most one format may go there
+    /// With PATH `-`: the name standard input is scanned and reported as (its kind follows the
+    /// name, e.g. unattend.xml) [default: -]
+    #[arg(long, value_name = "NAME")]
+    pub stdin_filename: Option<String>,
+
+    /// Report format, optionally written to FILE (`-` is standard output); repeatable, e.g.
+    /// `--format text --format sarif=makguard.sarif`. Formats: text, json, sarif, junit,
+    /// gitlab, github, markdown. Without any --format, text goes to standard output; at most one
+    /// format may go there
     #[arg(long = "format", value_name = "FORMAT[=FILE]", value_parser = parse_output_spec)]
     pub formats: Vec<OutputSpec>,
 
-    /// Lowest severity that fails the gate (exit 1)
+    /// Lowest severity that fails the gate (exit 1); `never` reports only (exit 2 and 3 still apply)
     #[arg(long, value_enum, default_value_t = FailOn::Error, value_name = "SEVERITY")]
     pub fail_on: FailOn,
+
+    /// Same as --fail-on never: findings never make exit 1 (exit 2 and 3 still apply)
+    #[arg(long, conflicts_with = "fail_on")]
+    pub exit_zero: bool,
+
+    /// Show only the verdict and the error findings (text), and no progress
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More detail: the full text report with notes, and each file scanned with its kind on
+    /// standard error
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// How much of each finding the text report shows [default: concise, or full with -v]
+    #[arg(long, value_enum, value_name = "DETAIL")]
+    pub detail: Option<Detail>,
 
     /// Also search binary files (ASCII and UTF-16 key strings); also `deep = true` in makguard.toml
     #[arg(long)]
@@ -186,13 +246,26 @@ pub struct ScanOpts {
     #[arg(long)]
     pub show_keys: bool,
 
-    /// Colour the text report
+    /// Colour the text report on standard output [auto: on a terminal, unless NO_COLOR is set
+    /// or CLICOLOR_FORCE asks for it]; always and never win over the environment
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
     /// Do not show progress on standard error
     #[arg(long)]
     pub no_progress: bool,
+}
+
+impl ScanOpts {
+    /// The gate as given by --fail-on or --exit-zero.
+    pub fn gate(&self) -> FailOn {
+        if self.exit_zero { FailOn::Never } else { self.fail_on }
+    }
+
+    /// True for `scan -`: standard input is the one file scanned.
+    pub fn reads_stdin(&self) -> bool {
+        self.paths.iter().any(|path| path.as_os_str() == "-")
+    }
 }
 
 #[derive(Debug, Args)]
@@ -340,5 +413,9 @@ mod tests {
         assert!(parse_output_spec("json").unwrap().file.is_none());
         assert!(parse_output_spec("yaml").is_err());
         assert!(parse_output_spec("json=").is_err());
+        assert!(
+            parse_output_spec("json=-").unwrap().file.is_none(),
+            "`-` is standard output"
+        );
     }
 }

@@ -60,5 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Rules(args) => commands::rules::run_rules(&args),
         Command::Explain(args) => commands::rules::run_explain(&args),
         Command::Allow(args) => commands::allow::run(&args),
+        Command::Completions(args) => commands::docs::run_completions(&args),
+        Command::Manpages(args) => commands::docs::run_manpages(&args),
     }
 }

@@ -1,60 +1,144 @@
 //! Where everything makguard writes goes: every `--format FORMAT[=FILE]` rendered once and
-//! written to its file (atomically) or to standard output, with colour only on a terminal (or
-//! `--color always`); and every diagnostic line on standard error, through [`diag`].
+//! written to its file (atomically) or to standard output; and every diagnostic line on
+//! standard error, through [`diag`].
+//!
+//! Colour is decided by `anstream`: the text report is rendered with ANSI styles and written
+//! to standard output through an [`anstream::AutoStream`], which drops them for a pipe, under
+//! `NO_COLOR` or a terminal without colour, keeps them under `CLICOLOR_FORCE`, and speaks the
+//! console API to Windows consoles without VT mode. `--color always|never` wins over the
+//! environment. Files are never coloured.
 //!
 //! Rendered reports are masked by makguard-report; every other byte written here (diagnostics,
 //! change logs, diffs, messages) passes [`safe_text`]: the same one masking step, then control
 //! characters shown as escapes.
 
-use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use makguard_core::ScanReport;
 use makguard_core::key::mask_keys_in;
-use makguard_core::{ScanReport, Severity};
 use makguard_report::safe::escape_controls;
 
-use crate::cli::{ColorChoice, OutputSpec};
-use makguard_report::{Format, RenderOptions, render};
+use crate::cli::{ColorChoice, Detail, FailOn, OutputSpec, ScanOpts};
+use makguard_report::{Format, RenderOptions, TextDetail, render};
 
-/// Rejects output lists that would interleave two reports on standard output; checked before
-/// scanning so a usage error costs nothing.
+/// Rejects output lists that would interleave two reports on standard output, and report
+/// files that could not be written (a missing folder, a read-only place); checked before
+/// scanning so a usage error costs nothing and a long scan is not lost at the end.
 pub fn check_outputs(outputs: &[OutputSpec]) -> anyhow::Result<()> {
     if outputs.iter().filter(|o| o.file.is_none()).count() > 1 {
         bail!(
             "at most one --format may write to standard output; give the others a file (--format sarif=makguard.sarif)"
         );
     }
+    for output in outputs {
+        if let Some(file) = &output.file {
+            check_writable(file)
+                .with_context(|| format!("cannot write the {} report to {}", output.format_name, file.display()))?;
+        }
+    }
     Ok(())
 }
 
+/// Proves `file` can be written the way [`write_file`] will write it: a regular file (or a new
+/// one) is replaced through a temporary file beside it, so its folder must take a new file;
+/// anything else (`/dev/stdout`, a pipe) is written in place and is not probed.
+fn check_writable(file: &Path) -> anyhow::Result<()> {
+    let file: PathBuf = if std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink()) {
+        std::fs::canonicalize(file).context("the link does not lead to a file")?
+    } else {
+        file.to_path_buf()
+    };
+    match std::fs::metadata(&file) {
+        Ok(meta) if meta.is_dir() => bail!("it is a folder"),
+        Ok(meta) if !meta.is_file() => return Ok(()),
+        _ => {}
+    }
+    let folder = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        bail!("the folder {} does not exist", folder.display());
+    }
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let probe = folder.join(format!(".{name}.makguard-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .with_context(|| format!("the folder {} does not take new files", folder.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// The text detail the options ask for: `-q` wins, then `--detail`, then `-v` (full).
+fn text_detail(opts: &ScanOpts) -> TextDetail {
+    if opts.quiet {
+        return TextDetail::Quiet;
+    }
+    match (opts.detail, opts.verbose) {
+        (Some(Detail::Full), _) | (None, 1..) => TextDetail::Full,
+        (Some(Detail::Concise), _) | (None, 0) => TextDetail::Concise,
+    }
+}
+
+/// Writes every report `opts` asks for and returns the exit code by the contract. Under
+/// `--fail-on never` / `--exit-zero` findings never make exit 1; an incomplete scan still
+/// exits 3.
+pub fn report_and_exit(report: &mut ScanReport, opts: &ScanOpts) -> anyhow::Result<u8> {
+    report.report_only = opts.gate() == FailOn::Never;
+    if opts.verbose > 0 {
+        list_searched_files(report);
+    }
+    write_reports(report, opts)?;
+    Ok(report.exit_status(opts.gate().severity()) as u8)
+}
+
+/// `-v`: each file searched, with the kind its name gives it, on standard error.
+fn list_searched_files(report: &ScanReport) {
+    for root in &report.roots {
+        for file in &root.searched {
+            // Text, XML included, is searched by content, which may still make it an answer file.
+            let kind = match makguard_scan::candidate_by_name(file) {
+                Some(makguard_scan::FileKind::Text) | None => "by content",
+                Some(kind) => kind.as_str(),
+            };
+            let shown = if root.is_file {
+                root.path.clone()
+            } else {
+                format!("{}/{file}", root.path.trim_end_matches(['/', '\\']))
+            };
+            diag(&format!("searched {shown} ({kind})"));
+        }
+    }
+}
+
 /// Renders `report` once per output and writes each.
-pub fn write_reports(
-    report: &ScanReport,
-    outputs: &[OutputSpec],
-    color: ColorChoice,
-    show_keys: bool,
-    fail_on: Severity,
-) -> anyhow::Result<()> {
+pub fn write_reports(report: &ScanReport, opts: &ScanOpts) -> anyhow::Result<()> {
     let default = [OutputSpec {
         format: Format::Text,
         format_name: "text".to_string(),
         file: None,
     }];
-    let outputs = if outputs.is_empty() { &default[..] } else { outputs };
+    let outputs = if opts.formats.is_empty() {
+        &default[..]
+    } else {
+        &opts.formats[..]
+    };
     check_outputs(outputs)?;
     for output in outputs {
-        let colored = output.file.is_none()
-            && match color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            };
         let options = RenderOptions {
-            color: colored,
-            show_keys,
-            tool_version: env!("CARGO_PKG_VERSION"),
-            fail_on,
+            color: output.file.is_none() && opts.color != ColorChoice::Never,
+            show_keys: opts.show_keys,
+            fail_on: opts.gate().severity(),
+            detail: text_detail(opts),
+            show_notes: opts.verbose > 0,
+            ..RenderOptions::new(env!("CARGO_PKG_VERSION"))
         };
         let mut rendered = render(output.format, report, &options);
         if !rendered.is_empty() && !rendered.ends_with('\n') {
@@ -63,16 +147,22 @@ pub fn write_reports(
         match &output.file {
             Some(file) => write_file(file, rendered.as_bytes())
                 .with_context(|| format!("cannot write the {} report to {}", output.format_name, file.display()))?,
-            None => {
-                let mut stdout = std::io::stdout().lock();
-                stdout
-                    .write_all(rendered.as_bytes())
-                    .context("cannot write to standard output")?;
-                stdout.flush().context("cannot write to standard output")?;
-            }
+            None => write_stdout(rendered.as_bytes(), opts.color).context("cannot write to standard output")?,
         }
     }
     Ok(())
+}
+
+/// Writes to standard output through `anstream`, which keeps, strips or translates colour.
+fn write_stdout(bytes: &[u8], color: ColorChoice) -> std::io::Result<()> {
+    let choice = match color {
+        ColorChoice::Auto => anstream::ColorChoice::Auto,
+        ColorChoice::Always => anstream::ColorChoice::Always,
+        ColorChoice::Never => anstream::ColorChoice::Never,
+    };
+    let mut stdout = anstream::AutoStream::new(std::io::stdout(), choice).lock();
+    stdout.write_all(bytes)?;
+    stdout.flush()
 }
 
 /// `text` as makguard may print it: every non-GVLK key masked (the one masking step), then

@@ -10,8 +10,15 @@ fn clean_answer_file_exits_0() {
     let out = run(&["scan", &fixture("clean")]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
+        !out.stdout.contains("MG100") && out.stdout.contains("1 note (shown with -v)"),
+        "the GVLK note is counted, not listed:\n{}",
+        out.stdout
+    );
+    let out = run(&["scan", "-v", &fixture("clean")]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
         out.stdout.contains("MG100"),
-        "the GVLK is reported as a note:\n{}",
+        "with -v the GVLK is reported as a note:\n{}",
         out.stdout
     );
     assert!(
@@ -26,8 +33,25 @@ fn mak_exits_1_and_is_masked_in_text() {
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(out.stdout.contains("MG101"), "{}", out.stdout);
     assert!(out.stdout.contains("*****-*****-*****-*****-3PPQC"), "{}", out.stdout);
-    assert!(out.stdout.contains(&fingerprint(SYNTHETIC_MAK)), "{}", out.stdout);
     assert!(!out.all().contains(SYNTHETIC_MAK), "the MAK must never print in full");
+    let finding_lines: Vec<&str> = out.stdout.lines().filter(|l| l.contains(": MG")).collect();
+    assert_eq!(finding_lines.len(), 1, "one line per finding:\n{}", out.stdout);
+    assert!(
+        finding_lines[0].contains("unattend.xml:6:19: MG101 [error] "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("sha256:"),
+        "the fingerprint is detail:\n{}",
+        out.stdout
+    );
+    let full = run(&["scan", "-v", &fixture("mak")]);
+    assert!(full.stdout.contains(&fingerprint(SYNTHETIC_MAK)), "{}", full.stdout);
+    assert!(full.stdout.contains("    at specialize / "), "{}", full.stdout);
+    assert!(!full.all().contains(SYNTHETIC_MAK), "the MAK must never print in full");
+    let detail = run(&["scan", "--detail", "full", &fixture("mak")]);
+    assert!(detail.stdout.contains(&fingerprint(SYNTHETIC_MAK)), "{}", detail.stdout);
 }
 
 #[test]
@@ -473,7 +497,246 @@ fn a_damaged_windows_image_file_is_incomplete_and_says_what_to_do() {
     std::fs::write(&wim, bytes).unwrap();
     let out = run(&["scan", &wim.to_string_lossy()]);
     assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stdout.contains("(what to do about 1 finding: shown with -v)"),
+        "{}",
+        out.stdout
+    );
+    let out = run(&["scan", "-v", &wim.to_string_lossy()]);
+    assert_eq!(out.code, 3, "{}", out.all());
     // makguard reads WIMs itself: one whose header is damaged is MG920, with what to do.
     assert!(out.stdout.contains("MG920"), "{}", out.stdout);
     assert!(out.stdout.contains("wimlib-imagex verify"), "{}", out.stdout);
+}
+
+#[test]
+fn quiet_prints_only_the_errors_and_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("mak/unattend.xml"), dir.path().join("a-unattend.xml")).unwrap();
+    std::fs::copy(fixture("clean/unattend.xml"), dir.path().join("b-unattend.xml")).unwrap();
+    let root = dir.path().to_str().unwrap();
+    let out = run(&["scan", "-q", "--fail-on", "note", root]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let lines: Vec<&str> = out.stdout.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 2, "one error line and the verdict:\n{}", out.stdout);
+    assert!(
+        lines[0].contains("MG101 [error]") && lines[1].starts_with("FAIL (exit 1"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    let out = run(&["scan", "--quiet", "--verbose", root]);
+    assert_eq!(out.code, 2, "-q and -v conflict:\n{}", out.all());
+}
+
+#[test]
+fn verbose_lists_each_file_searched_with_its_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("mak/unattend.xml"), dir.path().join("unattend.xml")).unwrap();
+    std::fs::write(dir.path().join("SetupComplete.cmd"), "echo hello\r\n").unwrap();
+    let out = run(&["scan", "-v", dir.path().to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stderr.contains("SetupComplete.cmd (script)"), "{}", out.stderr);
+    assert!(out.stderr.contains("unattend.xml (answer-file)"), "{}", out.stderr);
+    let quiet = run(&["scan", dir.path().to_str().unwrap()]);
+    assert!(!quiet.stderr.contains("searched"), "{}", quiet.stderr);
+}
+
+#[test]
+fn fail_on_never_and_exit_zero_report_only_but_keep_exit_2_and_3() {
+    for gate in [&["--fail-on", "never"][..], &["--exit-zero"][..]] {
+        let mut args = vec!["scan"];
+        args.extend(gate);
+        let mak = fixture("mak");
+        let out = run(&[&args[..], &[mak.as_str()]].concat());
+        assert_eq!(out.code, 0, "{gate:?}: findings never make exit 1:\n{}", out.all());
+        assert!(
+            out.stdout.contains("MG101") && out.stdout.contains("report only"),
+            "{}",
+            out.stdout
+        );
+        let malformed = fixture("malformed");
+        let out = run(&[&args[..], &[malformed.as_str()]].concat());
+        assert_eq!(
+            out.code,
+            3,
+            "{gate:?}: an incomplete scan still exits 3:\n{}",
+            out.all()
+        );
+        let out = run(&[&args[..], &["--config", "/no/such/makguard.toml", mak.as_str()]].concat());
+        assert_eq!(
+            out.code,
+            2,
+            "{gate:?}: a configuration error still exits 2:\n{}",
+            out.all()
+        );
+        let json = run(&[&args[..], &["--format", "json", mak.as_str()]].concat());
+        assert_eq!(json.json()["summary"]["exit_code"], 0, "{}", json.stdout);
+    }
+    let out = run(&["scan", "--exit-zero", "--fail-on", "note", &fixture("mak")]);
+    assert_eq!(out.code, 2, "--exit-zero and --fail-on conflict:\n{}", out.all());
+}
+
+#[test]
+fn a_dash_as_report_file_is_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_in(dir.path(), &["scan", "--format", "json=-", &fixture("mak")], "", &[]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert_eq!(codes(&out.json()), vec!["MG101"]);
+    assert!(!dir.path().join("-").exists(), "no file named `-`");
+    let out = run_in(
+        dir.path(),
+        &["scan", "--format", "json=-", "--format", "text", &fixture("mak")],
+        "",
+        &[],
+    );
+    assert_eq!(out.code, 2, "two formats on standard output:\n{}", out.all());
+}
+
+#[test]
+fn scan_dash_reads_one_file_from_standard_input() {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let answer = std::fs::read_to_string(fixture("mak/unattend.xml")).unwrap();
+    let out = run_in(here, &["scan", "-", "--format", "json"], &answer, &[]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let report = out.json();
+    assert_eq!(codes(&report), vec!["MG101"], "an answer file by its content");
+    assert_eq!(report["roots"][0]["path"], "-");
+    assert_eq!(findings(&report)[0]["path"], "-");
+    assert!(!out.all().contains(SYNTHETIC_MAK));
+
+    // The name picks the kind: the same line is a Setup script's key (MG201), not a text file's.
+    let script = format!("slmgr /ipk {SYNTHETIC_MAK}\r\n");
+    let as_text = run_in(here, &["scan", "-", "--format", "json"], &script, &[]);
+    assert_eq!(codes(&as_text.json()), vec!["MG241"], "{}", as_text.stdout);
+    let as_script = run_in(
+        here,
+        &["scan", "-", "--stdin-filename", "Setup/Scripts/SetupComplete.cmd"],
+        &script,
+        &[],
+    );
+    assert_eq!(as_script.code, 1, "{}", as_script.all());
+    assert!(
+        as_script
+            .stdout
+            .contains("Setup/Scripts/SetupComplete.cmd:1:12: MG201 [error]"),
+        "{}",
+        as_script.stdout
+    );
+    assert!(!as_script.all().contains(SYNTHETIC_MAK));
+}
+
+#[test]
+fn empty_standard_input_is_incomplete_never_a_pass() {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = run_in(here, &["scan", "-", "--stdin-filename", "unattend.xml"], "", &[]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(out.stdout.contains("unattend.xml: MG901 [error]"), "{}", out.stdout);
+    assert_eq!(
+        run(&["scan", "-", &fixture("mak")]).code,
+        2,
+        "`-` must be the only PATH"
+    );
+    assert_eq!(run(&["scan", "--stdin-filename", "x.xml", &fixture("mak")]).code, 2);
+    assert_eq!(run(&["fix", "-"]).code, 2, "standard input cannot be fixed");
+}
+
+#[test]
+fn completions_for_every_shell_know_the_options() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(out.code, 0, "{shell}: {}", out.all());
+        assert!(out.stdout.contains("stdin-filename"), "{shell}:\n{}", out.stdout);
+    }
+    assert_eq!(run(&["completions", "tcsh"]).code, 2);
+}
+
+#[test]
+fn docs_man_pages_are_current() {
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/man");
+    let fresh = tempfile::tempdir().unwrap();
+    let out = run(&["manpages", fresh.path().to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let names = |dir: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let regenerate = "regenerate them with\n    cargo run -p makguard -- manpages docs/man";
+    assert_eq!(
+        names(fresh.path()),
+        names(&committed),
+        "docs/man is out of date; {regenerate}"
+    );
+    assert!(names(fresh.path()).contains(&"makguard-scan.1".to_string()));
+    for name in names(fresh.path()) {
+        let want = std::fs::read(fresh.path().join(&name)).unwrap();
+        let have = std::fs::read(committed.join(&name)).unwrap_or_default();
+        assert!(want == have, "docs/man/{name} is out of date; {regenerate}");
+    }
+}
+
+#[test]
+fn colour_follows_no_color_and_clicolor_force_and_the_flag_wins() {
+    let mak = fixture("mak");
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let coloured = |args: &[&str], env: &[(&str, &str)]| {
+        let out = run_in(here, args, "", env);
+        assert_eq!(out.code, 1, "{}", out.all());
+        out.stdout.contains('\u{1b}')
+    };
+    // NO_COLOR="" is unset as far as the convention goes.
+    assert!(coloured(&["scan", &mak], &[("NO_COLOR", ""), ("CLICOLOR_FORCE", "1")]));
+    assert!(!coloured(
+        &["scan", &mak],
+        &[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]
+    ));
+    assert!(
+        !coloured(&["scan", &mak], &[("NO_COLOR", "")]),
+        "a pipe is not a terminal"
+    );
+    assert!(!coloured(
+        &["scan", "--color", "never", &mak],
+        &[("NO_COLOR", ""), ("CLICOLOR_FORCE", "1")]
+    ));
+    assert!(coloured(&["scan", "--color", "always", &mak], &[("NO_COLOR", "1")]));
+}
+
+#[test]
+fn an_unwritable_report_file_is_a_usage_error_before_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_folder = dir.path().join("plain-file");
+    std::fs::write(&not_a_folder, "").unwrap();
+    let mut places = vec![
+        dir.path().join("no/such/folder/report.json"),
+        not_a_folder.join("report.json"),
+        dir.path().to_path_buf(),
+    ];
+    if cfg!(target_os = "linux") {
+        // Read-only even for root, so the test means the same run as root or not.
+        places.push(std::path::PathBuf::from("/proc/makguard-report.json"));
+    }
+    for place in places {
+        let spec = format!("json={}", place.display());
+        let out = run(&["scan", "--format", "text", "--format", &spec, &fixture("mak")]);
+        assert_eq!(out.code, 2, "{}: {}", place.display(), out.all());
+        assert!(out.stdout.is_empty(), "nothing was scanned or printed:\n{}", out.stdout);
+        assert!(out.stderr.contains("cannot write the json report"), "{}", out.stderr);
+    }
+    let fine = dir.path().join("report.json");
+    let out = run(&["scan", "--format", &format!("json={}", fine.display()), &fixture("mak")]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(fine.is_file());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains("probe"))
+        .collect();
+    assert!(leftovers.is_empty(), "the write check leaves nothing: {leftovers:?}");
 }

@@ -64,8 +64,14 @@ fn allow_entry_suppresses_exactly_its_finding() {
     assert_eq!(active.len(), 1);
     assert_eq!(active[0]["key"]["fingerprint"], fingerprint(SECOND_SYNTHETIC_MAK));
 
-    // The text report shows the suppressed finding with its justification.
+    // The text report shows the suppressed finding with where it was allowed; -v adds why.
     let text = run_in(tree.path(), &["scan", "."], "", &[TODAY]);
+    assert!(
+        text.stdout.contains("(suppressed by makguard.toml:2)"),
+        "{}",
+        text.stdout
+    );
+    let text = run_in(tree.path(), &["scan", "-v", "."], "", &[TODAY]);
     assert!(text.stdout.contains("CHG-42"), "{}", text.stdout);
 }
 

@@ -55,6 +55,10 @@ fn windows_path(path: &Path) -> String {
 
 impl Wine {
     fn run(&self, args: &[&str], dir: &Path) -> Output {
+        self.run_with_stdin(args, dir, std::process::Stdio::null())
+    }
+
+    fn run_with_stdin(&self, args: &[&str], dir: &Path, stdin: std::process::Stdio) -> Output {
         let output = Command::new("wine")
             .arg(&self.exe)
             .args(args)
@@ -63,6 +67,7 @@ impl Wine {
             .env("WINEDEBUG", "-all")
             .env("NO_COLOR", "1")
             .env_remove("MAKGUARD_TODAY")
+            .stdin(stdin)
             .output()
             .expect("run wine");
         Output {
@@ -220,4 +225,26 @@ fn makguard_exe_reads_a_wim_file_directly_like_the_linux_build() {
     );
     assert_eq!(finding_facts(&windows), finding_facts(&native));
     assert_eq!(windows["roots"][0]["kind"], "image");
+}
+
+/// `makguard.exe scan -` reads an answer file from a Windows standard input, names it by
+/// `--stdin-filename`, and colours only when told to (NO_COLOR is set for every run here).
+#[test]
+fn makguard_exe_scans_standard_input_and_colours_only_when_told() {
+    let Some(wine) = wine() else { return };
+    let sample = samples().join("04-mak-specialize.xml");
+    let stdin = || std::process::Stdio::from(std::fs::File::open(&sample).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let out = wine.run_with_stdin(&["scan", "-", "--stdin-filename", "unattend.xml"], dir.path(), stdin());
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stdout.contains("unattend.xml:78:25: MG101 [error]"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains('\u{1b}'), "NO_COLOR is honoured:\n{}", out.stdout);
+    makguard_testkit::assert_no_synthetic_key(&out.all(), "makguard.exe scan -");
+    let out = wine.run_with_stdin(&["scan", "--color", "always", "-"], dir.path(), stdin());
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stdout.contains("\u{1b}["), "--color always wins:\n{}", out.stdout);
 }

@@ -210,6 +210,7 @@ pub fn sample_report(image_root: &str) -> ScanReport {
             bytes_read: 88_211,
         },
         allow_incomplete: false,
+        report_only: false,
     };
     report.sort();
     report
@@ -240,6 +241,7 @@ pub fn clean_report() -> ScanReport {
             ..ScanSummary::default()
         },
         allow_incomplete: false,
+        report_only: false,
     }
 }
 

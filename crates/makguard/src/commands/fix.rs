@@ -12,7 +12,7 @@ use makguard_fix::{ApplyOptions, ChangeLog, ImageFiles, KeyChoice, apply_with_im
 use crate::cli::FixArgs;
 use crate::commands::fix_wim::{WimImages, write_wims};
 use crate::commands::{edition_override, prepare_scan, scan_and_judge};
-use crate::output::{diag, print_safe, write_file, write_reports};
+use crate::output::{diag, print_safe, report_and_exit, write_file};
 
 /// One line per fixable finding that could not be planned: where, which rule, and why.
 type UnfixableReason = String;
@@ -102,8 +102,10 @@ pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
     let opts = &args.scan;
     let choice =
         KeyChoice::new(args.edition.as_deref(), args.gvlk.as_deref(), args.unsafe_fixes)?.with_build(args.build);
+    if opts.reads_stdin() {
+        anyhow::bail!("fix rewrites files in place: it cannot fix standard input (`-`)");
+    }
     let prepared = prepare_scan(opts)?;
-    let fail_on = opts.fail_on.severity();
 
     if !args.dry_run {
         for path in &opts.paths {
@@ -151,8 +153,7 @@ pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
 
     if args.dry_run {
         print_safe(&log.unified_diff());
-        write_reports(&report, &opts.formats, opts.color, opts.show_keys, fail_on)?;
-        return Ok(report.exit_status(fail_on) as u8);
+        return report_and_exit(&mut report, opts);
     }
     for failure in &wim_failures {
         diag(failure);
@@ -176,12 +177,12 @@ pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
             .collect(),
         None => opts.paths.clone(),
     };
-    let after = scan_and_judge(&rescan, &prepared);
-    write_reports(&after, &opts.formats, opts.color, opts.show_keys, fail_on)?;
+    let mut after = scan_and_judge(&rescan, &prepared);
+    let code = report_and_exit(&mut after, opts)?;
     if log.has_write_failures() {
         // The run failed (a read-only mount, a full disk): not a verdict on the image.
         diag("some files could not be written (see above); the image still holds those keys");
         return Ok(ExitStatus::Usage as u8);
     }
-    Ok(after.exit_status(fail_on) as u8)
+    Ok(code)
 }

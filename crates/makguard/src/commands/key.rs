@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 use crate::cli::{KeyArgs, KeyFormat};
 use crate::output::{diag, print_safe};
 
+/// The keys that end standard input on this platform's terminal.
+const END_OF_INPUT: &str = if cfg!(windows) { "Ctrl-Z, then Enter" } else { "Ctrl-D" };
+
 /// The verdict on one input line or argument.
 struct KeyReport {
     /// 1-based position among the inputs (blank stdin lines are not counted).
@@ -110,7 +113,9 @@ pub fn run(args: &KeyArgs) -> anyhow::Result<u8> {
     let inputs: Vec<String> = if args.keys.is_empty() {
         let mut stdin = std::io::stdin();
         if stdin.is_terminal() {
-            diag("reading keys from standard input, one per line (end with Ctrl-D)");
+            diag(&format!(
+                "reading keys from standard input, one per line (end with {END_OF_INPUT})"
+            ));
         }
         let mut bytes = Vec::new();
         stdin.read_to_end(&mut bytes).context("cannot read standard input")?;
@@ -165,6 +170,15 @@ mod tests {
         let partial = classify_input(3, "6QWQ4-8NRCW-KHGHV-CR226", None, true);
         assert_eq!(partial.class, KeyClass::Partial);
         assert!(!partial.to_json().to_string().contains("6QWQ4"));
+    }
+
+    #[test]
+    fn the_prompt_names_the_end_of_input_key_of_this_platform() {
+        if cfg!(windows) {
+            assert_eq!(END_OF_INPUT, "Ctrl-Z, then Enter");
+        } else {
+            assert_eq!(END_OF_INPUT, "Ctrl-D");
+        }
     }
 
     #[test]

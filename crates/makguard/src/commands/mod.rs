@@ -3,6 +3,7 @@
 //! judgements, through [`scan_and_judge`]: whatever `fix` would change, `scan` reports first.
 
 pub mod allow;
+pub mod docs;
 pub mod fix;
 pub mod fix_wim;
 pub mod key;
@@ -35,7 +36,7 @@ pub struct PreparedScan {
 /// scan options. Every failure here is a usage or configuration error (exit 2).
 pub fn prepare_scan(opts: &ScanOpts) -> anyhow::Result<PreparedScan> {
     crate::output::check_outputs(&opts.formats)?;
-    for path in &opts.paths {
+    for path in opts.paths.iter().filter(|path| path.as_os_str() != "-") {
         std::fs::symlink_metadata(path).with_context(|| format!("cannot scan {}", path.display()))?;
     }
     let policy = match config::locate(opts.config.as_deref(), &opts.paths) {
@@ -70,7 +71,7 @@ pub fn prepare_scan(opts: &ScanOpts) -> anyhow::Result<PreparedScan> {
         key_config_files,
         include_globs: policy.scan.include.clone(),
         exclude_globs: policy.scan.exclude.clone(),
-        progress: (!opts.no_progress && std::io::stderr().is_terminal())
+        progress: (!opts.no_progress && !opts.quiet && std::io::stderr().is_terminal())
             .then(|| Arc::new(makguard_scan::ScanProgress::default())),
         wim_indexes: opts.wim_indexes.clone(),
         wim_depth: 0,
