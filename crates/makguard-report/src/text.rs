@@ -137,6 +137,28 @@ fn write_finding(out: &mut String, style: &Style, options: &RenderOptions, locat
     }
 }
 
+/// `policy: makguard.toml`, or with roots under different policies which applied where.
+fn policy_line(report: &ScanReport) -> Option<String> {
+    let policies: Vec<&str> = report
+        .roots
+        .iter()
+        .map(|r| r.policy.as_deref().unwrap_or("none"))
+        .collect();
+    if report.roots.iter().all(|r| r.policy.is_none()) {
+        return None;
+    }
+    if policies.windows(2).all(|pair| pair[0] == pair[1]) {
+        return Some(format!("policy: {}", policies[0]));
+    }
+    let each: Vec<String> = report
+        .roots
+        .iter()
+        .zip(&policies)
+        .map(|(root, policy)| format!("{policy} for {}", root.path))
+        .collect();
+    Some(format!("policies: {}", each.join("; ")))
+}
+
 fn write_summary(out: &mut String, style: &Style, report: &ScanReport, options: &RenderOptions) {
     let summary = &report.summary;
     let skipped: u64 = summary.skipped.values().sum();
@@ -163,6 +185,9 @@ fn write_summary(out: &mut String, style: &Style, report: &ScanReport, options: 
         plural(report.count(Severity::Note), "note"),
         report.suppressed_count()
     );
+    if let Some(line) = policy_line(report) {
+        let _ = writeln!(out, "{line}");
+    }
     let verdict = verdict(report, options.fail_on);
     let word = verdict.word.to_ascii_uppercase();
     let word = match verdict.status {

@@ -1,4 +1,5 @@
-//! `makguard allow`: appends a justified exception (`[[allow]]`) to the policy file, keeping
+//! `makguard allow`: appends a justified exception (`[[allow]]`) to the policy file a scan of
+//! the same path reads (same discovery, `--config` and `MAKGUARD_CONFIG` honoured), keeping
 //! its formatting and comments, and checks the result parses as a valid policy.
 
 use std::io::Write;
@@ -9,10 +10,9 @@ use makguard_core::rules;
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
 
 use crate::cli::AllowArgs;
-use crate::config::{Policy, is_fingerprint};
-use crate::date::CivilDate;
 use crate::output::{diag, print_safe};
 use makguard_core::key::mask_keys_in;
+use makguard_policy::{CivilDate, Discovery, Policy, is_fingerprint};
 
 pub fn run(args: &AllowArgs) -> anyhow::Result<u8> {
     if !is_fingerprint(&args.fingerprint) {
@@ -46,7 +46,8 @@ pub fn run(args: &AllowArgs) -> anyhow::Result<u8> {
         None => None,
     };
 
-    let config = &args.config;
+    let target = Discovery::new(args.config.as_deref())?.allow_target(&args.scan_path);
+    let config = &target.file;
     let display = config.display().to_string();
     let existing = match std::fs::read_to_string(config) {
         Ok(text) => text,

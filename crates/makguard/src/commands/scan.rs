@@ -7,7 +7,7 @@ use crate::output::write_reports;
 pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     let opts = &args.scan;
     let prepared = prepare_scan(opts)?;
-    let report = scan_and_judge(&opts.paths, &prepared);
+    let report = scan_and_judge(&opts.paths, &prepared).report;
     let fail_on = opts.fail_on.severity();
     write_reports(&report, &opts.formats, opts.color, opts.show_keys, fail_on)?;
     Ok(report.exit_status(fail_on) as u8)

@@ -1,0 +1,205 @@
+//! Which policy file applies to a scanned path, as ruff finds its settings: `--config FILE`
+//! wins, then the `MAKGUARD_CONFIG` environment variable, then the nearest `makguard.toml`
+//! walking up from the path (a directory itself first, a file's own directory first), then
+//! the working directory's `makguard.toml`. No file found means no policy.
+//!
+//! Walking up is what keeps a policy out of the image it judges: for a mounted image the walk
+//! goes on from the mount point's parent, for a WIM file from the WIM's folder.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::error::PolicyError;
+use crate::policy::POLICY_FILE_NAME;
+
+/// The environment variable naming the policy file for every path (`--config` wins over it).
+pub const CONFIG_ENV: &str = "MAKGUARD_CONFIG";
+
+/// How a policy file was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `--config FILE`.
+    CommandLine,
+    /// `MAKGUARD_CONFIG`.
+    Environment,
+    /// Found walking up from the path, or in the working directory.
+    Discovered,
+}
+
+impl Origin {
+    /// How messages name the origin.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Origin::CommandLine => "--config",
+            Origin::Environment => CONFIG_ENV,
+            Origin::Discovered => "discovery",
+        }
+    }
+}
+
+/// A policy file for a path: where it is (usable from the working directory) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyLocation {
+    /// As given (`--config`, `MAKGUARD_CONFIG`), or as found: relative to the working
+    /// directory when under it, else absolute.
+    pub file: PathBuf,
+    pub origin: Origin,
+}
+
+impl PolicyLocation {
+    /// The same file whatever path named it, to tell whether two roots share a policy.
+    pub fn identity(&self) -> PathBuf {
+        std::fs::canonicalize(&self.file).unwrap_or_else(|_| self.file.clone())
+    }
+}
+
+/// The discovery settings of one run.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    explicit: Option<PathBuf>,
+    environment: Option<PathBuf>,
+    cwd: PathBuf,
+}
+
+impl Discovery {
+    /// `--config` (if given), `MAKGUARD_CONFIG` (if set and not empty) and the working directory.
+    pub fn new(explicit: Option<&Path>) -> Result<Discovery, PolicyError> {
+        let cwd = std::env::current_dir().map_err(|err| PolicyError::CurrentDir(err.to_string()))?;
+        Ok(Discovery::with(explicit, std::env::var_os(CONFIG_ENV), cwd))
+    }
+
+    /// Discovery with the environment and working directory given (tests, library callers).
+    pub fn with(explicit: Option<&Path>, environment: Option<OsString>, cwd: PathBuf) -> Discovery {
+        Discovery {
+            explicit: explicit.map(Path::to_path_buf),
+            environment: environment.filter(|v| !v.is_empty()).map(PathBuf::from),
+            cwd: std::fs::canonicalize(&cwd).unwrap_or(cwd),
+        }
+    }
+
+    /// The file `--config` or `MAKGUARD_CONFIG` names, which applies to every path.
+    pub fn forced(&self) -> Option<PolicyLocation> {
+        if let Some(file) = &self.explicit {
+            return Some(PolicyLocation {
+                file: file.clone(),
+                origin: Origin::CommandLine,
+            });
+        }
+        self.environment.as_ref().map(|file| PolicyLocation {
+            file: file.clone(),
+            origin: Origin::Environment,
+        })
+    }
+
+    /// The policy file for scanning `path`, if any.
+    pub fn for_path(&self, path: &Path) -> Option<PolicyLocation> {
+        if let Some(forced) = self.forced() {
+            return Some(forced);
+        }
+        let absolute = self.cwd.join(path);
+        let absolute = std::fs::canonicalize(&absolute).unwrap_or(absolute);
+        let start = if absolute.is_dir() {
+            absolute.as_path()
+        } else {
+            absolute.parent().unwrap_or(&absolute)
+        };
+        let found = start
+            .ancestors()
+            .chain(std::iter::once(self.cwd.as_path()))
+            .map(|dir| dir.join(POLICY_FILE_NAME))
+            .find(|file| file.is_file())?;
+        Some(PolicyLocation {
+            file: self.relative_to_cwd(&found),
+            origin: Origin::Discovered,
+        })
+    }
+
+    /// The file `makguard allow` for `path` edits: the one a scan of `path` reads, else a new
+    /// `makguard.toml` in the working directory (which that scan then finds, and which is
+    /// never inside an image mounted below it).
+    pub fn allow_target(&self, path: &Path) -> PolicyLocation {
+        self.for_path(path).unwrap_or_else(|| PolicyLocation {
+            file: PathBuf::from(POLICY_FILE_NAME),
+            origin: Origin::Discovered,
+        })
+    }
+
+    fn relative_to_cwd(&self, file: &Path) -> PathBuf {
+        match file.strip_prefix(&self.cwd) {
+            Ok(relative) => relative.to_path_buf(),
+            Err(_) => file.to_path_buf(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "").unwrap();
+    }
+
+    #[test]
+    fn the_nearest_file_walking_up_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        touch(&root.join("makguard.toml"));
+        touch(&root.join("deploy/makguard.toml"));
+        touch(&root.join("deploy/sources/unattend.xml"));
+        touch(&root.join("other/unattend.xml"));
+        let discovery = Discovery::with(None, None, root.to_path_buf());
+        let found = |path: &str| discovery.for_path(Path::new(path)).map(|l| l.file);
+        assert_eq!(
+            found("deploy/sources/unattend.xml"),
+            Some(PathBuf::from("deploy/makguard.toml"))
+        );
+        assert_eq!(found("deploy/sources"), Some(PathBuf::from("deploy/makguard.toml")));
+        assert_eq!(found("deploy"), Some(PathBuf::from("deploy/makguard.toml")));
+        assert_eq!(found("other/unattend.xml"), Some(PathBuf::from("makguard.toml")));
+    }
+
+    #[test]
+    fn the_working_directory_is_the_fallback() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path().join("work");
+        let elsewhere = dir.path().join("elsewhere");
+        touch(&cwd.join("makguard.toml"));
+        touch(&elsewhere.join("unattend.xml"));
+        let discovery = Discovery::with(None, None, cwd.clone());
+        let found = discovery.for_path(&elsewhere.join("unattend.xml")).unwrap();
+        assert_eq!(found.file, PathBuf::from("makguard.toml"));
+        assert_eq!(found.origin, Origin::Discovered);
+    }
+
+    #[test]
+    fn config_beats_the_environment_which_beats_discovery() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(&dir.path().join("makguard.toml"));
+        let cwd = dir.path().to_path_buf();
+        let env = Some(OsString::from("env.toml"));
+        let both = Discovery::with(Some(Path::new("flag.toml")), env.clone(), cwd.clone());
+        assert_eq!(both.for_path(Path::new(".")).unwrap().file, PathBuf::from("flag.toml"));
+        assert_eq!(both.for_path(Path::new(".")).unwrap().origin, Origin::CommandLine);
+        let env_only = Discovery::with(None, env, cwd.clone());
+        assert_eq!(env_only.for_path(Path::new(".")).unwrap().origin, Origin::Environment);
+        let empty_env = Discovery::with(None, Some(OsString::new()), cwd);
+        assert_eq!(empty_env.for_path(Path::new(".")).unwrap().origin, Origin::Discovered);
+    }
+
+    #[test]
+    fn nothing_found_means_no_policy_and_allow_writes_in_the_working_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(&dir.path().join("mnt/Windows/x"));
+        let discovery = Discovery::with(None, None, dir.path().to_path_buf());
+        if discovery.for_path(Path::new("mnt")).is_some() {
+            // A makguard.toml above the temporary directory: nothing to learn here.
+            return;
+        }
+        assert_eq!(
+            discovery.allow_target(Path::new("mnt")).file,
+            PathBuf::from("makguard.toml")
+        );
+    }
+}

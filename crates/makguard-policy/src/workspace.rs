@@ -1,0 +1,284 @@
+//! The policies of one run (ruff keeps its per-file settings in `ruff_workspace`): which policy
+//! governs which command-line path, the scan of each path with its own policy's `[scan]`
+//! settings, and the judgement of each root's findings by its own policy.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use makguard_core::{Finding, ProductKey, RootReport, ScanReport};
+use makguard_fix::edition_mismatches;
+use makguard_scan::{GlobHits, ScanOptions, scan_paths};
+
+use crate::apply::{Application, PolicyHome};
+use crate::date::CivilDate;
+use crate::discover::{Discovery, Origin};
+use crate::error::PolicyError;
+use crate::policy::Policy;
+
+/// Every policy of a run and the command-line path each governs.
+#[derive(Debug, Clone, Default)]
+pub struct Workspace {
+    policies: Vec<Policy>,
+    /// Per command-line path, its policy (index into `policies`).
+    path_policy: Vec<Option<usize>>,
+}
+
+/// What the command line asks of a scan; the policy of each path fills in the rest.
+#[derive(Debug, Clone, Default)]
+pub struct ScanRequest {
+    /// The command line's options. `deep` and `key_config_files` add to the policy's;
+    /// the globs come from the policy alone.
+    pub options: ScanOptions,
+    /// `--size-cap`, which wins over the policy's `size_cap`.
+    pub size_cap: Option<u64>,
+}
+
+/// A scan whose findings each root's policy has judged.
+#[derive(Debug)]
+pub struct JudgedScan<'w> {
+    pub report: ScanReport,
+    workspace: &'w Workspace,
+    /// Per root, its policy (index into the workspace's policies).
+    root_policy: Vec<Option<usize>>,
+    /// Per policy, where findings about the file go.
+    homes: Vec<PolicyHome>,
+}
+
+impl Workspace {
+    /// Finds and loads the policy of every path. A file named by `--config` or
+    /// `MAKGUARD_CONFIG` must exist; every file must parse and validate.
+    pub fn load(paths: &[PathBuf], discovery: &Discovery) -> Result<Workspace, PolicyError> {
+        let mut workspace = Workspace::default();
+        let mut by_identity: BTreeMap<PathBuf, usize> = BTreeMap::new();
+        for path in paths {
+            let Some(location) = discovery.for_path(path) else {
+                workspace.path_policy.push(None);
+                continue;
+            };
+            if location.origin != Origin::Discovered && !location.file.is_file() {
+                return Err(PolicyError::Missing {
+                    path: location.file.display().to_string(),
+                    origin: location.origin.describe(),
+                });
+            }
+            let index = match by_identity.get(&location.identity()) {
+                Some(&index) => index,
+                None => {
+                    workspace.policies.push(Policy::load(&location)?);
+                    by_identity.insert(location.identity(), workspace.policies.len() - 1);
+                    workspace.policies.len() - 1
+                }
+            };
+            workspace.path_policy.push(Some(index));
+        }
+        Ok(workspace)
+    }
+
+    /// A workspace where one policy governs every path (library callers, tests).
+    pub fn single(policy: Policy, paths: usize) -> Workspace {
+        Workspace {
+            policies: vec![policy],
+            path_policy: vec![Some(0); paths],
+        }
+    }
+
+    /// The distinct policies, in the order of the first path each governs.
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
+    }
+
+    /// The policy of command-line path `index`.
+    pub fn policy_for_path(&self, index: usize) -> Option<&Policy> {
+        self.policies.get((*self.path_policy.get(index)?)?)
+    }
+
+    /// Checks that every key-configuration file (the command line's and each policy's) is a
+    /// regular file, before anything is scanned.
+    pub fn check_key_config_files(&self, command_line: &[PathBuf]) -> Result<(), PolicyError> {
+        let from_policies = self.policies.iter().flat_map(|p| &p.scan.pkeyconfig);
+        for file in command_line.iter().chain(from_policies) {
+            match std::fs::metadata(file) {
+                Ok(meta) if meta.is_file() => {}
+                Ok(_) => return Err(PolicyError::KeyConfigNotAFile(file.display().to_string())),
+                Err(_) => return Err(PolicyError::KeyConfigMissing(file.display().to_string())),
+            }
+        }
+        Ok(())
+    }
+
+    /// The scan options for the paths `policy` governs.
+    pub fn options_for(policy: Option<&Policy>, request: &ScanRequest) -> ScanOptions {
+        let mut options = request.options.clone();
+        let Some(policy) = policy else {
+            options.size_cap = request.size_cap.unwrap_or(options.size_cap);
+            return options;
+        };
+        let scan = &policy.scan;
+        options.deep |= scan.deep.unwrap_or(false);
+        options.size_cap = request.size_cap.or(scan.size_cap).unwrap_or(options.size_cap);
+        options.key_config_files.extend(scan.pkeyconfig.iter().cloned());
+        options.include_globs = scan.include.iter().map(|g| g.pattern.clone()).collect();
+        options.exclude_globs = scan.exclude.iter().map(|g| g.pattern.clone()).collect();
+        options
+    }
+
+    /// Scans `paths` (the command-line paths, or their replacements in the same order), each
+    /// with its own policy's settings; adds the edition-mismatch findings (`MG401`) a root's
+    /// `[editions]` does not choose; and judges each root's findings by its policy.
+    pub fn scan_and_judge(&self, paths: &[PathBuf], request: &ScanRequest, today: CivilDate) -> JudgedScan<'_> {
+        let hits: Vec<Arc<GlobHits>> = self.policies.iter().map(|_| Arc::default()).collect();
+        let mut report = ScanReport {
+            allow_incomplete: request.options.allow_incomplete,
+            ..ScanReport::default()
+        };
+        let mut root_policy = Vec::new();
+        for (policy, run) in self.runs(paths.len()) {
+            let mut options = Workspace::options_for(policy.map(|p| &self.policies[p]), request);
+            options.glob_hits = policy.map(|p| hits[p].clone());
+            let part = scan_paths(&paths[run], &options);
+            root_policy.extend(std::iter::repeat_n(policy, part.roots.len()));
+            append(&mut report, part);
+        }
+        for (root, policy) in report.roots.iter_mut().zip(&root_policy) {
+            root.policy = policy.map(|p| self.policies[p].display.clone());
+        }
+        let mut judged = JudgedScan {
+            homes: self.homes(&report.roots, &root_policy),
+            report,
+            workspace: self,
+            root_policy,
+        };
+        judged.add_edition_mismatches();
+        judged.judge(&hits, today);
+        judged
+    }
+
+    /// Consecutive paths under the same policy, scanned together as one run.
+    fn runs(&self, paths: usize) -> Vec<(Option<usize>, std::ops::Range<usize>)> {
+        let policy_of = |index: usize| self.path_policy.get(index).copied().flatten();
+        let mut runs: Vec<(Option<usize>, std::ops::Range<usize>)> = Vec::new();
+        for index in 0..paths {
+            match runs.last_mut() {
+                Some((policy, range)) if *policy == policy_of(index) => range.end = index + 1,
+                _ => runs.push((policy_of(index), index..index + 1)),
+            }
+        }
+        runs
+    }
+
+    fn homes(&self, roots: &[RootReport], root_policy: &[Option<usize>]) -> Vec<PolicyHome> {
+        (0..self.policies.len())
+            .map(|policy| {
+                let governed = roots
+                    .iter()
+                    .enumerate()
+                    .filter(|(index, _)| root_policy[*index] == Some(policy));
+                let file = std::fs::canonicalize(&self.policies[policy].file).ok();
+                governed
+                    .filter_map(|(index, root)| {
+                        let relative = relative_inside(root, file.as_deref()?)?;
+                        Some(PolicyHome {
+                            root: index,
+                            display: relative,
+                        })
+                    })
+                    .next()
+                    .unwrap_or_else(|| PolicyHome {
+                        root: roots.len(),
+                        display: self.policies[policy].display.clone(),
+                    })
+            })
+            .collect()
+    }
+}
+
+/// `file`'s `/`-separated path inside directory root `root`, if it lies there.
+fn relative_inside(root: &RootReport, file: &Path) -> Option<String> {
+    if root.is_file || root.container.is_some() {
+        return None;
+    }
+    let dir = std::fs::canonicalize(&root.path).ok()?;
+    let relative = file.strip_prefix(&dir).ok()?;
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some(parts.join("/"))
+}
+
+/// Appends the roots, findings and counts of `part` to `report`.
+fn append(report: &mut ScanReport, part: ScanReport) {
+    let offset = report.roots.len();
+    report.roots.extend(part.roots);
+    report.findings.extend(part.findings.into_iter().map(|mut finding| {
+        finding.root += offset;
+        finding
+    }));
+    let summary = &mut report.summary;
+    summary.files_walked += part.summary.files_walked;
+    summary.files_scanned += part.summary.files_scanned;
+    summary.bytes_read += part.summary.bytes_read;
+    for (reason, count) in part.summary.skipped {
+        *summary.skipped.entry(reason).or_default() += count;
+    }
+}
+
+impl<'w> JudgedScan<'w> {
+    /// The policy governing root `root`.
+    pub fn policy_of_root(&self, root: usize) -> Option<&'w Policy> {
+        let workspace: &'w Workspace = self.workspace;
+        workspace.policies.get((*self.root_policy.get(root)?)?)
+    }
+
+    /// Where findings about `policy` (index) go, and how they name the file.
+    pub(crate) fn home(&self, policy: usize) -> &PolicyHome {
+        &self.homes[policy]
+    }
+
+    pub(crate) fn workspace(&self) -> &'w Workspace {
+        self.workspace
+    }
+
+    pub(crate) fn policy_index_of_root(&self, root: usize) -> Option<usize> {
+        self.root_policy.get(root).copied().flatten()
+    }
+
+    /// The `[editions]` choice of root `root`'s policy for the EditionID of its image.
+    pub fn edition_choice(&self, root: usize) -> Option<(&'w String, &'w ProductKey)> {
+        let edition = self.report.roots.get(root)?.image.as_ref()?.edition_id.as_deref()?;
+        self.policy_of_root(root)?.edition_choice(edition)
+    }
+
+    /// `MG401` for GVLKs in an image's own tree that are for another edition, unless they are
+    /// what the root's `[editions]` chooses (what the organisation wants is not a mismatch).
+    fn add_edition_mismatches(&mut self) {
+        let mismatches: Vec<Finding> = edition_mismatches(&self.report)
+            .into_iter()
+            .filter(|finding| {
+                let chosen = self.edition_choice(finding.root).map(|(_, key)| key);
+                chosen.is_none() || chosen != finding.key.as_ref().map(|info| &info.key)
+            })
+            .collect();
+        self.report.findings.extend(mismatches);
+        self.report.sort();
+    }
+
+    fn judge(&mut self, hits: &[Arc<GlobHits>], today: CivilDate) {
+        let mut own = Vec::new();
+        for (index, policy) in self.workspace.policies.iter().enumerate() {
+            let root_policy = &self.root_policy;
+            let governs = |root: usize| root_policy.get(root).copied().flatten() == Some(index);
+            let application = Application {
+                policy,
+                home: &self.homes[index],
+                governs: &governs,
+                hits: Some(&hits[index]),
+                today,
+            };
+            own.extend(application.run(&mut self.report));
+        }
+        self.report.findings.extend(own);
+        self.report.sort();
+    }
+}
