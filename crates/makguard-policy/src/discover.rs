@@ -37,12 +37,13 @@ impl Origin {
     }
 }
 
-/// A policy file for a path: where it is (usable from the working directory) and why.
+/// A policy file for a path: where it is, how messages name it, and why it was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyLocation {
-    /// As given (`--config`, `MAKGUARD_CONFIG`), or as found: relative to the working
-    /// directory when under it, else absolute.
+    /// The file to read: as given (`--config`, `MAKGUARD_CONFIG`), or absolute as found.
     pub file: PathBuf,
+    /// As given, or as found: relative to the working directory when under it, else absolute.
+    pub display: String,
     pub origin: Origin,
 }
 
@@ -79,16 +80,15 @@ impl Discovery {
 
     /// The file `--config` or `MAKGUARD_CONFIG` names, which applies to every path.
     pub fn forced(&self) -> Option<PolicyLocation> {
-        if let Some(file) = &self.explicit {
-            return Some(PolicyLocation {
-                file: file.clone(),
-                origin: Origin::CommandLine,
-            });
-        }
-        self.environment.as_ref().map(|file| PolicyLocation {
+        let given = |file: &PathBuf, origin| PolicyLocation {
             file: file.clone(),
-            origin: Origin::Environment,
-        })
+            display: file.display().to_string(),
+            origin,
+        };
+        if let Some(file) = &self.explicit {
+            return Some(given(file, Origin::CommandLine));
+        }
+        self.environment.as_ref().map(|file| given(file, Origin::Environment))
     }
 
     /// The policy file for scanning `path`, if any.
@@ -108,26 +108,26 @@ impl Discovery {
             .chain(std::iter::once(self.cwd.as_path()))
             .map(|dir| dir.join(POLICY_FILE_NAME))
             .find(|file| file.is_file())?;
-        Some(PolicyLocation {
-            file: self.relative_to_cwd(&found),
-            origin: Origin::Discovered,
-        })
+        Some(self.found(found))
     }
 
     /// The file `makguard allow` for `path` edits: the one a scan of `path` reads, else a new
     /// `makguard.toml` in the working directory (which that scan then finds, and which is
     /// never inside an image mounted below it).
     pub fn allow_target(&self, path: &Path) -> PolicyLocation {
-        self.for_path(path).unwrap_or_else(|| PolicyLocation {
-            file: PathBuf::from(POLICY_FILE_NAME),
-            origin: Origin::Discovered,
-        })
+        self.for_path(path)
+            .unwrap_or_else(|| self.found(self.cwd.join(POLICY_FILE_NAME)))
     }
 
-    fn relative_to_cwd(&self, file: &Path) -> PathBuf {
-        match file.strip_prefix(&self.cwd) {
-            Ok(relative) => relative.to_path_buf(),
-            Err(_) => file.to_path_buf(),
+    fn found(&self, file: PathBuf) -> PolicyLocation {
+        let display = match file.strip_prefix(&self.cwd) {
+            Ok(relative) => relative.display().to_string(),
+            Err(_) => file.display().to_string(),
+        };
+        PolicyLocation {
+            file,
+            display,
+            origin: Origin::Discovered,
         }
     }
 }
@@ -150,14 +150,14 @@ mod tests {
         touch(&root.join("deploy/sources/unattend.xml"));
         touch(&root.join("other/unattend.xml"));
         let discovery = Discovery::with(None, None, root.to_path_buf());
-        let found = |path: &str| discovery.for_path(Path::new(path)).map(|l| l.file);
-        assert_eq!(
-            found("deploy/sources/unattend.xml"),
-            Some(PathBuf::from("deploy/makguard.toml"))
-        );
-        assert_eq!(found("deploy/sources"), Some(PathBuf::from("deploy/makguard.toml")));
-        assert_eq!(found("deploy"), Some(PathBuf::from("deploy/makguard.toml")));
-        assert_eq!(found("other/unattend.xml"), Some(PathBuf::from("makguard.toml")));
+        let found = |path: &str| discovery.for_path(Path::new(path)).map(|l| l.display);
+        let found_in = |dir: &str| Some(format!("{dir}makguard.toml"));
+        assert_eq!(found("deploy/sources/unattend.xml"), found_in("deploy/"));
+        assert_eq!(found("deploy/sources"), found_in("deploy/"));
+        assert_eq!(found("deploy"), found_in("deploy/"));
+        assert_eq!(found("other/unattend.xml"), found_in(""));
+        let location = discovery.for_path(Path::new("deploy")).unwrap();
+        assert!(location.file.is_absolute() && location.file.is_file(), "{location:?}");
     }
 
     #[test]
@@ -169,7 +169,8 @@ mod tests {
         touch(&elsewhere.join("unattend.xml"));
         let discovery = Discovery::with(None, None, cwd.clone());
         let found = discovery.for_path(&elsewhere.join("unattend.xml")).unwrap();
-        assert_eq!(found.file, PathBuf::from("makguard.toml"));
+        assert_eq!(found.display, "makguard.toml");
+        assert_eq!(found.file, std::fs::canonicalize(&cwd).unwrap().join("makguard.toml"));
         assert_eq!(found.origin, Origin::Discovered);
     }
 
@@ -197,9 +198,6 @@ mod tests {
             // A makguard.toml above the temporary directory: nothing to learn here.
             return;
         }
-        assert_eq!(
-            discovery.allow_target(Path::new("mnt")).file,
-            PathBuf::from("makguard.toml")
-        );
+        assert_eq!(discovery.allow_target(Path::new("mnt")).display, "makguard.toml");
     }
 }

@@ -179,18 +179,17 @@ fn is_protected(rule: &Rule) -> bool {
 }
 
 impl Policy {
-    /// Reads and validates the policy at `location`. Errors name the file as found.
+    /// Reads and validates the policy at `location`. Errors name the file as found or given.
     pub fn load(location: &PolicyLocation) -> Result<Policy, ConfigError> {
         let path = &location.file;
-        let display = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
-            file: display.clone(),
+            file: location.display.clone(),
             line: 0,
             column: 0,
             message: format!("cannot read the policy file: {err}"),
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
-        let mut policy = Policy::parse(&text, &display, base)?;
+        let mut policy = Policy::parse(&text, &location.display, base)?;
         policy.file = path.clone();
         Ok(policy)
     }

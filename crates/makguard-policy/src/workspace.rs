@@ -58,7 +58,7 @@ impl Workspace {
             };
             if location.origin != Origin::Discovered && !location.file.is_file() {
                 return Err(PolicyError::Missing {
-                    path: location.file.display().to_string(),
+                    path: location.display.clone(),
                     origin: location.origin.describe(),
                 });
             }
@@ -280,5 +280,188 @@ impl<'w> JudgedScan<'w> {
         }
         self.report.findings.extend(own);
         self.report.sort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A synthetic, checksum-valid MAK (synthetic-keys.tsv), built at run time.
+    fn synthetic_mak() -> String {
+        ["6QWQ4", "8NRCW", "KHGHV", "CR226", "3PPQC"].join("-")
+    }
+
+    fn answer_file(key: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\"?>\n<unattend xmlns=\"urn:schemas-microsoft-com:unattend\">\n  <settings pass=\"specialize\">\n    <component name=\"Microsoft-Windows-Shell-Setup\" processorArchitecture=\"amd64\">\n      <ProductKey>{key}</ProductKey>\n    </component>\n  </settings>\n</unattend>\n"
+        )
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn today() -> CivilDate {
+        CivilDate::new(2026, 11, 29).unwrap()
+    }
+
+    struct TwoRoots {
+        dir: tempfile::TempDir,
+        paths: Vec<PathBuf>,
+    }
+
+    /// `a/` and `b/`, each with the same MAK, `a/makguard.toml` allowing every MG101 and
+    /// excluding `skip/**` and `nothing/**`, `b/makguard.toml` with an unused exception.
+    fn two_roots() -> TwoRoots {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        write(&a.join("autounattend.xml"), &answer_file(&synthetic_mak()));
+        write(&a.join("skip/autounattend.xml"), &answer_file(&synthetic_mak()));
+        write(&b.join("autounattend.xml"), &answer_file(&synthetic_mak()));
+        write(
+            &a.join("makguard.toml"),
+            "[scan]\nexclude = [\"skip\\\\**\", \"nothing/**\"]\n\n[[allow]]\nrule = \"MG101\"\njustification = \"a's lab\"\n",
+        );
+        write(
+            &b.join("makguard.toml"),
+            "[[allow]]\nrule = \"MG103\"\njustification = \"stale\"\n",
+        );
+        TwoRoots { paths: vec![a, b], dir }
+    }
+
+    fn load(roots: &TwoRoots) -> Workspace {
+        let discovery = Discovery::with(None, None, roots.dir.path().to_path_buf());
+        Workspace::load(&roots.paths, &discovery).unwrap()
+    }
+
+    #[test]
+    fn each_root_is_judged_by_its_own_policy() {
+        let roots = two_roots();
+        let workspace = load(&roots);
+        assert_eq!(workspace.policies().len(), 2);
+        let judged = workspace.scan_and_judge(&roots.paths, &ScanRequest::default(), today());
+        let report = &judged.report;
+        let mak = |root: usize| {
+            report
+                .findings
+                .iter()
+                .filter(move |f| f.root == root && f.rule.code == "MG101")
+        };
+        assert_eq!(
+            mak(0).count(),
+            1,
+            "a/skip is excluded by a's policy: {:#?}",
+            report.findings
+        );
+        assert!(mak(0).all(|f| f.suppressed.is_some()));
+        assert_eq!(mak(1).count(), 1);
+        assert!(mak(1).all(|f| f.suppressed.is_none()), "a's exception does not reach b");
+        // Policy findings sit at their own file, inside the root each governs.
+        let own: Vec<(&str, usize, &str, Option<u32>)> = report
+            .findings
+            .iter()
+            .filter(|f| f.rule.code.starts_with("MG50"))
+            .map(|f| (f.rule.code, f.root, f.path.display.as_str(), f.line))
+            .collect();
+        assert_eq!(
+            own,
+            vec![
+                ("MG502", 1, "makguard.toml", Some(1)),
+                ("MG503", 0, "makguard.toml", Some(2))
+            ]
+        );
+        assert!(judged.policy_of_root(0).unwrap().display.ends_with("a/makguard.toml"));
+        assert!(report.roots[1].policy.as_deref().unwrap().ends_with("b/makguard.toml"));
+    }
+
+    #[test]
+    fn a_policy_outside_every_root_is_named_as_found() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            &dir.path().join("tree/autounattend.xml"),
+            &answer_file(&synthetic_mak()),
+        );
+        write(
+            &dir.path().join("makguard.toml"),
+            "[[allow]]\nrule = \"MG103\"\njustification = \"stale\"\n",
+        );
+        let paths = vec![dir.path().join("tree")];
+        let discovery = Discovery::with(None, None, dir.path().to_path_buf());
+        let workspace = Workspace::load(&paths, &discovery).unwrap();
+        let judged = workspace.scan_and_judge(&paths, &ScanRequest::default(), today());
+        let unused = judged
+            .report
+            .findings
+            .iter()
+            .find(|f| f.rule.code == "MG502")
+            .expect("MG502");
+        assert_eq!(unused.root, 1, "past the last root");
+        assert_eq!(unused.path.display, "makguard.toml");
+    }
+
+    #[test]
+    fn consecutive_paths_under_one_policy_are_one_run() {
+        let workspace = Workspace {
+            policies: vec![Policy::default(), Policy::default()],
+            path_policy: vec![Some(0), Some(0), None, Some(1), Some(0)],
+        };
+        assert_eq!(
+            workspace.runs(5),
+            vec![(Some(0), 0..2), (None, 2..3), (Some(1), 3..4), (Some(0), 4..5)]
+        );
+    }
+
+    #[test]
+    fn the_command_line_wins_over_the_policy_scan_settings() {
+        let mut policy = Policy::parse(
+            "[scan]\nsize_cap = 4096\ndeep = true\npkeyconfig = [\"k.xrm-ms\"]\nexclude = ['a\\b']\n",
+            "makguard.toml",
+            Path::new("/p"),
+        )
+        .unwrap();
+        policy.file = PathBuf::from("/p/makguard.toml");
+        let request = ScanRequest {
+            options: ScanOptions {
+                key_config_files: vec![PathBuf::from("cli.xrm-ms")],
+                ..ScanOptions::default()
+            },
+            size_cap: Some(100),
+        };
+        let options = Workspace::options_for(Some(&policy), &request);
+        assert_eq!(options.size_cap, 100);
+        assert!(options.deep);
+        assert_eq!(
+            options.key_config_files,
+            vec![PathBuf::from("cli.xrm-ms"), PathBuf::from("/p/k.xrm-ms")]
+        );
+        assert_eq!(options.exclude_globs, vec!["a/b".to_string()]);
+        let without_cli = Workspace::options_for(Some(&policy), &ScanRequest::default());
+        assert_eq!(without_cli.size_cap, 4096);
+        let no_policy = Workspace::options_for(None, &ScanRequest::default());
+        assert_eq!(no_policy.size_cap, makguard_scan::walk::DEFAULT_SIZE_CAP);
+        assert!(!no_policy.deep);
+    }
+
+    #[test]
+    fn a_named_policy_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let discovery = Discovery::with(
+            None,
+            Some(dir.path().join("missing.toml").into_os_string()),
+            dir.path().to_path_buf(),
+        );
+        let err = Workspace::load(&[dir.path().to_path_buf()], &discovery).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PolicyError::Missing {
+                    origin: "MAKGUARD_CONFIG",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

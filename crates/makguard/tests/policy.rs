@@ -575,3 +575,64 @@ fn a_wim_file_takes_the_policy_discovered_for_its_path() {
     );
     assert_eq!(report["summary"]["suppressed"], 4, "{report:#}");
 }
+
+/// pre-commit itself passes `deploy/...` file names from the repository root: the repository's
+/// own makguard.toml applies to them, with no `--config` in the hook.
+#[test]
+fn pre_commit_applies_the_repository_root_policy() {
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let venv_bin = checkout.join("target/test-venv/bin");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_makguard"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = std::env::join_paths(
+        [bin_dir, venv_bin.clone()]
+            .into_iter()
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let found = std::env::split_paths(&path).any(|dir| dir.join("pre-commit").is_file());
+    if !found && !makguard_testkit::require_tool("pre-commit") {
+        return;
+    }
+    if !makguard_testkit::require_tool("git") {
+        return;
+    }
+    let repo = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(repo.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q"]);
+    one_key_tree_under(repo.path(), "deploy/sources/autounattend.xml");
+    git(&["add", "."]);
+    let run = || {
+        let out = std::process::Command::new("pre-commit")
+            .args(["try-repo", checkout.to_str().unwrap(), "makguard-system", "--files"])
+            .arg("deploy/sources/autounattend.xml")
+            .current_dir(repo.path())
+            .env("PATH", &path)
+            .env("PRE_COMMIT_HOME", repo.path().join(".cache"))
+            .env_remove("MAKGUARD_CONFIG")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let (code, text) = run();
+    assert_eq!(code, Some(1), "without a policy the MAK fails the commit:\n{text}");
+    write_policy(repo.path(), &allow_first_mak("repository policy"));
+    git(&["add", "makguard.toml"]);
+    let (code, text) = run();
+    assert_eq!(code, Some(0), "the repository-root policy applies:\n{text}");
+    assert!(!text.contains(SYNTHETIC_MAK), "{text}");
+}

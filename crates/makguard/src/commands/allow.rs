@@ -48,7 +48,7 @@ pub fn run(args: &AllowArgs) -> anyhow::Result<u8> {
 
     let target = Discovery::new(args.config.as_deref())?.allow_target(&args.scan_path);
     let config = &target.file;
-    let display = config.display().to_string();
+    let display = target.display.clone();
     let existing = match std::fs::read_to_string(config) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
