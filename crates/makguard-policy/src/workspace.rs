@@ -269,11 +269,19 @@ impl<'w> JudgedScan<'w> {
         for (index, policy) in self.workspace.policies.iter().enumerate() {
             let root_policy = &self.root_policy;
             let governs = |root: usize| root_policy.get(root).copied().flatten() == Some(index);
+            // `[scan]` globs filter walked trees; a file named on the command line is always
+            // searched, so a glob matching nothing there says nothing about the glob.
+            let walked_a_tree = self
+                .report
+                .roots
+                .iter()
+                .enumerate()
+                .any(|(root, report)| governs(root) && !report.is_file);
             let application = Application {
                 policy,
                 home: &self.homes[index],
                 governs: &governs,
-                hits: Some(&hits[index]),
+                hits: walked_a_tree.then(|| &*hits[index]),
                 today,
             };
             own.extend(application.run(&mut self.report));
@@ -374,6 +382,21 @@ mod tests {
         );
         assert!(judged.policy_of_root(0).unwrap().display.ends_with("a/makguard.toml"));
         assert!(report.roots[1].policy.as_deref().unwrap().ends_with("b/makguard.toml"));
+    }
+
+    #[test]
+    fn globs_are_not_judged_by_a_scan_of_single_files() {
+        let roots = two_roots();
+        let workspace = load(&roots);
+        let file = vec![roots.paths[0].join("autounattend.xml")];
+        let workspace_for_file = Workspace {
+            path_policy: vec![Some(0)],
+            ..workspace
+        };
+        let judged = workspace_for_file.scan_and_judge(&file, &ScanRequest::default(), today());
+        let codes: Vec<&str> = judged.report.findings.iter().map(|f| f.rule.code).collect();
+        assert!(!codes.contains(&"MG503"), "{codes:?}");
+        assert!(codes.contains(&"MG101"), "{codes:?}");
     }
 
     #[test]
