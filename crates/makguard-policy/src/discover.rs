@@ -7,7 +7,7 @@
 //! goes on from the mount point's parent, for a WIM file from the WIM's folder.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::error::PolicyError;
 use crate::policy::POLICY_FILE_NAME;
@@ -96,8 +96,7 @@ impl Discovery {
         if let Some(forced) = self.forced() {
             return Some(forced);
         }
-        let absolute = self.cwd.join(path);
-        let absolute = std::fs::canonicalize(&absolute).unwrap_or(absolute);
+        let absolute = lexically_absolute(&self.cwd, path);
         let start = if absolute.is_dir() {
             absolute.as_path()
         } else {
@@ -132,6 +131,22 @@ impl Discovery {
     }
 }
 
+/// `path` made absolute against `cwd`, with `.` and `..` folded by name: the folders a user
+/// sees above the path they typed, even where a link in it points elsewhere.
+fn lexically_absolute(cwd: &Path, path: &Path) -> PathBuf {
+    let mut absolute = PathBuf::new();
+    for component in cwd.join(path).components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                absolute.pop();
+            }
+            other => absolute.push(other),
+        }
+    }
+    absolute
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +173,29 @@ mod tests {
         assert_eq!(found("other/unattend.xml"), found_in(""));
         let location = discovery.for_path(Path::new("deploy")).unwrap();
         assert!(location.file.is_absolute() && location.file.is_file(), "{location:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_and_dot_dot_are_followed_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        touch(&root.join("build/makguard.toml"));
+        touch(&root.join("store/image/Windows/x"));
+        std::os::unix::fs::symlink(root.join("store/image"), root.join("build/mnt")).unwrap();
+        let discovery = Discovery::with(None, None, root.to_path_buf());
+        for path in ["build/mnt", "store/../build/./mnt"] {
+            let found = discovery.for_path(Path::new(path)).map(|l| l.display);
+            assert_eq!(
+                found.as_deref(),
+                Some("build/makguard.toml"),
+                "{path}: the link's folder, not its target's"
+            );
+        }
+        assert_eq!(
+            lexically_absolute(Path::new("/a/b"), Path::new("../c/./d")),
+            PathBuf::from("/a/c/d")
+        );
     }
 
     #[test]
