@@ -54,6 +54,8 @@ pub struct RootReport {
     /// When the root is one image of an image file (a WIM) read directly: which one. `path`
     /// is then the image file, and findings' paths are inside the image.
     pub container: Option<ContainerImage>,
+    /// The policy file that applied to this root, as found or given (`None`: no policy).
+    pub policy: Option<String>,
 }
 
 /// One image of an image file, as the file's own metadata (the WIM's XML) describes it.

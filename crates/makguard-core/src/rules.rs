@@ -276,6 +276,14 @@ applies. Remove the key from the image, or renew the exception with a new justif
         summary: "A policy exception matches nothing"
         doc: "Stale exceptions hide future mistakes. Remove the entry from makguard.toml.";
 
+    POLICY_GLOB_UNMATCHED = "MG503" "policy-glob-unmatched" Warning fixable=false
+        summary: "A [scan] include or exclude glob in the policy matched no file or folder"
+        doc: "A glob that matches nothing does nothing, and usually means a typo or a path \
+written for another layout: an `exclude` that silently excludes nothing scans what you meant \
+to skip, an `include` that matches nothing leaves binary files unsearched. Globs are matched \
+case-insensitively against the path relative to the scanned root, with `\\` and `/` alike \
+as separators. Fix the glob, or remove it.";
+
     FILE_UNREADABLE = "MG901" "file-unreadable" Error fixable=false
         summary: "A file that may hold a key could not be read"
         doc: "makguard could not look inside it, so it cannot say the image is clean; the scan \

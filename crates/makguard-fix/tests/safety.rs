@@ -219,6 +219,7 @@ fn findings_resolve_against_their_own_root() {
         searched: Vec::new(),
         is_file: false,
         container: None,
+        policy: None,
     });
     let mut second_finding = report.findings[0].clone();
     second_finding.root = 1;

@@ -61,6 +61,8 @@ struct Root<'a> {
     source: Option<Source<'a>>,
     image: Option<Image<'a>>,
     files_searched: usize,
+    /// The policy file that applied to the root, as found or given; `null` for none.
+    policy: Option<&'a str>,
 }
 
 /// Which image of an image file the root is (roots of kind `image`).
@@ -242,6 +244,7 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
                 }),
                 image: root.image.as_ref().map(Image::new),
                 files_searched: root.searched.len(),
+                policy: root.policy.as_deref(),
             })
             .collect(),
         findings: report.findings.iter().map(|f| finding(f, options)).collect(),

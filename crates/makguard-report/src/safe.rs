@@ -86,6 +86,7 @@ fn root(report: &RootReport) -> RootReport {
         searched,
         is_file,
         container,
+        policy,
     } = report;
     RootReport {
         path: line(path),
@@ -93,6 +94,7 @@ fn root(report: &RootReport) -> RootReport {
         searched: searched.iter().map(|s| line(s)).collect(),
         is_file: *is_file,
         container: container.as_ref().map(container_image),
+        policy: opt_line(policy),
     }
 }
 

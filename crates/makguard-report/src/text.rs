@@ -198,6 +198,28 @@ fn write_detail(out: &mut String, options: &RenderOptions, finding: &Finding) {
     }
 }
 
+/// `policy: makguard.toml`, or with roots under different policies which applied where.
+fn policy_line(report: &ScanReport) -> Option<String> {
+    let policies: Vec<&str> = report
+        .roots
+        .iter()
+        .map(|r| r.policy.as_deref().unwrap_or("none"))
+        .collect();
+    if report.roots.iter().all(|r| r.policy.is_none()) {
+        return None;
+    }
+    if policies.windows(2).all(|pair| pair[0] == pair[1]) {
+        return Some(format!("policy: {}", policies[0]));
+    }
+    let each: Vec<String> = report
+        .roots
+        .iter()
+        .zip(&policies)
+        .map(|(root, policy)| format!("{policy} for {}", root.path))
+        .collect();
+    Some(format!("policies: {}", each.join("; ")))
+}
+
 fn write_summary(out: &mut String, report: &ScanReport, options: &RenderOptions) {
     let summary = &report.summary;
     let skipped: u64 = summary.skipped.values().sum();
@@ -230,6 +252,9 @@ fn write_summary(out: &mut String, report: &ScanReport, options: &RenderOptions)
         plural(notes, "note"),
         report.suppressed_count()
     );
+    if let Some(line) = policy_line(report) {
+        let _ = writeln!(out, "{line}");
+    }
 }
 
 fn write_verdict(out: &mut String, painter: &Painter, report: &ScanReport, options: &RenderOptions) {

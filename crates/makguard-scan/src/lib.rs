@@ -31,7 +31,7 @@ pub use fs_source::{FsSource, open_regular, read_regular};
 pub use kind::{FileKind, candidate_by_name, detect_kind, scan_file_bytes};
 pub use sniff::{ContainerKind, detect_container};
 pub use source::{Entry, EntryType, ImageSource, OpenedFile, ReadAt, SourceError, SourcePath};
-pub use walk::{ScanOptions, ScanProgress, scan_memory_file, scan_paths};
+pub use walk::{GlobHits, ScanOptions, ScanProgress, scan_memory_file, scan_paths};
 
 use makguard_core::text::LineIndex;
 use makguard_core::{Finding, FindingPath, KeyConfigIndex, KeyInfo, ProductKey, Rule, TextRange, classify_key};

@@ -110,6 +110,9 @@ pub struct ScanOptions {
     pub exclude_globs: Vec<String>,
     /// Counters to update for a progress display; this library prints nothing either way.
     pub progress: Option<Arc<ScanProgress>>,
+    /// Records which of `include_globs`/`exclude_globs` matched a path, so a caller can warn
+    /// about a pattern that matched nothing.
+    pub glob_hits: Option<Arc<GlobHits>>,
     /// `--index`: which images of a WIM file named on the command line to scan (1-based;
     /// empty: every image). WIMs found inside a tree are always scanned whole.
     pub wim_indexes: Vec<u32>,
@@ -135,6 +138,7 @@ impl Default for ScanOptions {
             include_globs: Vec::new(),
             exclude_globs: Vec::new(),
             progress: None,
+            glob_hits: None,
             wim_indexes: Vec::new(),
             wim_depth: 0,
             read_only: false,
@@ -171,19 +175,52 @@ fn build_glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
     GlobBuilder::new(pattern).case_insensitive(true).build()
 }
 
-fn build_glob_set(patterns: &[String]) -> Option<GlobSet> {
-    let mut builder = GlobSetBuilder::new();
-    let mut any = false;
-    for glob in patterns.iter().filter_map(|p| build_glob(p).ok()) {
-        builder.add(glob);
-        any = true;
+/// The `include_globs`/`exclude_globs` patterns that matched at least one path in a scan.
+#[derive(Debug, Default)]
+pub struct GlobHits {
+    matched: Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl GlobHits {
+    /// True when `pattern` (as given in the options) matched some file or folder.
+    pub fn matched(&self, pattern: &str) -> bool {
+        self.matched.lock().unwrap_or_else(|p| p.into_inner()).contains(pattern)
     }
-    if any { builder.build().ok() } else { None }
+
+    fn record(&self, pattern: &str) {
+        let mut matched = self.matched.lock().unwrap_or_else(|p| p.into_inner());
+        if !matched.contains(pattern) {
+            matched.insert(pattern.to_string());
+        }
+    }
+}
+
+/// A compiled pattern list that remembers, for [`GlobHits`], which pattern each glob came from.
+struct PatternSet {
+    set: GlobSet,
+    patterns: Vec<String>,
+}
+
+fn build_glob_set(patterns: &[String]) -> Option<PatternSet> {
+    let mut builder = GlobSetBuilder::new();
+    let mut compiled = Vec::new();
+    for (pattern, glob) in patterns.iter().filter_map(|p| Some((p, build_glob(p).ok()?))) {
+        builder.add(glob);
+        compiled.push(pattern.clone());
+    }
+    if compiled.is_empty() {
+        return None;
+    }
+    Some(PatternSet {
+        set: builder.build().ok()?,
+        patterns: compiled,
+    })
 }
 
 struct Filters {
-    include: Option<GlobSet>,
-    exclude: Option<GlobSet>,
+    include: Option<PatternSet>,
+    exclude: Option<PatternSet>,
+    hits: Option<Arc<GlobHits>>,
 }
 
 impl Filters {
@@ -191,15 +228,29 @@ impl Filters {
         Filters {
             include: build_glob_set(&options.include_globs),
             exclude: build_glob_set(&options.exclude_globs),
+            hits: options.glob_hits.clone(),
         }
     }
 
+    fn matches(&self, patterns: Option<&PatternSet>, rel: &str) -> bool {
+        let Some(patterns) = patterns else { return false };
+        if !patterns.set.is_match(rel) {
+            return false;
+        }
+        if let Some(hits) = &self.hits {
+            for index in patterns.set.matches(rel) {
+                hits.record(&patterns.patterns[index]);
+            }
+        }
+        true
+    }
+
     fn excluded(&self, rel: &str) -> bool {
-        self.exclude.as_ref().is_some_and(|set| set.is_match(rel))
+        self.matches(self.exclude.as_ref(), rel)
     }
 
     fn included(&self, rel: &str) -> bool {
-        self.include.as_ref().is_some_and(|set| set.is_match(rel))
+        self.matches(self.include.as_ref(), rel)
     }
 }
 

@@ -144,33 +144,7 @@ fn parse_output_spec(text: &str) -> Result<OutputSpec, String> {
     })
 }
 
-/// Parses `16777216`, `16MiB`, `16M`, `512KiB`, `1GiB`, `10MB` (decimal) and the like.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let trimmed = text.trim();
-    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
-    let (digits, unit) = trimmed.split_at(split);
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size (examples: 16777216, 16MiB, 512KiB, 1GiB)"))?;
-    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        other => {
-            return Err(format!(
-                "unknown size unit '{other}' (use B, KiB, MiB, GiB, KB, MB or GB)"
-            ));
-        }
-    };
-    number
-        .checked_mul(multiplier)
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("size '{text}' is out of range"))
-}
+pub use makguard_policy::parse_size;
 
 /// The options `scan` and `fix` share.
 #[derive(Debug, Args)]
@@ -238,7 +212,8 @@ pub struct ScanOpts {
     #[arg(long = "pkeyconfig", value_name = "FILE")]
     pub pkeyconfig: Vec<PathBuf>,
 
-    /// Policy file [default: makguard.toml in the first PATH if it is a directory, else beside it]
+    /// Policy file for every PATH; wins over MAKGUARD_CONFIG [default: for each PATH, the
+    /// nearest makguard.toml walking up from it, else the one in the working directory]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -377,9 +352,14 @@ pub struct AllowArgs {
     #[arg(long, value_name = "CODE|NAME")]
     pub rule: Option<String>,
 
-    /// Policy file to change (created if absent)
-    #[arg(long, value_name = "FILE", default_value = "makguard.toml")]
-    pub config: PathBuf,
+    /// The path the exception is for: the entry goes into the policy file a scan of PATH reads
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub scan_path: PathBuf,
+
+    /// Policy file to change (created if absent); wins over MAKGUARD_CONFIG [default: the
+    /// file a scan of PATH reads, else makguard.toml in the working directory]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -4,8 +4,6 @@
 
 mod cli;
 mod commands;
-mod config;
-mod date;
 mod output;
 mod progress;
 

@@ -102,6 +102,42 @@ fn policy_editions_choose_the_gvlk_for_the_image() {
     assert!(!out.all().contains(SYNTHETIC_MAK) && !log.contains(SYNTHETIC_MAK));
 }
 
+/// Each image root is fixed by its own policy's `[editions]`: the first root's choice does not
+/// leak into a second root whose policy has none.
+#[test]
+fn each_root_is_fixed_with_its_own_policys_editions() {
+    if !require_tool("hivexregedit") {
+        return;
+    }
+    let chosen = image_root("EnterpriseS");
+    let other = image_root("EnterpriseS");
+    std::fs::write(
+        chosen.path().join("makguard.toml"),
+        format!("[editions]\nEnterpriseS = \"{LTSC_GVLK}\"\n"),
+    )
+    .unwrap();
+    std::fs::write(other.path().join("makguard.toml"), "[severity]\nMG100 = \"note\"\n").unwrap();
+    let other_path = other.path().to_str().unwrap();
+    let out = run_in(chosen.path(), &["fix", "--format", "json", ".", other_path], "", &[]);
+    assert_eq!(
+        out.code,
+        1,
+        "the second root's MAK stays: its policy chooses nothing\n{}",
+        out.all()
+    );
+    let fixed = std::fs::read_to_string(answer_file_of(chosen.path())).unwrap();
+    assert!(fixed.contains(LTSC_GVLK) && !fixed.contains(SYNTHETIC_MAK), "{fixed}");
+    let untouched = std::fs::read_to_string(answer_file_of(other.path())).unwrap();
+    assert!(untouched.contains(SYNTHETIC_MAK), "{untouched}");
+    assert!(out.stderr.contains("cannot fix"), "{}", out.stderr);
+    let report = out.json();
+    assert_eq!(report["roots"][0]["policy"], "makguard.toml");
+    assert_eq!(
+        report["roots"][1]["policy"],
+        other.path().join("makguard.toml").to_str().unwrap()
+    );
+}
+
 #[test]
 fn key_uses_a_key_configuration_file() {
     let out = run(&[

@@ -112,6 +112,7 @@ pub fn report(root: &Path, image: Option<ImageInfo>, findings: Vec<Finding>) -> 
             searched: Vec::new(),
             is_file: root.is_file(),
             container: None,
+            policy: None,
         }],
         findings,
         ..ScanReport::default()

@@ -191,6 +191,7 @@ pub fn sample_report(image_root: &str) -> ScanReport {
                 ],
                 is_file: false,
                 container: None,
+                policy: None,
             },
             RootReport {
                 path: "answer-files/autounattend.xml".to_string(),
@@ -198,6 +199,7 @@ pub fn sample_report(image_root: &str) -> ScanReport {
                 searched: vec!["autounattend.xml".to_string()],
                 is_file: true,
                 container: None,
+                policy: None,
             },
         ],
         findings: vec![
@@ -233,6 +235,7 @@ pub fn clean_report() -> ScanReport {
             searched: vec!["unattend.xml".to_string()],
             is_file: false,
             container: None,
+            policy: None,
         }],
         findings: vec![gvlk],
         summary: ScanSummary {

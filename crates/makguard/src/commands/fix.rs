@@ -2,75 +2,14 @@
 //! finding, rewrites the files (or with `--dry-run` prints the masked diff), then scans again
 //! and exits by the post-fix scan, so a key no file edit can remove still fails the gate.
 
-use std::collections::BTreeMap;
-
 use anyhow::Context;
 use makguard_core::ExitStatus;
-use makguard_core::{ProductKey, ScanReport};
-use makguard_fix::{ApplyOptions, ChangeLog, ImageFiles, KeyChoice, apply_with_images, cleanup_stale_temp_files, plan};
+use makguard_fix::{ApplyOptions, ChangeLog, ImageFiles, KeyChoice, apply_with_images, cleanup_stale_temp_files};
 
 use crate::cli::FixArgs;
 use crate::commands::fix_wim::{WimImages, write_wims};
-use crate::commands::{edition_override, prepare_scan, scan_and_judge};
+use crate::commands::{prepare_scan, scan_and_judge};
 use crate::output::{diag, print_safe, report_and_exit, write_file};
-
-/// One line per fixable finding that could not be planned: where, which rule, and why.
-type UnfixableReason = String;
-
-/// Plans fixes. With `[editions]` overrides in the policy (and neither `--edition` nor
-/// `--gvlk`), each root is planned on its own with the override for its image's EditionID.
-fn plan_fixes(
-    report: &mut ScanReport,
-    choice: &KeyChoice,
-    overrides: &BTreeMap<String, ProductKey>,
-    policy_display: &str,
-) -> Vec<UnfixableReason> {
-    let describe = |report: &ScanReport, index: usize, reason: &str| {
-        report.findings.get(index).map_or_else(
-            || reason.to_string(),
-            |f| format!("{}:{} {}: {reason}", f.path, f.line.unwrap_or(0), f.rule.code),
-        )
-    };
-    let user_chose = choice.edition.is_some() || choice.gvlk.is_some();
-    if overrides.is_empty() || user_chose {
-        let unfixable = plan(report, choice);
-        return unfixable
-            .iter()
-            .map(|u| describe(report, u.finding, &u.reason))
-            .collect();
-    }
-    let mut reasons = Vec::new();
-    let all_findings = std::mem::take(&mut report.findings);
-    let mut by_root: BTreeMap<usize, Vec<_>> = BTreeMap::new();
-    for finding in all_findings {
-        by_root.entry(finding.root).or_default().push(finding);
-    }
-    for (root, findings) in by_root {
-        let override_entry = edition_override(report, root, overrides).map(|(name, key)| (name.clone(), key.clone()));
-        let mut root_choice = choice.clone();
-        if let Some((_, key)) = &override_entry {
-            root_choice.gvlk = Some(key.clone());
-        }
-        let mut sub = ScanReport {
-            findings,
-            ..report.clone()
-        };
-        let unfixable = plan(&mut sub, &root_choice);
-        reasons.extend(unfixable.iter().map(|u| describe(&sub, u.finding, &u.reason)));
-        if let Some((name, key)) = &override_entry {
-            for finding in &mut sub.findings {
-                if let Some(fix) = &mut finding.fix
-                    && fix.new_key == *key
-                {
-                    fix.chosen_by = format!("{policy_display} [editions] {name}");
-                }
-            }
-        }
-        report.findings.extend(sub.findings);
-    }
-    report.sort();
-    reasons
-}
 
 fn print_change_summary(log: &ChangeLog) {
     for file in &log.files {
@@ -119,13 +58,9 @@ pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
         }
     }
 
-    let mut report = scan_and_judge(&opts.paths, &prepared);
-    let unfixable = plan_fixes(
-        &mut report,
-        &choice,
-        &prepared.policy.editions,
-        &prepared.policy.display,
-    );
+    let mut judged = scan_and_judge(&opts.paths, &prepared);
+    let unfixable = judged.plan_fixes(&choice);
+    let mut report = judged.report;
     let options = ApplyOptions {
         dry_run: args.dry_run,
         backup_suffix: args.backup.clone(),
@@ -177,7 +112,7 @@ pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
             .collect(),
         None => opts.paths.clone(),
     };
-    let mut after = scan_and_judge(&rescan, &prepared);
+    let mut after = scan_and_judge(&rescan, &prepared).report;
     let code = report_and_exit(&mut after, opts)?;
     if log.has_write_failures() {
         // The run failed (a read-only mount, a full disk): not a verdict on the image.

@@ -1,6 +1,7 @@
-//! One module per subcommand. `scan` and `fix` share the preparation of a scan (policy file,
+//! One module per subcommand. `scan` and `fix` share the preparation of a scan (policy files,
 //! options, path checks) through [`prepare_scan`], and the scan itself, with the same
-//! judgements, through [`scan_and_judge`]: whatever `fix` would change, `scan` reports first.
+//! judgements (makguard-policy's), through [`scan_and_judge`]: whatever `fix` would change,
+//! `scan` reports first.
 
 pub mod allow;
 pub mod docs;
@@ -10,104 +11,62 @@ pub mod key;
 pub mod rules;
 pub mod scan;
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use makguard_policy::{CivilDate, Discovery, JudgedScan, ScanRequest, Workspace};
+use makguard_scan::ScanOptions;
 
 use crate::cli::ScanOpts;
-use crate::config::{self, Policy};
-use crate::date::CivilDate;
 use crate::progress::with_progress;
-use makguard_core::{ProductKey, ScanReport};
-use makguard_fix::edition_mismatches;
-use makguard_scan::{ScanOptions, scan_paths};
 
-/// Everything a scan needs, resolved from the command line and the policy file.
+/// Everything a scan needs, resolved from the command line and the policy files.
 pub struct PreparedScan {
-    pub policy: Policy,
-    pub options: ScanOptions,
+    pub workspace: Workspace,
+    pub request: ScanRequest,
     pub today: CivilDate,
 }
 
-/// Checks the paths, loads the policy (command-line options win over it) and builds the
-/// scan options. Every failure here is a usage or configuration error (exit 2).
+/// Checks the paths, finds and loads each path's policy and builds the scan request
+/// (command-line options win over a policy). Every failure here is a usage or configuration
+/// error (exit 2).
 pub fn prepare_scan(opts: &ScanOpts) -> anyhow::Result<PreparedScan> {
     crate::output::check_outputs(&opts.formats)?;
     for path in opts.paths.iter().filter(|path| path.as_os_str() != "-") {
         std::fs::symlink_metadata(path).with_context(|| format!("cannot scan {}", path.display()))?;
     }
-    let policy = match config::locate(opts.config.as_deref(), &opts.paths) {
-        Some(location) => {
-            if !location.file.is_file() {
-                bail!("the policy file {} does not exist", location.file.display());
-            }
-            Policy::load(&location)?
-        }
-        None => Policy::default(),
-    };
-    let mut key_config_files: Vec<PathBuf> = opts.pkeyconfig.clone();
-    key_config_files.extend(policy.scan.pkeyconfig.iter().cloned());
-    for file in &key_config_files {
-        match std::fs::metadata(file) {
-            Ok(meta) if meta.is_file() => {}
-            Ok(_) => bail!(
-                "the key-configuration file {} is not a regular file (a FIFO, device or folder); it was not read",
-                file.display()
-            ),
-            Err(_) => bail!("the key-configuration file {} does not exist", file.display()),
-        }
-    }
+    let discovery = Discovery::new(opts.config.as_deref())?;
+    let workspace = Workspace::load(&opts.paths, &discovery)?;
+    workspace.check_key_config_files(&opts.pkeyconfig)?;
     let options = ScanOptions {
-        deep: opts.deep || policy.scan.deep.unwrap_or(false),
-        size_cap: opts
-            .size_cap
-            .or(policy.scan.size_cap)
-            .unwrap_or(makguard_scan::walk::DEFAULT_SIZE_CAP),
+        deep: opts.deep,
         jobs: opts.jobs.map(usize::from),
         allow_incomplete: opts.allow_incomplete,
-        key_config_files,
-        include_globs: policy.scan.include.clone(),
-        exclude_globs: policy.scan.exclude.clone(),
+        key_config_files: opts.pkeyconfig.clone(),
         progress: (!opts.no_progress && !opts.quiet && std::io::stderr().is_terminal())
             .then(|| Arc::new(makguard_scan::ScanProgress::default())),
         wim_indexes: opts.wim_indexes.clone(),
-        wim_depth: 0,
-        read_only: false,
+        ..ScanOptions::default()
+    };
+    let request = ScanRequest {
+        options,
+        size_cap: opts.size_cap,
     };
     let today = CivilDate::today().map_err(anyhow::Error::msg)?;
-    Ok(PreparedScan { policy, options, today })
+    Ok(PreparedScan {
+        workspace,
+        request,
+        today,
+    })
 }
 
-/// The `[editions]` override for the image of scan root `root`, if the policy has one.
-pub fn edition_override<'a>(
-    report: &ScanReport,
-    root: usize,
-    overrides: &'a BTreeMap<String, ProductKey>,
-) -> Option<(&'a String, &'a ProductKey)> {
-    let edition = report.roots.get(root)?.image.as_ref()?.edition_id.as_deref()?;
-    overrides.iter().find(|(name, _)| name.eq_ignore_ascii_case(edition))
-}
-
-/// The scan both `scan` and `fix` run: scan, add the edition-mismatch findings (MG401) for
-/// GVLKs in an image's own tree, then apply the policy. A GVLK that is the policy's
-/// `[editions]` choice for the image is what the organisation wants, not a mismatch.
-pub fn scan_and_judge(paths: &[PathBuf], prepared: &PreparedScan) -> ScanReport {
-    let mut report = with_progress(prepared.options.progress.clone(), "scanning", || {
-        scan_paths(paths, &prepared.options)
-    });
-    let overrides = &prepared.policy.editions;
-    let mismatches: Vec<_> = edition_mismatches(&report)
-        .into_iter()
-        .filter(|finding| {
-            let chosen = edition_override(&report, finding.root, overrides).map(|(_, key)| key);
-            chosen.is_none() || chosen != finding.key.as_ref().map(|info| &info.key)
-        })
-        .collect();
-    report.findings.extend(mismatches);
-    report.sort();
-    prepared.policy.apply(&mut report, prepared.today);
-    report
+/// The scan both `scan` and `fix` run: each path scanned and judged by its own policy.
+pub fn scan_and_judge<'w>(paths: &[PathBuf], prepared: &'w PreparedScan) -> JudgedScan<'w> {
+    with_progress(prepared.request.options.progress.clone(), "scanning", || {
+        prepared
+            .workspace
+            .scan_and_judge(paths, &prepared.request, prepared.today)
+    })
 }

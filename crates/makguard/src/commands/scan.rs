@@ -5,6 +5,7 @@ use std::io::Read;
 
 use anyhow::bail;
 use makguard_core::{FindingPath, ScanReport};
+use makguard_policy::Workspace;
 
 use crate::cli::{ScanArgs, ScanOpts};
 use crate::commands::{prepare_scan, scan_and_judge};
@@ -22,7 +23,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
         bail!("--stdin-filename names standard input: give `-` as the PATH to scan it");
     }
     let prepared = prepare_scan(opts)?;
-    let mut report = scan_and_judge(&opts.paths, &prepared);
+    let mut report = scan_and_judge(&opts.paths, &prepared).report;
     report_and_exit(&mut report, opts)
 }
 
@@ -31,8 +32,10 @@ fn run_on_stdin(opts: &ScanOpts) -> anyhow::Result<u8> {
     if opts.paths.len() != 1 {
         bail!("`-` (standard input) must be the only PATH to scan");
     }
-    let mut prepared = prepare_scan(opts)?;
-    prepared.options.progress = None;
+    let prepared = prepare_scan(opts)?;
+    let policy = prepared.workspace.policy_for_path(0);
+    let mut options = Workspace::options_for(policy, &prepared.request);
+    options.progress = None;
     let name = opts.stdin_filename.as_deref().unwrap_or(STDIN_NAME);
     let mut bytes = Vec::new();
     // A closed standard input reads as empty: either way nothing was scanned, which must not pass.
@@ -44,11 +47,11 @@ fn run_on_stdin(opts: &ScanOpts) -> anyhow::Result<u8> {
                 "standard input is empty or closed, so nothing was scanned",
             ),
         ),
-        Ok(_) => makguard_scan::scan_memory_file(name, bytes, &prepared.options),
+        Ok(_) => makguard_scan::scan_memory_file(name, bytes, &options),
         Err(error) => unreadable_stdin(name, &error),
     };
     report.sort();
-    prepared.policy.apply(&mut report, prepared.today);
+    let mut report = prepared.workspace.judge_report(report, prepared.today).report;
     report_and_exit(&mut report, opts)
 }
 

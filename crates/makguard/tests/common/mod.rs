@@ -34,6 +34,7 @@ pub fn run_in(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> O
         .args(args)
         .current_dir(dir)
         .env_remove("MAKGUARD_TODAY")
+        .env_remove("MAKGUARD_CONFIG")
         .env("NO_COLOR", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -1,42 +1,28 @@
-//! The policy file `makguard.toml`: finding it, parsing it strictly (unknown keys are errors
-//! that name file, line and column), and applying it to a scan report: severity overrides,
-//! justified exceptions (`[[allow]]`) with expiry, and the scan and edition settings.
+//! The policy file `makguard.toml` parsed strictly (unknown keys are errors that name file,
+//! line and column) into a [`Policy`]: severity overrides, justified exceptions (`[[allow]]`)
+//! with expiry, and the scan and edition settings.
 //!
 //! docs/policy.md is the reference for the format; keep the two in step.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobBuilder, GlobMatcher};
+use globset::GlobMatcher;
 use makguard_core::rules::{self, Rule};
 use makguard_core::text::LineIndex;
-use makguard_core::{Finding, FindingPath, ProductKey, ScanReport, Severity, Suppression};
+use makguard_core::{Finding, ProductKey, Severity};
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::date::CivilDate;
+use crate::discover::PolicyLocation;
+use crate::error::ConfigError;
+use crate::glob;
+use crate::size::parse_size;
 
 /// The policy file's conventional name.
 pub const POLICY_FILE_NAME: &str = "makguard.toml";
-
-/// A configuration error: where it is and what is wrong. Exit code 2.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub file: String,
-    pub line: u32,
-    pub column: u32,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,7 +76,7 @@ pub struct AllowEntry {
 }
 
 impl AllowEntry {
-    fn matches(&self, finding: &Finding) -> bool {
+    pub(crate) fn matches(&self, finding: &Finding) -> bool {
         if let Some(fingerprint) = &self.fingerprint {
             match &finding.key {
                 Some(key) if key.key.fingerprint() == *fingerprint => {}
@@ -110,7 +96,7 @@ impl AllowEntry {
         true
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some(fingerprint) = &self.fingerprint {
             parts.push(format!("fingerprint {fingerprint}"));
@@ -125,11 +111,22 @@ impl AllowEntry {
     }
 }
 
+/// A `[scan]` include or exclude glob, with where the policy wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyGlob {
+    /// As the policy wrote it (quoted in messages).
+    pub written: String,
+    /// As the scanner matches it ([`glob::normalize`]).
+    pub pattern: String,
+    pub line: u32,
+    pub column: u32,
+}
+
 /// The `[scan]` table.
 #[derive(Debug, Clone, Default)]
 pub struct ScanSettings {
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
+    pub include: Vec<PolicyGlob>,
+    pub exclude: Vec<PolicyGlob>,
     pub size_cap: Option<u64>,
     pub deep: Option<bool>,
     /// Resolved against the policy file's directory.
@@ -139,10 +136,10 @@ pub struct ScanSettings {
 /// A parsed, validated policy file.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
-    /// How findings name the file (e.g. `makguard.toml`, relative to scan root `root`).
+    /// The file as found or given (a path usable from the working directory).
+    pub file: PathBuf,
+    /// How messages name the file.
     pub display: String,
-    /// The scan root the file lies in; `None` when it lies outside every root.
-    pub root: Option<usize>,
     pub allow: Vec<AllowEntry>,
     /// Rule code → new severity, `None` for `off`.
     pub severity: BTreeMap<&'static str, Option<Severity>>,
@@ -169,12 +166,6 @@ impl PolicyParser<'_> {
     }
 }
 
-/// Globs are matched as the scanner matches `[scan]` globs: case-insensitively (Windows paths
-/// are), against the `/`-separated path relative to the scanned root.
-fn path_glob(pattern: &str) -> Result<Glob, globset::Error> {
-    GlobBuilder::new(pattern).case_insensitive(true).build()
-}
-
 /// True for `sha256:` followed by 64 lower-case hex digits (the fingerprint contract).
 pub fn is_fingerprint(text: &str) -> bool {
     text.strip_prefix("sha256:")
@@ -188,22 +179,26 @@ fn is_protected(rule: &Rule) -> bool {
 }
 
 impl Policy {
-    /// Reads and validates the policy at `location`. Errors name the file as found.
+    /// Reads and validates the policy at `location`. Errors name the file as found or given.
     pub fn load(location: &PolicyLocation) -> Result<Policy, ConfigError> {
         let path = &location.file;
         let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
-            file: path.display().to_string(),
+            file: location.display.clone(),
             line: 0,
             column: 0,
             message: format!("cannot read the policy file: {err}"),
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
-        let mut policy = Policy::parse(&text, &location.display, base).map_err(|mut err| {
-            err.file = path.display().to_string();
-            err
-        })?;
-        policy.root = location.root;
+        let mut policy = Policy::parse(&text, &location.display, base)?;
+        policy.file = path.clone();
         Ok(policy)
+    }
+
+    /// The `[editions]` choice for an image whose EditionID is `edition` (any case).
+    pub fn edition_choice(&self, edition: &str) -> Option<(&String, &ProductKey)> {
+        self.editions
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(edition))
     }
 
     /// Parses policy text; relative `pkeyconfig` paths resolve against `base_dir`.
@@ -218,6 +213,7 @@ impl Policy {
             parser.error(span, err.message().trim().to_string())
         })?;
         let mut policy = Policy {
+            file: PathBuf::from(display),
             display: display.to_string(),
             ..Policy::default()
         };
@@ -275,76 +271,6 @@ impl Policy {
         }
         Ok(policy)
     }
-
-    /// Applies severity overrides and exceptions to `report`, adding MG501 for expired entries
-    /// and MG502 for entries that match nothing. `today` decides expiry.
-    pub fn apply(&self, report: &mut ScanReport, today: CivilDate) {
-        report
-            .findings
-            .retain_mut(|finding| match self.severity.get(finding.rule.code) {
-                Some(None) => false,
-                Some(Some(severity)) => {
-                    finding.severity = *severity;
-                    true
-                }
-                None => true,
-            });
-        let mut policy_findings = Vec::new();
-        for entry in &self.allow {
-            let origin = format!("{}:{}", self.display, entry.line);
-            if let Some(expires) = entry.expires
-                && today > expires
-            {
-                policy_findings.push(self.policy_finding(
-                    &rules::ALLOW_EXPIRED,
-                    entry,
-                    format!(
-                        "exception ({}) expired on {expires} and no longer applies; justification was: {}",
-                        entry.describe(),
-                        entry.justification
-                    ),
-                    report.roots.len(),
-                ));
-                continue;
-            }
-            let mut used = false;
-            for finding in report.findings.iter_mut().filter(|f| entry.matches(f)) {
-                used = true;
-                if finding.suppressed.is_none() {
-                    finding.suppressed = Some(Suppression {
-                        justification: entry.justification.clone(),
-                        origin: origin.clone(),
-                    });
-                }
-            }
-            if !used {
-                policy_findings.push(self.policy_finding(
-                    &rules::ALLOW_UNUSED,
-                    entry,
-                    format!("exception ({}) matches no finding; remove it", entry.describe()),
-                    report.roots.len(),
-                ));
-            }
-        }
-        for mut finding in policy_findings {
-            match self.severity.get(finding.rule.code) {
-                Some(None) => continue,
-                Some(Some(severity)) => finding.severity = *severity,
-                None => {}
-            }
-            report.findings.push(finding);
-        }
-        report.sort();
-    }
-
-    fn policy_finding(&self, rule: &'static Rule, entry: &AllowEntry, message: String, roots: usize) -> Finding {
-        let mut finding = Finding::new(rule, FindingPath::new(self.display.clone()), message);
-        // Outside every root, an index past the last root makes reports print the path as is.
-        finding.root = self.root.unwrap_or(roots);
-        finding.line = Some(entry.line);
-        finding.column = Some(entry.column);
-        finding
-    }
 }
 
 fn parse_allow(parser: &PolicyParser<'_>, entry: Spanned<RawAllow>) -> Result<AllowEntry, ConfigError> {
@@ -374,7 +300,7 @@ fn parse_allow(parser: &PolicyParser<'_>, entry: Spanned<RawAllow>) -> Result<Al
     };
     let (path_glob, path_matcher) = match raw.path {
         Some(glob) => {
-            let matcher = path_glob(glob.get_ref())
+            let matcher = glob::compile(glob.get_ref())
                 .map_err(|err| parser.error(glob.span(), format!("invalid path glob: {}", err.kind())))?
                 .compile_matcher();
             (Some(glob.into_inner()), Some(matcher))
@@ -417,12 +343,19 @@ fn parse_date_value(parser: &PolicyParser<'_>, value: &Spanned<toml::Value>) -> 
 }
 
 fn parse_scan(parser: &PolicyParser<'_>, raw: RawScan, base_dir: &Path) -> Result<ScanSettings, ConfigError> {
-    let globs = |list: Vec<Spanned<String>>| -> Result<Vec<String>, ConfigError> {
+    let globs = |list: Vec<Spanned<String>>| -> Result<Vec<PolicyGlob>, ConfigError> {
         list.into_iter()
-            .map(|glob| {
-                path_glob(glob.get_ref())
-                    .map_err(|err| parser.error(glob.span(), format!("invalid glob: {}", err.kind())))?;
-                Ok(glob.into_inner())
+            .map(|written| {
+                glob::compile(written.get_ref())
+                    .map_err(|err| parser.error(written.span(), format!("invalid glob: {}", err.kind())))?;
+                let (line, column) = parser.index.line_col(parser.text, written.span().start);
+                let written = written.into_inner();
+                Ok(PolicyGlob {
+                    pattern: glob::normalize(&written),
+                    written,
+                    line,
+                    column,
+                })
             })
             .collect()
     };
@@ -432,7 +365,7 @@ fn parse_scan(parser: &PolicyParser<'_>, raw: RawScan, base_dir: &Path) -> Resul
             let bad = |why: String| parser.error(value.span(), format!("size_cap: {why}"));
             Some(match value.get_ref() {
                 toml::Value::Integer(n) if *n > 0 => u64::try_from(*n).map_err(|e| bad(e.to_string()))?,
-                toml::Value::String(text) => crate::cli::parse_size(text).map_err(bad)?,
+                toml::Value::String(text) => parse_size(text).map_err(bad)?,
                 _ => {
                     return Err(bad(
                         "expected a positive number of bytes or a size such as \"16MiB\"".into()
@@ -451,66 +384,6 @@ fn parse_scan(parser: &PolicyParser<'_>, raw: RawScan, base_dir: &Path) -> Resul
             .into_iter()
             .map(|p| base_dir.join(p.into_inner()))
             .collect(),
-    })
-}
-
-/// Where the policy file for a scan is and how findings name it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyLocation {
-    pub file: PathBuf,
-    /// The path findings carry: relative to scan root `root` when the file lies inside it,
-    /// else the path as found or given.
-    pub display: String,
-    pub root: Option<usize>,
-}
-
-/// The policy file for a scan of `paths`: `--config` when given (it must exist), else
-/// `makguard.toml` in the first path if it is a directory, or beside it if it is a file.
-pub fn locate(explicit: Option<&Path>, paths: &[PathBuf]) -> Option<PolicyLocation> {
-    let first = paths.first();
-    let first_dir = first.filter(|p| p.is_dir());
-    if let Some(file) = explicit {
-        let inside = first_dir.and_then(|dir| {
-            let dir = std::fs::canonicalize(dir).ok()?;
-            let file = std::fs::canonicalize(file).ok()?;
-            let relative = file.strip_prefix(&dir).ok()?;
-            let parts: Vec<String> = relative
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            Some(parts.join("/"))
-        });
-        return Some(match inside {
-            Some(relative) => PolicyLocation {
-                file: file.to_path_buf(),
-                display: relative,
-                root: Some(0),
-            },
-            None => PolicyLocation {
-                file: file.to_path_buf(),
-                display: file.display().to_string(),
-                root: None,
-            },
-        });
-    }
-    if let Some(dir) = first_dir {
-        let file = dir.join(POLICY_FILE_NAME);
-        return file.is_file().then(|| PolicyLocation {
-            file,
-            display: POLICY_FILE_NAME.to_string(),
-            root: Some(0),
-        });
-    }
-    let parent = first?.parent().map(Path::to_path_buf).unwrap_or_default();
-    let file = if parent.as_os_str().is_empty() {
-        PathBuf::from(POLICY_FILE_NAME)
-    } else {
-        parent.join(POLICY_FILE_NAME)
-    };
-    file.is_file().then(|| PolicyLocation {
-        display: file.display().to_string(),
-        file,
-        root: None,
     })
 }
 
@@ -618,16 +491,17 @@ mod tests {
     }
 
     #[test]
-    fn globs_match_like_the_scanner() {
-        let glob = path_glob("sources/*.xml").unwrap().compile_matcher();
-        assert!(glob.is_match("sources/unattend.xml"));
-        assert!(glob.is_match("Sources/Unattend.XML"));
-        assert!(!glob.is_match("other/unattend.xml"));
-        assert!(
-            path_glob("**/unattend.xml")
-                .unwrap()
-                .compile_matcher()
-                .is_match("a/b/unattend.xml")
-        );
+    fn globs_accept_backslashes_and_keep_what_was_written() {
+        let policy = parse(
+            "[scan]\nexclude = ['Windows\\WinSxS\\**']\n\n[[allow]]\npath = 'Sources\\*.xml'\njustification = 'j'\n",
+        )
+        .unwrap();
+        let exclude = &policy.scan.exclude[0];
+        assert_eq!(exclude.written, "Windows\\WinSxS\\**");
+        assert_eq!(exclude.pattern, "Windows/WinSxS/**");
+        assert_eq!((exclude.line, exclude.column), (2, 12));
+        let matcher = policy.allow[0].path_matcher.as_ref().unwrap();
+        assert!(matcher.is_match("sources/unattend.xml"));
+        assert!(!matcher.is_match("other/unattend.xml"));
     }
 }
