@@ -20,7 +20,10 @@ use std::str::FromStr;
 
 use makguard_core::{ExitStatus, Finding, RootReport, ScanReport, Severity};
 
-pub use github::{escape_data as github_escape_data, escape_property as github_escape_property};
+pub use github::{
+    ANNOTATIONS_PER_LEVEL as GITHUB_ANNOTATIONS_PER_LEVEL, escape_data as github_escape_data,
+    escape_property as github_escape_property,
+};
 pub use markdown::{MAX_TABLE_ROWS as MARKDOWN_MAX_TABLE_ROWS, escape_cell as markdown_escape_cell};
 pub use sarif::SarifLimits;
 
@@ -157,6 +160,13 @@ pub fn render(format: Format, report: &ScanReport, options: &RenderOptions) -> S
         Format::Markdown => markdown::render(report, options),
     };
     safe::finish(format, document, options)
+}
+
+/// The Markdown the `github` format adds to `$GITHUB_STEP_SUMMARY`: every annotation level's
+/// count, how many GitHub shows ([`GITHUB_ANNOTATIONS_PER_LEVEL`]) and the verdict. Writing
+/// it is the CLI's job, as for every document.
+pub fn render_github_step_summary(report: &ScanReport, options: &RenderOptions) -> String {
+    safe::finish(Format::Markdown, github::step_summary(report, options), options)
 }
 
 /// The outcome a report implies, with the words every format uses for it.

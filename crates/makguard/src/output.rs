@@ -15,7 +15,7 @@ use makguard_core::{ScanReport, Severity};
 use makguard_report::safe::escape_controls;
 
 use crate::cli::{ColorChoice, OutputSpec};
-use makguard_report::{Format, RenderOptions, render};
+use makguard_report::{Format, RenderOptions, render, render_github_step_summary};
 
 /// Rejects output lists that would interleave two reports on standard output; checked before
 /// scanning so a usage error costs nothing.
@@ -28,13 +28,27 @@ pub fn check_outputs(outputs: &[OutputSpec]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Renders `report` once per output and writes each.
+/// Renders `report` once per output and writes each, recording the exit code `report` implies.
 pub fn write_reports(
     report: &ScanReport,
     outputs: &[OutputSpec],
     color: ColorChoice,
     show_keys: bool,
     fail_on: Severity,
+) -> anyhow::Result<()> {
+    let exit_code = report.exit_status(fail_on) as u8;
+    write_reports_with_exit_code(report, outputs, color, show_keys, fail_on, exit_code)
+}
+
+/// As [`write_reports`], with the exit code the process will end with (SARIF records it). The
+/// `github` format also appends its annotation counts to `$GITHUB_STEP_SUMMARY` when set.
+pub fn write_reports_with_exit_code(
+    report: &ScanReport,
+    outputs: &[OutputSpec],
+    color: ColorChoice,
+    show_keys: bool,
+    fail_on: Severity,
+    exit_code: u8,
 ) -> anyhow::Result<()> {
     let default = [OutputSpec {
         format: Format::Text,
@@ -53,9 +67,13 @@ pub fn write_reports(
         let options = RenderOptions {
             color: colored,
             show_keys,
-            tool_version: env!("CARGO_PKG_VERSION"),
             fail_on,
+            exit_code: Some(i32::from(exit_code)),
+            ..RenderOptions::new(env!("CARGO_PKG_VERSION"))
         };
+        if output.format == Format::Github {
+            append_step_summary(&render_github_step_summary(report, &options))?;
+        }
         let mut rendered = render(output.format, report, &options);
         if !rendered.is_empty() && !rendered.ends_with('\n') {
             rendered.push('\n');
@@ -73,6 +91,20 @@ pub fn write_reports(
         }
     }
     Ok(())
+}
+
+/// Appends to the file `GITHUB_STEP_SUMMARY` names, if set (GitHub Actions sets it per step).
+fn append_step_summary(markdown: &str) -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot open GITHUB_STEP_SUMMARY {}", Path::new(&path).display()))?;
+    file.write_all(markdown.as_bytes())
+        .with_context(|| format!("cannot write GITHUB_STEP_SUMMARY {}", Path::new(&path).display()))
 }
 
 /// `text` as makguard may print it: every non-GVLK key masked (the one masking step), then

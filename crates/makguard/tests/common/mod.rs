@@ -34,6 +34,8 @@ pub fn run_in(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> O
         .args(args)
         .current_dir(dir)
         .env_remove("MAKGUARD_TODAY")
+        // Under GitHub Actions, the `github` format would append to the job's real summary.
+        .env_remove("GITHUB_STEP_SUMMARY")
         .env("NO_COLOR", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
