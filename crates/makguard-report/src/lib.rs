@@ -22,8 +22,12 @@ use std::str::FromStr;
 
 use makguard_core::{ExitStatus, Finding, RootReport, ScanReport, Severity};
 
-pub use github::{escape_data as github_escape_data, escape_property as github_escape_property};
+pub use github::{
+    ANNOTATIONS_PER_LEVEL as GITHUB_ANNOTATIONS_PER_LEVEL, escape_data as github_escape_data,
+    escape_property as github_escape_property,
+};
 pub use markdown::{MAX_TABLE_ROWS as MARKDOWN_MAX_TABLE_ROWS, escape_cell as markdown_escape_cell};
+pub use sarif::SarifLimits;
 
 /// The tool name in every format.
 pub const TOOL_NAME: &str = "makguard";
@@ -48,13 +52,19 @@ pub struct RenderOptions {
     pub show_keys: bool,
     /// makguard's version, e.g. `env!("CARGO_PKG_VERSION")` of the CLI.
     pub tool_version: &'static str,
-    /// `--fail-on`: the severity at or above which the scan fails (the verdict shown).
+    /// `--fail-on`: the severity at or above which the scan fails (the verdict shown). At
+    /// `note`, SARIF also carries note-level findings.
     pub fail_on: Severity,
     /// How much the text format shows (`-q`, default, `--detail full` / `-v`).
     pub detail: TextDetail,
     /// List note-severity findings in the text format (`-v`); they are always counted, and
     /// listed anyway under `--fail-on note`. Other formats always carry them.
     pub show_notes: bool,
+    /// The exit code the process ends with, computed before rendering (SARIF
+    /// `invocations[0].exitCode`). `None`: the code the report implies at `fail_on`.
+    pub exit_code: Option<i32>,
+    /// What one SARIF document may hold; GitHub code scanning's limits by default.
+    pub sarif_limits: SarifLimits,
 }
 
 /// How much of each finding the text format shows.
@@ -70,7 +80,7 @@ pub enum TextDetail {
 }
 
 impl RenderOptions {
-    /// No colour, keys masked, failing on errors.
+    /// No colour, keys masked, failing on errors, GitHub's SARIF limits.
     pub fn new(tool_version: &'static str) -> RenderOptions {
         RenderOptions {
             color: false,
@@ -79,6 +89,8 @@ impl RenderOptions {
             fail_on: Severity::Error,
             detail: TextDetail::Concise,
             show_notes: false,
+            exit_code: None,
+            sarif_limits: SarifLimits::GITHUB,
         }
     }
 }
@@ -175,6 +187,13 @@ pub fn render(format: Format, report: &ScanReport, options: &RenderOptions) -> S
     safe::finish(format, document, options)
 }
 
+/// The Markdown the `github` format adds to `$GITHUB_STEP_SUMMARY`: every annotation level's
+/// count, how many GitHub shows ([`GITHUB_ANNOTATIONS_PER_LEVEL`]) and the verdict. Writing
+/// it is the CLI's job, as for every document.
+pub fn render_github_step_summary(report: &ScanReport, options: &RenderOptions) -> String {
+    safe::finish(Format::Markdown, github::step_summary(report, options), options)
+}
+
 /// The outcome a report implies, with the words every format uses for it.
 pub(crate) struct Verdict {
     pub status: ExitStatus,
@@ -251,8 +270,18 @@ pub(crate) fn root_of<'a>(report: &'a ScanReport, finding: &Finding) -> Option<&
 }
 
 /// A root as given, `/`-separated, without `./` prefixes or a trailing `/`; empty for `.`.
+/// A Windows verbatim path is read as the path it names: `\\?\C:\x` as `C:/x`, and
+/// `\\?\UNC\server\share` as the UNC path `//server/share`.
 pub(crate) fn normalise_root(root: &str) -> String {
     let mut path = root.replace('\\', "/");
+    for verbatim in ["//?/", "//./"] {
+        if let Some(rest) = path.strip_prefix(verbatim) {
+            path = match rest.get(..4) {
+                Some(unc) if unc.eq_ignore_ascii_case("UNC/") => format!("//{}", &rest[4..]),
+                _ => rest.to_string(),
+            };
+        }
+    }
     while let Some(rest) = path.strip_prefix("./") {
         path = rest.to_string();
     }
@@ -360,5 +389,16 @@ mod tests {
         assert_eq!(join_root("", "a.xml"), "a.xml");
         assert_eq!(join_root("img", "a.xml"), "img/a.xml");
         assert!(is_absolute("/mnt") && is_absolute("C:/x") && !is_absolute("img/x"));
+    }
+
+    #[test]
+    fn windows_verbatim_and_unc_roots_normalise_to_the_paths_they_name() {
+        assert_eq!(normalise_root(r"\\?\C:\Mount\Win 11\"), "C:/Mount/Win 11");
+        assert_eq!(normalise_root(r"\\?\C:\"), "C:/");
+        assert_eq!(normalise_root(r"\\?\UNC\server\share\img"), "//server/share/img");
+        assert_eq!(normalise_root(r"\\?\unc\server\share"), "//server/share");
+        assert_eq!(normalise_root(r"\\.\D:\img"), "D:/img");
+        assert_eq!(normalise_root(r"\\server\share\img\"), "//server/share/img");
+        assert!(is_absolute(&normalise_root(r"\\?\UNC\server\share")));
     }
 }

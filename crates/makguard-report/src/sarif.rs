@@ -6,8 +6,19 @@
 //! `partialFingerprints.primaryLocationLineHash` built from the rule, the path and the key's
 //! fingerprint, so an alert survives edits that only move lines. Keys appear only masked,
 //! whatever `--show-keys` says: SARIF ends up in CI systems.
+//!
+//! Shaped for GitHub code scanning too: each rule carries a `security-severity`
+//! ([`security_severity`]); note-level findings ("this GVLK is fine") are left out unless
+//! `--fail-on note`, as GitHub opens an alert for every result it is given; the results are
+//! capped to GitHub's upload limits ([`SarifLimits`]), most severe first, with a notification
+//! saying how many were left out; and `invocations[0]` carries the exit code and one
+//! notification per finding that made the scan incomplete.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 
 use makguard_core::rules::{self, Rule};
 use makguard_core::{Finding, ScanReport, Severity};
@@ -20,6 +31,23 @@ use crate::{
     rule_help_uri, verdict,
 };
 use crate::{file_location, position_suffix};
+
+/// What one SARIF upload may hold: GitHub code scanning rejects a run with more than 25,000
+/// results and an upload over 10 MB gzip-compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SarifLimits {
+    pub max_results: usize,
+    /// The document's size after gzip compression, in bytes.
+    pub max_gzip_bytes: usize,
+}
+
+impl SarifLimits {
+    /// GitHub code scanning's limits (10 MB taken as 10,000,000 bytes, the stricter reading).
+    pub const GITHUB: SarifLimits = SarifLimits {
+        max_results: 25_000,
+        max_gzip_bytes: 10_000_000,
+    };
+}
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 /// The directory makguard ran in: relative roots (and so relative URIs) start there.
@@ -36,11 +64,40 @@ struct Log<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Run<'a> {
-    tool: Tool,
-    original_uri_base_ids: BTreeMap<String, BaseId>,
+    tool: &'a Tool,
+    invocations: [Invocation<'a>; 1],
+    original_uri_base_ids: &'a BTreeMap<String, BaseId>,
     column_kind: &'static str,
-    results: Vec<SarifResult>,
-    properties: RunProperties<'a>,
+    results: Vec<&'a SarifResult>,
+    properties: RunPropertiesOut<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Invocation<'a> {
+    /// False when the scan was incomplete (an unsuppressed MG9xx finding).
+    execution_successful: bool,
+    exit_code: i32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_execution_notifications: Vec<&'a Notification>,
+}
+
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct Notification {
+    level: &'static str,
+    message: Message,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    locations: Vec<Location>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    associated_rule: Option<RuleReference>,
+}
+
+#[derive(Serialize, Clone)]
+struct RuleReference {
+    id: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -72,7 +129,7 @@ struct RuleDescriptor {
     properties: RuleProperties,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct Message {
     text: String,
 }
@@ -95,6 +152,9 @@ struct RuleProperties {
     makguard_name: &'static str,
     fixable: bool,
     tags: Vec<&'static str>,
+    /// GitHub ranks alerts by it: a number from 0.0 to 10.0, as a string.
+    #[serde(rename = "security-severity")]
+    security_severity: &'static str,
 }
 
 #[derive(Serialize)]
@@ -119,7 +179,7 @@ struct SarifResult {
     properties: ResultProperties,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 struct Location {
     physical_location: PhysicalLocation,
@@ -127,21 +187,21 @@ struct Location {
     logical_locations: Vec<LogicalLocation>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 struct PhysicalLocation {
     artifact_location: ArtifactLocation,
     region: Region,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 struct ArtifactLocation {
     uri: String,
     uri_base_id: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 struct Region {
     start_line: u32,
@@ -149,7 +209,7 @@ struct Region {
     start_column: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 struct LogicalLocation {
     fully_qualified_name: String,
@@ -215,6 +275,24 @@ struct RunProperties<'a> {
     summary: RunSummary<'a>,
 }
 
+/// The run's properties as written: the report's, plus what was left out of `results`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RunPropertiesOut<'a> {
+    #[serde(flatten)]
+    report: &'a RunProperties<'a>,
+    omitted: Omitted,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Omitted {
+    /// Note-level findings, left out unless `--fail-on note` (they are counted in `summary`).
+    notes: usize,
+    /// Results past [`SarifLimits`], the least severe first.
+    over_limits: usize,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RunRoot<'a> {
@@ -272,18 +350,82 @@ fn sentence(text: &str) -> String {
     }
 }
 
+/// What a rule is about, from its code's hundreds digit. The one place that reads a rule's
+/// code for its kind: it moves onto the rule's own category when the rule declaration gets one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Area {
+    AnswerFile,
+    ImageFile,
+    Registry,
+    Fix,
+    Policy,
+    IncompleteScan,
+    Other,
+}
+
+impl Area {
+    fn of(rule: &Rule) -> Area {
+        if rule.is_incomplete_scan() {
+            return Area::IncompleteScan;
+        }
+        match rule.code.as_bytes().get(2) {
+            Some(b'1') => Area::AnswerFile,
+            Some(b'2') => Area::ImageFile,
+            Some(b'3') => Area::Registry,
+            Some(b'4') => Area::Fix,
+            Some(b'5') => Area::Policy,
+            _ => Area::Other,
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            Area::AnswerFile => "answer-file",
+            Area::ImageFile => "image-file",
+            Area::Registry => "registry",
+            Area::Fix => "fix",
+            Area::Policy => "policy",
+            Area::IncompleteScan => "incomplete-scan",
+            Area::Other => "other",
+        }
+    }
+
+    /// A key where it must not be: in an answer file, a file of the image, or its registry.
+    fn is_key_exposure(self) -> bool {
+        matches!(self, Area::AnswerFile | Area::ImageFile | Area::Registry)
+    }
+}
+
+/// GitHub code scanning's `security-severity` for a rule, from its area and default severity
+/// (GitHub reads 9.0 and up as critical, 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low):
+///
+/// | rule | error | warning | note |
+/// | --- | --- | --- | --- |
+/// | a key installed in the image's registry (MG3xx) | 9.5 critical | 5.0 medium | 2.0 low |
+/// | a key in an answer file or an image file (MG1xx, MG2xx) | 8.5 high | 5.0 medium | 2.0 low |
+/// | the scan is incomplete (MG9xx): the image is not known to be clean | 7.5 high | 5.0 medium | 2.0 low |
+/// | fix and policy (MG4xx, MG5xx) | 5.5 medium | 4.0 medium | 2.0 low |
+///
+/// Documented in docs/output-formats.md; a property of the rule, so it moves onto the rule
+/// declaration when that carries a category.
+pub(crate) fn security_severity(rule: &Rule) -> &'static str {
+    match (Area::of(rule), rule.default_severity) {
+        (_, Severity::Note) => "2.0",
+        (area, Severity::Warning) if area.is_key_exposure() || area == Area::IncompleteScan => "5.0",
+        (_, Severity::Warning) => "4.0",
+        (Area::Registry, Severity::Error) => "9.5",
+        (area, Severity::Error) if area.is_key_exposure() => "8.5",
+        (Area::IncompleteScan, Severity::Error) => "7.5",
+        (_, Severity::Error) => "5.5",
+    }
+}
+
+/// `makguard`, the rule's area, and `security` for what GitHub should list as a security alert:
+/// keys where they must not be, and scans that could not finish.
 fn tags(rule: &Rule) -> Vec<&'static str> {
-    let area = match rule.code.as_bytes().get(2) {
-        Some(b'1') => "answer-file",
-        Some(b'2') => "image-file",
-        Some(b'3') => "registry",
-        Some(b'4') => "fix",
-        Some(b'5') => "policy",
-        Some(b'9') => "incomplete-scan",
-        _ => "other",
-    };
-    let mut tags = vec!["makguard", area];
-    if rule.default_severity == Severity::Error && matches!(area, "answer-file" | "image-file" | "registry") {
+    let area = Area::of(rule);
+    let mut tags = vec!["makguard", area.tag()];
+    if area.is_key_exposure() || area == Area::IncompleteScan {
         tags.push("security");
     }
     tags
@@ -319,22 +461,23 @@ fn describe_rule(rule: &'static Rule) -> RuleDescriptor {
             makguard_name: rule.name,
             fixable: rule.fixable,
             tags: tags(rule),
+            security_severity: security_severity(rule),
         },
     }
 }
 
-/// Percent-encodes bytes for a relative URI reference, keeping `/` and unreserved characters.
-/// Encoding `:` keeps a first segment from reading as a scheme.
+/// What a URI path keeps literal: RFC 3986's unreserved characters and `/`. Everything else,
+/// `:` included (so a first segment never reads as a scheme), is percent-encoded.
+const URI_PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Percent-encodes bytes (UTF-8 or not) for a relative URI reference.
 pub(crate) fn encode_uri_path(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for &byte in bytes {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encode(bytes, URI_PATH).to_string()
 }
 
 /// How a root's findings are addressed: a base id and the URI prefix below it.
@@ -400,19 +543,36 @@ fn root_addresses(report: &ScanReport, bases: &mut BTreeMap<String, BaseId>) -> 
     addresses
 }
 
-/// `file:///mnt/wim/` or `file:///C:/Mount/` for an absolute directory (as [`normalise_root`]
-/// leaves it).
+/// The `file:` URI of an absolute directory as [`normalise_root`] leaves it, ending in `/`:
+/// `/mnt/wim` -> `file:///mnt/wim/`, `C:/Mount` -> `file:///C:/Mount/`, and a UNC path
+/// `//server/share/img` -> `file://server/share/img/` (the server is the URI's host).
 fn directory_uri(directory: &str) -> String {
-    let mut uri = String::from("file://");
-    if !directory.starts_with('/') {
-        uri.push('/');
-    }
-    // A drive letter's colon stays literal in a file URI.
-    uri.push_str(&encode_uri_path(directory.as_bytes()).replacen("%3A", ":", 1));
+    let mut uri = if let Some(unc) = directory.strip_prefix("//") {
+        let (server, path) = unc.split_once('/').unwrap_or((unc, ""));
+        format!(
+            "file://{}/{}",
+            encode_uri_path(server.as_bytes()),
+            encode_uri_path(path.as_bytes())
+        )
+    } else if let Some((drive, path)) = drive_letter(directory) {
+        // A drive letter's colon stays literal in a file URI.
+        format!("file:///{drive}:{}", encode_uri_path(path.as_bytes()))
+    } else {
+        format!("file://{}", encode_uri_path(directory.as_bytes()))
+    };
     if !uri.ends_with('/') {
         uri.push('/');
     }
     uri
+}
+
+/// `C:/x` -> (`C`, `/x`).
+fn drive_letter(path: &str) -> Option<(char, &str)> {
+    let mut chars = path.chars();
+    match (chars.next(), chars.next()) {
+        (Some(drive), Some(':')) if drive.is_ascii_alphabetic() => Some((drive, &path[2..])),
+        _ => None,
+    }
 }
 
 fn artifact_location(
@@ -481,150 +641,33 @@ fn line_hash(code: &str, location: &ArtifactLocation, finding: &Finding) -> Stri
     hex(&Sha256::digest(material.as_bytes())[..8])
 }
 
-pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
-    let mut bases = BTreeMap::new();
-    let addresses = root_addresses(report, &mut bases);
-    let rule_index: HashMap<&str, usize> = rules::ALL.iter().enumerate().map(|(i, r)| (r.code, i)).collect();
-    // GitHub's convention: the suffix counts earlier results with the same hash, so two
-    // identical keys in one file stay two alerts.
-    let mut occurrences: HashMap<String, u32> = HashMap::new();
+/// Whether a finding becomes a SARIF result: note-level findings ("this GVLK is fine") only
+/// with `--fail-on note`, since GitHub code scanning opens an alert for every result whatever
+/// its level (and does not document `kind: "pass"`).
+fn is_reported(finding: &Finding, options: &RenderOptions) -> bool {
+    finding.severity > Severity::Note || options.fail_on == Severity::Note
+}
 
-    let results = report
-        .findings
-        .iter()
-        .map(|finding| {
-            let location = artifact_location(&addresses, &mut bases, report, finding);
-            // Inside an image file the artifact is the file itself: the member and its line go
-            // into the message, and into the fingerprint so members stay apart.
-            let member = root_of(report, finding)
-                .filter(|root| root.container.is_some())
-                .map(|_| format!("{}{}", file_location(report, finding), position_suffix(finding)));
-            let hash = match &member {
-                Some(member) => {
-                    line_hash(finding.rule.code, &location, finding) + &hex(&Sha256::digest(member.as_bytes())[..4])
-                }
-                None => line_hash(finding.rule.code, &location, finding),
-            };
-            let occurrence = occurrences.entry(hash.clone()).or_insert(0);
-            *occurrence += 1;
-            let logical_locations = finding
-                .xml
-                .as_ref()
-                .map(|xml| LogicalLocation {
-                    fully_qualified_name: describe_xml(xml),
-                    kind: "element",
-                })
-                .into_iter()
-                .collect();
-            SarifResult {
-                rule_id: finding.rule.code,
-                rule_index: rule_index.get(finding.rule.code).copied(),
-                level: level(finding.severity),
-                message: Message {
-                    text: match &member {
-                        Some(member) => sentence(&format!("In {member}: {}", finding.message)),
-                        None => sentence(&finding.message),
-                    },
-                },
-                locations: vec![Location {
-                    physical_location: PhysicalLocation {
-                        artifact_location: location,
-                        region: Region {
-                            start_line: if member.is_some() {
-                                1
-                            } else {
-                                finding.line.unwrap_or(1).max(1)
-                            },
-                            start_column: finding
-                                .line
-                                .and(finding.column)
-                                .filter(|_| member.is_none())
-                                .map(|c| c.max(1)),
-                        },
-                    },
-                    logical_locations,
-                }],
-                partial_fingerprints: BTreeMap::from([("primaryLocationLineHash", format!("{hash}:{occurrence}"))]),
-                suppressions: finding
-                    .suppressed
-                    .iter()
-                    .map(|s| SarifSuppression {
-                        kind: "external",
-                        justification: s.justification.clone(),
-                        properties: SuppressionProperties {
-                            origin: s.origin.clone(),
-                        },
-                    })
-                    .collect(),
-                properties: ResultProperties {
-                    path: finding.path.display.clone(),
-                    root: finding.root,
-                    path_bytes_hex: finding.path.raw_bytes.as_deref().map(hex),
-                    line_known: finding.line.is_some(),
-                    key: finding.key.as_ref().map(|info| ResultKey {
-                        masked: info.key.masked(),
-                        fingerprint: info.key.fingerprint(),
-                        class: info.class().as_str(),
-                        checksum: info.classification.checksum.as_str(),
-                    }),
-                    xml: finding.xml.as_ref().map(describe_xml),
-                    remediation: finding.remediation.clone(),
-                    fix: finding.fix.as_ref().map(|fix| ResultFix {
-                        applicability: fix.applicability.as_str(),
-                        new_key: fix.new_key.display_form(),
-                        chosen_by: fix.chosen_by.clone(),
-                    }),
-                },
-            }
-        })
-        .collect();
+/// The order results are kept in when over [`SarifLimits`]: unsuppressed first, then by
+/// level, then by the rule's security severity; ties keep the report's order.
+fn keep_order(finding: &Finding) -> impl Ord {
+    let security_tenths: u32 = security_severity(finding.rule).replace('.', "").parse().unwrap_or(0);
+    (
+        finding.suppressed.is_some(),
+        Reverse(finding.severity),
+        Reverse(security_tenths),
+    )
+}
 
-    let verdict = verdict(report, options.fail_on);
-    let log = Log {
-        schema: SCHEMA,
-        version: "2.1.0",
-        runs: vec![Run {
-            tool: Tool {
-                driver: Driver {
-                    name: TOOL_NAME,
-                    full_name: format!("{TOOL_NAME} {}", options.tool_version),
-                    information_uri: INFORMATION_URI,
-                    version: options.tool_version.to_string(),
-                    semantic_version: options.tool_version.to_string(),
-                    rules: rules::ALL.iter().map(|rule| describe_rule(rule)).collect(),
-                },
-            },
-            original_uri_base_ids: bases,
-            column_kind: "unicodeCodePoints",
-            results,
-            properties: RunProperties {
-                image: report.image().map(Image::new),
-                roots: report
-                    .roots
-                    .iter()
-                    .zip(&addresses)
-                    .map(|(root, address)| RunRoot {
-                        path: &root.path,
-                        uri_base_id: address.base_id.clone(),
-                        image: root.image.as_ref().map(Image::new),
-                    })
-                    .collect(),
-                summary: RunSummary {
-                    files_walked: report.summary.files_walked,
-                    files_scanned: report.summary.files_scanned,
-                    files_skipped: &report.summary.skipped,
-                    errors: report.count(Severity::Error),
-                    warnings: report.count(Severity::Warning),
-                    notes: report.count(Severity::Note),
-                    suppressed: report.suppressed_count(),
-                    incomplete: report.incomplete(),
-                    verdict: verdict.word,
-                    exit_code: verdict.status as i32,
-                },
-            },
-        }],
-    };
-    match serde_json::to_string_pretty(&log) {
+fn gzip_len(document: &str) -> usize {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(document.as_bytes());
+    encoder.finish().map(|bytes| bytes.len()).unwrap_or(usize::MAX)
+}
+
+fn to_json(log: &Log<'_>) -> String {
+    match serde_json::to_string_pretty(log) {
         Ok(mut text) => {
             text.push('\n');
             text
@@ -633,6 +676,252 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
             "{{\"version\": \"2.1.0\", \"runs\": [], \"error\": {}}}\n",
             serde_json::Value::String(error.to_string())
         ),
+    }
+}
+
+/// One result per reported finding, in the report's order, and one notification per
+/// unsuppressed finding that made the scan incomplete.
+struct Built {
+    /// (index in the report, result).
+    results: Vec<(usize, SarifResult)>,
+    incomplete: Vec<Notification>,
+    notes_omitted: usize,
+}
+
+fn build_results(
+    report: &ScanReport,
+    options: &RenderOptions,
+    addresses: &[RootAddress],
+    bases: &mut BTreeMap<String, BaseId>,
+) -> Built {
+    let rule_index: HashMap<&str, usize> = rules::ALL.iter().enumerate().map(|(i, r)| (r.code, i)).collect();
+    // GitHub's convention: the suffix counts earlier results with the same hash, so two
+    // identical keys in one file stay two alerts.
+    let mut occurrences: HashMap<String, u32> = HashMap::new();
+    let mut built = Built {
+        results: Vec::new(),
+        incomplete: Vec::new(),
+        notes_omitted: 0,
+    };
+    for (index, finding) in report.findings.iter().enumerate() {
+        let reported = is_reported(finding, options);
+        let incomplete = finding.rule.is_incomplete_scan() && finding.suppressed.is_none();
+        if !reported && !incomplete {
+            built.notes_omitted += 1;
+            continue;
+        }
+        let result = build_result(report, finding, addresses, bases, &rule_index, &mut occurrences);
+        if incomplete {
+            built.incomplete.push(Notification {
+                level: "error",
+                message: Message {
+                    text: format!("{} {}: {}", finding.rule.code, finding.rule.name, result.message.text),
+                },
+                locations: result.locations.clone(),
+                associated_rule: Some(RuleReference {
+                    id: finding.rule.code,
+                    index: result.rule_index,
+                }),
+            });
+        }
+        if reported {
+            built.results.push((index, result));
+        } else {
+            built.notes_omitted += 1;
+        }
+    }
+    built
+}
+
+fn build_result(
+    report: &ScanReport,
+    finding: &Finding,
+    addresses: &[RootAddress],
+    bases: &mut BTreeMap<String, BaseId>,
+    rule_index: &HashMap<&str, usize>,
+    occurrences: &mut HashMap<String, u32>,
+) -> SarifResult {
+    let location = artifact_location(addresses, bases, report, finding);
+    // Inside an image file the artifact is the file itself: the member and its line go
+    // into the message, and into the fingerprint so members stay apart.
+    let member = root_of(report, finding)
+        .filter(|root| root.container.is_some())
+        .map(|_| format!("{}{}", file_location(report, finding), position_suffix(finding)));
+    let hash = match &member {
+        Some(member) => {
+            line_hash(finding.rule.code, &location, finding) + &hex(&Sha256::digest(member.as_bytes())[..4])
+        }
+        None => line_hash(finding.rule.code, &location, finding),
+    };
+    let occurrence = occurrences.entry(hash.clone()).or_insert(0);
+    *occurrence += 1;
+    let logical_locations = finding
+        .xml
+        .as_ref()
+        .map(|xml| LogicalLocation {
+            fully_qualified_name: describe_xml(xml),
+            kind: "element",
+        })
+        .into_iter()
+        .collect();
+    SarifResult {
+        rule_id: finding.rule.code,
+        rule_index: rule_index.get(finding.rule.code).copied(),
+        level: level(finding.severity),
+        message: Message {
+            text: match &member {
+                Some(member) => sentence(&format!("In {member}: {}", finding.message)),
+                None => sentence(&finding.message),
+            },
+        },
+        locations: vec![Location {
+            physical_location: PhysicalLocation {
+                artifact_location: location,
+                region: Region {
+                    start_line: if member.is_some() {
+                        1
+                    } else {
+                        finding.line.unwrap_or(1).max(1)
+                    },
+                    start_column: finding
+                        .line
+                        .and(finding.column)
+                        .filter(|_| member.is_none())
+                        .map(|c| c.max(1)),
+                },
+            },
+            logical_locations,
+        }],
+        partial_fingerprints: BTreeMap::from([("primaryLocationLineHash", format!("{hash}:{occurrence}"))]),
+        suppressions: finding
+            .suppressed
+            .iter()
+            .map(|s| SarifSuppression {
+                kind: "external",
+                justification: s.justification.clone(),
+                properties: SuppressionProperties {
+                    origin: s.origin.clone(),
+                },
+            })
+            .collect(),
+        properties: ResultProperties {
+            path: finding.path.display.clone(),
+            root: finding.root,
+            path_bytes_hex: finding.path.raw_bytes.as_deref().map(hex),
+            line_known: finding.line.is_some(),
+            key: finding.key.as_ref().map(|info| ResultKey {
+                masked: info.key.masked(),
+                fingerprint: info.key.fingerprint(),
+                class: info.class().as_str(),
+                checksum: info.classification.checksum.as_str(),
+            }),
+            xml: finding.xml.as_ref().map(describe_xml),
+            remediation: finding.remediation.clone(),
+            fix: finding.fix.as_ref().map(|fix| ResultFix {
+                applicability: fix.applicability.as_str(),
+                new_key: fix.new_key.display_form(),
+                chosen_by: fix.chosen_by.clone(),
+            }),
+        },
+    }
+}
+
+fn truncation_notice(omitted: usize, total: usize, limits: SarifLimits) -> Notification {
+    Notification {
+        level: "warning",
+        message: Message {
+            text: format!(
+                "{omitted} of {total} results were left out to stay within {} results and {} bytes of gzip-compressed SARIF per upload (GitHub code scanning's limits); the most severe were kept, and every finding is in makguard's JSON report.",
+                limits.max_results, limits.max_gzip_bytes
+            ),
+        },
+        locations: Vec::new(),
+        associated_rule: None,
+    }
+}
+
+pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
+    let mut bases = BTreeMap::new();
+    let addresses = root_addresses(report, &mut bases);
+    let built = build_results(report, options, &addresses, &mut bases);
+
+    let verdict = verdict(report, options.fail_on);
+    let tool = Tool {
+        driver: Driver {
+            name: TOOL_NAME,
+            full_name: format!("{TOOL_NAME} {}", options.tool_version),
+            information_uri: INFORMATION_URI,
+            version: options.tool_version.to_string(),
+            semantic_version: options.tool_version.to_string(),
+            rules: rules::ALL.iter().map(|rule| describe_rule(rule)).collect(),
+        },
+    };
+    let properties = RunProperties {
+        image: report.image().map(Image::new),
+        roots: report
+            .roots
+            .iter()
+            .zip(&addresses)
+            .map(|(root, address)| RunRoot {
+                path: &root.path,
+                uri_base_id: address.base_id.clone(),
+                image: root.image.as_ref().map(Image::new),
+            })
+            .collect(),
+        summary: RunSummary {
+            files_walked: report.summary.files_walked,
+            files_scanned: report.summary.files_scanned,
+            files_skipped: &report.summary.skipped,
+            errors: report.count(Severity::Error),
+            warnings: report.count(Severity::Warning),
+            notes: report.count(Severity::Note),
+            suppressed: report.suppressed_count(),
+            incomplete: report.incomplete(),
+            verdict: verdict.word,
+            exit_code: verdict.status as i32,
+        },
+    };
+
+    // Positions into `built.results`, most important first.
+    let mut ranked: Vec<usize> = (0..built.results.len()).collect();
+    ranked.sort_by_key(|&n| (keep_order(&report.findings[built.results[n].0]), n));
+    let limits = options.sarif_limits;
+    let total = built.results.len();
+    let mut keep = total.min(limits.max_results);
+    loop {
+        let mut kept: Vec<usize> = ranked[..keep].to_vec();
+        kept.sort_unstable();
+        let notice = (keep < total).then(|| truncation_notice(total - keep, total, limits));
+        let log = Log {
+            schema: SCHEMA,
+            version: "2.1.0",
+            runs: vec![Run {
+                tool: &tool,
+                invocations: [Invocation {
+                    execution_successful: !report.incomplete(),
+                    exit_code: options.exit_code.unwrap_or(verdict.status as i32),
+                    tool_execution_notifications: built.incomplete.iter().chain(notice.as_ref()).collect(),
+                }],
+                original_uri_base_ids: &bases,
+                column_kind: "unicodeCodePoints",
+                results: kept.iter().map(|&n| &built.results[n].1).collect(),
+                properties: RunPropertiesOut {
+                    report: &properties,
+                    omitted: Omitted {
+                        notes: built.notes_omitted,
+                        over_limits: total - keep,
+                    },
+                },
+            }],
+        };
+        let document = to_json(&log);
+        let size = gzip_len(&document);
+        if keep == 0 || size <= limits.max_gzip_bytes {
+            return document;
+        }
+        // Shrink in proportion, with a margin, and always by at least one result.
+        let estimate = (keep as u128 * limits.max_gzip_bytes as u128 / size as u128) as usize;
+        keep = (estimate * 9 / 10).min(keep - 1);
     }
 }
 
@@ -652,6 +941,46 @@ mod tests {
         assert_eq!(encode_uri_path(b"a b/c:d.xml"), "a%20b/c%3Ad.xml");
         assert_eq!(encode_uri_path(b"caf\xe9/x"), "caf%E9/x");
         assert_eq!(encode_uri_path("é".as_bytes()), "%C3%A9");
+    }
+
+    #[test]
+    fn directory_uris_of_every_root_shape() {
+        let uri = |root: &str| directory_uri(&normalise_root(root));
+        assert_eq!(uri("/mnt/wim"), "file:///mnt/wim/");
+        assert_eq!(uri("/"), "file:///");
+        assert_eq!(uri(r"C:\Mount\Win 11"), "file:///C:/Mount/Win%2011/");
+        assert_eq!(uri(r"C:\"), "file:///C:/");
+        assert_eq!(uri(r"\\server\share\images"), "file://server/share/images/");
+        assert_eq!(uri(r"\\server\share"), "file://server/share/");
+        assert_eq!(uri(r"\\?\C:\Mount\x"), "file:///C:/Mount/x/");
+        assert_eq!(uri(r"\\?\UNC\server\share\img"), "file://server/share/img/");
+        // Only a drive letter's colon stays literal.
+        assert_eq!(uri("/mnt/a:b#c?d%e"), "file:///mnt/a%3Ab%23c%3Fd%25e/");
+    }
+
+    #[test]
+    fn security_severity_follows_the_documented_table() {
+        let of = |rule: &Rule| security_severity(rule).parse::<f32>().unwrap();
+        assert_eq!(
+            of(&rules::MAK_INSTALLED),
+            9.5,
+            "a MAK installed in an image is critical"
+        );
+        assert_eq!(of(&rules::UNATTEND_NON_KMS_KEY), 8.5, "a MAK in an answer file is high");
+        assert_eq!(of(&rules::FILE_UNREADABLE), 7.5);
+        assert_eq!(of(&rules::UNATTEND_PARTIAL_KEY), 5.0);
+        assert_eq!(of(&rules::ALLOW_EXPIRED), 5.5);
+        assert_eq!(of(&rules::ALLOW_UNUSED), 4.0);
+        assert_eq!(of(&rules::UNATTEND_GVLK), 2.0);
+        for rule in rules::ALL {
+            let severity = of(rule);
+            let band = match rule.default_severity {
+                Severity::Error => 4.0..=10.0,
+                Severity::Warning => 4.0..=6.9,
+                Severity::Note => 0.1..=3.9,
+            };
+            assert!(band.contains(&severity), "{}: {severity}", rule.code);
+        }
     }
 
     #[test]

@@ -10,8 +10,8 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use makguard_core::{ProductKey, ScanReport};
-use makguard_report::{Format, RenderOptions, render};
+use makguard_core::{ProductKey, ScanReport, Severity};
+use makguard_report::{Format, RenderOptions, SarifLimits, render};
 use serde_json::Value;
 
 use makguard_testkit::sarif_multitool as multitool;
@@ -61,11 +61,26 @@ fn multitool_accepts_every_report_shape() {
             "relative policy file",
             with_policy_finding(clean_report(), "ci/makguard.toml"),
         ),
+        ("UNC root", sample_report(r"\\server\share\Win 11")),
+        ("verbatim drive root", sample_report(r"\\?\C:\Mount\Win 11")),
+        ("verbatim UNC root", sample_report(r"\\?\UNC\server\share\img")),
     ];
-    let logs: Vec<(&str, String)> = reports
+    let mut logs: Vec<(&str, String)> = reports
         .iter()
         .map(|(name, report)| (*name, render(Format::Sarif, report, &options())))
         .collect();
+    let with_notes = RenderOptions {
+        fail_on: Severity::Note,
+        ..options()
+    };
+    logs.push((
+        "notes included",
+        render(Format::Sarif, &sample_report("build/mount"), &with_notes),
+    ));
+    logs.push((
+        "truncated over the limits",
+        render(Format::Sarif, &many_findings(60, 5), &small_limits(40)),
+    ));
     for (name, sarif) in &logs {
         assert_no_secret_key(sarif, name);
     }
@@ -285,4 +300,248 @@ fn sarif_never_reveals_keys_even_with_show_keys() {
     let output = render(Format::Sarif, &sample_report("build/mount"), &revealing);
     assert_no_secret_key(&output, "sarif with --show-keys");
     assert_eq!(output, render(Format::Sarif, &sample_report("build/mount"), &options()));
+}
+
+fn rule_of<'a>(log: &'a Value, code: &str) -> &'a Value {
+    log["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == code)
+        .unwrap_or_else(|| panic!("no rule {code}"))
+}
+
+fn results(log: &Value) -> &Vec<Value> {
+    log["runs"][0]["results"].as_array().unwrap()
+}
+
+#[test]
+fn rules_carry_a_security_severity_github_can_rank_by() {
+    let log = sarif(&sample_report("build/mount"), &options());
+    for rule in log["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap() {
+        let text = rule["properties"]["security-severity"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{rule}"));
+        let score: f64 = text.parse().unwrap();
+        assert!((0.0..=10.0).contains(&score), "{text}");
+        assert_eq!(text.split_once('.').map(|(_, d)| d.len()), Some(1), "{text}");
+    }
+    let severity = |code| {
+        rule_of(&log, code)["properties"]["security-severity"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert!(severity("MG301") >= 9.0, "a MAK installed in the image is critical");
+    assert!(
+        (7.0..9.0).contains(&severity("MG101")),
+        "a MAK in an answer file is high"
+    );
+    assert!((4.0..7.0).contains(&severity("MG105")), "a warning is medium");
+    assert!(severity("MG100") < 4.0, "a note is low");
+    let tags = |code| rule_of(&log, code)["properties"]["tags"].clone();
+    assert!(tags("MG101").as_array().unwrap().contains(&Value::from("security")));
+    assert!(tags("MG901").as_array().unwrap().contains(&Value::from("security")));
+    assert!(!tags("MG401").as_array().unwrap().contains(&Value::from("security")));
+}
+
+#[test]
+fn a_correct_gvlk_is_no_result_unless_notes_fail_the_scan() {
+    let log = sarif(&clean_report(), &options());
+    assert!(results(&log).is_empty(), "{:#?}", results(&log));
+    assert_eq!(log["runs"][0]["properties"]["omitted"]["notes"], 1);
+    assert_eq!(log["runs"][0]["properties"]["summary"]["notes"], 1, "still counted");
+
+    let log = sarif(&sample_report("build/mount"), &options());
+    assert!(results(&log).iter().all(|r| r["level"] != "note"));
+    assert!(results(&log).iter().all(|r| r["ruleId"] != "MG100"));
+    // A suppressed finding stays, with its suppression.
+    assert_eq!(result_for(&log, "MG201")["suppressions"][0]["kind"], "external");
+
+    let with_notes = RenderOptions {
+        fail_on: Severity::Note,
+        ..options()
+    };
+    let log = sarif(&sample_report("build/mount"), &with_notes);
+    assert_eq!(result_for(&log, "MG100")["level"], "note");
+    assert_eq!(log["runs"][0]["properties"]["omitted"]["notes"], 0);
+}
+
+#[test]
+fn invocations_carry_the_exit_code_and_every_unreadable_file() {
+    let log = sarif(&sample_report("build/mount"), &options());
+    let invocation = &log["runs"][0]["invocations"][0];
+    assert_eq!(
+        invocation["executionSuccessful"], false,
+        "MG901 and MG902 make it incomplete"
+    );
+    assert_eq!(invocation["exitCode"], 3);
+    let notifications = invocation["toolExecutionNotifications"].as_array().unwrap();
+    let rules: Vec<&str> = notifications
+        .iter()
+        .map(|n| n["associatedRule"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["MG901", "MG902"]);
+    for notification in notifications {
+        assert_eq!(notification["level"], "error");
+        let index = notification["associatedRule"]["index"].as_u64().unwrap() as usize;
+        assert_eq!(
+            log["runs"][0]["tool"]["driver"]["rules"][index]["id"],
+            notification["associatedRule"]["id"]
+        );
+        assert!(notification["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].is_string());
+    }
+    assert!(
+        notifications[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied")
+    );
+
+    // The exit code is the process's, as the CLI passes it in.
+    let given = RenderOptions {
+        exit_code: Some(0),
+        ..options()
+    };
+    assert_eq!(
+        sarif(&sample_report("build/mount"), &given)["runs"][0]["invocations"][0]["exitCode"],
+        0
+    );
+
+    let clean = sarif(&clean_report(), &options());
+    let invocation = &clean["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], true);
+    assert_eq!(invocation["exitCode"], 0);
+    assert!(invocation.get("toolExecutionNotifications").is_none());
+
+    // A suppressed MG9xx does not make the scan incomplete, nor a notification.
+    let mut report = sample_report("build/mount");
+    for finding in report.findings.iter_mut().filter(|f| f.rule.is_incomplete_scan()) {
+        finding.suppressed = Some(makguard_core::Suppression {
+            justification: "known".to_string(),
+            origin: "makguard.toml:1".to_string(),
+        });
+    }
+    let log = sarif(&report, &options());
+    assert_eq!(log["runs"][0]["invocations"][0]["executionSuccessful"], true);
+    assert!(
+        log["runs"][0]["invocations"][0]
+            .get("toolExecutionNotifications")
+            .is_none()
+    );
+}
+
+/// `warnings` partial-key warnings, then `errors` MAK errors, in one answer file, sorted.
+fn many_findings(warnings: u32, errors: u32) -> ScanReport {
+    let mut report = clean_report();
+    report.findings.clear();
+    for n in 0..warnings + errors {
+        let rule = if n < warnings {
+            &makguard_core::rules::UNATTEND_PARTIAL_KEY
+        } else {
+            &makguard_core::rules::UNATTEND_NON_KMS_KEY
+        };
+        let mut finding = makguard_core::Finding::new(
+            rule,
+            makguard_core::FindingPath::new("unattend.xml"),
+            format!("finding number {n}"),
+        );
+        finding.line = Some(n + 1);
+        report.findings.push(finding);
+    }
+    report.sort();
+    report
+}
+
+fn small_limits(max_results: usize) -> RenderOptions {
+    RenderOptions {
+        sarif_limits: SarifLimits {
+            max_results,
+            ..SarifLimits::GITHUB
+        },
+        ..options()
+    }
+}
+
+#[test]
+fn results_over_githubs_limit_keep_the_most_severe_and_say_how_many_were_left_out() {
+    // 25,010 results: the 10 errors come last in the report, yet all are kept.
+    let report = many_findings(25_000, 10);
+    let log = sarif(&report, &options());
+    let kept = results(&log);
+    assert_eq!(kept.len(), 25_000);
+    assert_eq!(kept.iter().filter(|r| r["level"] == "error").count(), 10);
+    // The report's order is kept, and the warnings left out are the last ones.
+    let lines: Vec<u64> = kept
+        .iter()
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["region"]["startLine"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(lines.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(lines[24_989], 24_990);
+    assert_eq!(lines[24_990], 25_001, "warnings 24,991 to 25,000 are left out");
+    let run = &log["runs"][0];
+    assert_eq!(run["properties"]["omitted"]["overLimits"], 10);
+    let notice = run["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["level"] == "warning")
+        .expect("a notification about the results left out");
+    let text = notice["message"]["text"].as_str().unwrap();
+    assert!(text.starts_with("10 of 25010 results were left out"), "{text}");
+}
+
+#[test]
+fn documents_over_the_gzip_limit_shrink_until_they_fit() {
+    let report = many_findings(400, 3);
+    let full = gzipped_len(&render(Format::Sarif, &report, &options()));
+    // The rules alone take a fixed share: half of what the results add is what fits.
+    let without_results = gzipped_len(&render(Format::Sarif, &many_findings(0, 0), &options()));
+    let limit = without_results + (full - without_results) / 2;
+    let options = RenderOptions {
+        sarif_limits: SarifLimits {
+            max_results: 25_000,
+            max_gzip_bytes: limit,
+        },
+        ..options()
+    };
+    let text = render(Format::Sarif, &report, &options);
+    assert!(gzipped_len(&text) <= limit, "{} > {limit}", gzipped_len(&text));
+    let log: Value = serde_json::from_str(&text).unwrap();
+    let kept = results(&log).len();
+    assert!(kept > 100 && kept < 403, "{kept}");
+    assert_eq!(results(&log).iter().filter(|r| r["level"] == "error").count(), 3);
+    assert_eq!(log["runs"][0]["properties"]["omitted"]["overLimits"], 403 - kept);
+    // Deterministic: the same input gives the same document.
+    assert_eq!(render(Format::Sarif, &report, &options), text);
+}
+
+fn gzipped_len(text: &str) -> usize {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap().len()
+}
+
+#[test]
+fn unc_and_verbatim_roots_get_file_uris_with_a_host_or_a_drive() {
+    let base = |root: &str| {
+        sarif(&sample_report(root), &options())["runs"][0]["originalUriBaseIds"]["ROOT0"]["uri"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(base(r"\\server\share\Win 11"), "file://server/share/Win%2011/");
+    assert_eq!(base(r"\\?\C:\Mount\Win 11"), "file:///C:/Mount/Win%2011/");
+    assert_eq!(base(r"\\?\UNC\server\share\img"), "file://server/share/img/");
+    assert_eq!(base("C:\\Mount"), "file:///C:/Mount/");
+    let log = sarif(&sample_report(r"\\?\UNC\server\share\img"), &options());
+    let location = &result_for(&log, "MG101")["locations"][0]["physicalLocation"]["artifactLocation"];
+    assert_eq!(location["uri"], "Windows/Panther/unattend.xml");
+    assert_eq!(location["uriBaseId"], "ROOT0");
 }

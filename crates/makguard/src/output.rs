@@ -21,7 +21,7 @@ use makguard_core::key::mask_keys_in;
 use makguard_report::safe::escape_controls;
 
 use crate::cli::{ColorChoice, Detail, FailOn, OutputSpec, ScanOpts};
-use makguard_report::{Format, RenderOptions, TextDetail, render};
+use makguard_report::{Format, RenderOptions, TextDetail, render, render_github_step_summary};
 
 /// Rejects output lists that would interleave two reports on standard output, and report
 /// files that could not be written (a missing folder, a read-only place); checked before
@@ -95,8 +95,10 @@ pub fn report_and_exit(report: &mut ScanReport, opts: &ScanOpts) -> anyhow::Resu
     if opts.verbose > 0 {
         list_searched_files(report);
     }
-    write_reports(report, opts)?;
-    Ok(report.exit_status(opts.gate().severity()) as u8)
+    // Computed before rendering: SARIF records the exit code.
+    let exit_code = report.exit_status(opts.gate().severity()) as u8;
+    write_reports(report, opts, exit_code)?;
+    Ok(exit_code)
 }
 
 /// `-v`: each file searched, with the kind its name gives it, on standard error.
@@ -118,8 +120,10 @@ fn list_searched_files(report: &ScanReport) {
     }
 }
 
-/// Renders `report` once per output and writes each.
-pub fn write_reports(report: &ScanReport, opts: &ScanOpts) -> anyhow::Result<()> {
+/// Renders `report` once per output and writes each, recording `exit_code` (the code the
+/// process ends with) in SARIF. The `github` format also appends its annotation counts to
+/// `$GITHUB_STEP_SUMMARY` when set.
+pub fn write_reports(report: &ScanReport, opts: &ScanOpts, exit_code: u8) -> anyhow::Result<()> {
     let default = [OutputSpec {
         format: Format::Text,
         format_name: "text".to_string(),
@@ -138,8 +142,12 @@ pub fn write_reports(report: &ScanReport, opts: &ScanOpts) -> anyhow::Result<()>
             fail_on: opts.gate().severity(),
             detail: text_detail(opts),
             show_notes: opts.verbose > 0,
+            exit_code: Some(i32::from(exit_code)),
             ..RenderOptions::new(env!("CARGO_PKG_VERSION"))
         };
+        if output.format == Format::Github {
+            append_step_summary(&render_github_step_summary(report, &options))?;
+        }
         let mut rendered = render(output.format, report, &options);
         if !rendered.is_empty() && !rendered.ends_with('\n') {
             rendered.push('\n');
@@ -163,6 +171,20 @@ fn write_stdout(bytes: &[u8], color: ColorChoice) -> std::io::Result<()> {
     let mut stdout = anstream::AutoStream::new(std::io::stdout(), choice).lock();
     stdout.write_all(bytes)?;
     stdout.flush()
+}
+
+/// Appends to the file `GITHUB_STEP_SUMMARY` names, if set (GitHub Actions sets it per step).
+fn append_step_summary(markdown: &str) -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot open GITHUB_STEP_SUMMARY {}", Path::new(&path).display()))?;
+    file.write_all(markdown.as_bytes())
+        .with_context(|| format!("cannot write GITHUB_STEP_SUMMARY {}", Path::new(&path).display()))
 }
 
 /// `text` as makguard may print it: every non-GVLK key masked (the one masking step), then

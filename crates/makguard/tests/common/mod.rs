@@ -35,6 +35,8 @@ pub fn run_in(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> O
         .current_dir(dir)
         .env_remove("MAKGUARD_TODAY")
         .env_remove("MAKGUARD_CONFIG")
+        // Under GitHub Actions, the `github` format would append to the job's real summary.
+        .env_remove("GITHUB_STEP_SUMMARY")
         .env("NO_COLOR", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
