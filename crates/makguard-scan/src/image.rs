@@ -104,36 +104,16 @@ fn record_key_config(scan: &mut ImageScan, loaded: Result<KeyConfigIndex, KeyCon
             scan.key_config.extend(index);
             scan.info.key_configuration_files.push(display.to_string());
         }
-        Err(error) => {
-            let rule = match error {
-                KeyConfigError::Io { .. } => &rules::FILE_UNREADABLE,
-                _ => &rules::KEY_CONFIGURATION_UNREADABLE,
-            };
-            scan.findings.push(Finding::new(
-                rule,
-                FindingPath::new(display),
-                format!("{error}; keys are classified without this file"),
-            ));
-        }
+        Err(error) => scan.findings.push(error.finding(display)),
     }
 }
-
-/// The regf base block keeps the size of the hive bins data at offset 0x28; the file holds the
-/// 4096-byte base block and then that much data.
-const BASE_BLOCK_LEN: u64 = 4096;
-const BINS_SIZE_OFFSET: usize = 0x28;
 
 /// `Some(description)` when the hive file is shorter than its own base block says. The reader
 /// keeps what is there (cells past the end fail one by one), so without this check a cut that
 /// lost only unreferenced space, or space the reader never visits, would pass as complete.
 fn truncation(hive_file: &dyn ReadAt) -> Option<String> {
-    let mut header = [0u8; BINS_SIZE_OFFSET + 4];
-    if hive_file.read_at(0, &mut header).ok()? < header.len() {
-        return None;
-    }
+    let expected = makguard_hive::declared_hive_len(hive_file)?;
     let actual = hive_file.len();
-    let bins_size = u32::from_le_bytes(header[BINS_SIZE_OFFSET..].try_into().ok()?);
-    let expected = BASE_BLOCK_LEN + u64::from(bins_size);
     (actual < expected).then(|| format!("{actual} bytes of the {expected} its header gives"))
 }
 

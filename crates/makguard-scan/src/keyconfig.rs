@@ -7,13 +7,12 @@
 //! key is told apart as a MAK, retail, OEM, KMS host or KMS client key. Elements are matched by
 //! local name so that any namespace prefix works.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::fs_source::FsSource;
 use crate::source::{EntryType, ImageSource, Resolved, SourcePath, resolve_case_insensitive as resolve_in};
 
-use makguard_core::{KeyConfigIndex, KeyGroupInfo};
+use makguard_core::{Finding, FindingPath, KeyConfigIndex, KeyGroupInfo, rules};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 use thiserror::Error;
@@ -51,6 +50,22 @@ pub enum KeyConfigError {
     BadGroup { path: String, index: usize, value: String },
     #[error("{path}: the ProductKeyConfiguration defines no key groups")]
     NoConfigurations { path: String },
+}
+
+impl KeyConfigError {
+    /// The finding for a key-configuration file named `display` that could not be used: `MG901`
+    /// when it could not be read, `MG904` when it could not be parsed.
+    pub(crate) fn finding(&self, display: &str) -> Finding {
+        let rule = match self {
+            KeyConfigError::Io { .. } => &rules::FILE_UNREADABLE,
+            _ => &rules::KEY_CONFIGURATION_UNREADABLE,
+        };
+        Finding::new(
+            rule,
+            FindingPath::new(display),
+            format!("{self}; keys are classified without this file"),
+        )
+    }
 }
 
 /// Why a base64 text could not be decoded.
@@ -434,29 +449,6 @@ fn windows_file_rank(display: &str) -> u8 {
         "pkeyconfig-csvlk.xrm-ms" => 2,
         _ => 3,
     }
-}
-
-/// Resolves `components` under `root` one by one, ignoring ASCII letter case, as Windows
-/// would. Returns the path and its `/`-separated display relative to the root. A symbolic
-/// link on the way is not followed (the walk never leaves the scanned tree).
-pub fn resolve_case_insensitive(root: &Path, components: &[&str]) -> Option<(PathBuf, String)> {
-    let mut path = root.to_path_buf();
-    let mut display: Vec<String> = Vec::with_capacity(components.len());
-    for component in components {
-        let exact = path.join(component);
-        let name = match fs::symlink_metadata(&exact) {
-            Ok(meta) if !meta.file_type().is_symlink() => component.to_string(),
-            _ => fs::read_dir(&path)
-                .ok()?
-                .flatten()
-                .filter(|entry| entry.file_type().is_ok_and(|t| !t.is_symlink()))
-                .filter_map(|entry| entry.file_name().into_string().ok())
-                .find(|name| name.eq_ignore_ascii_case(component))?,
-        };
-        path.push(&name);
-        display.push(name);
-    }
-    Some((path, display.join("/")))
 }
 
 #[cfg(test)]

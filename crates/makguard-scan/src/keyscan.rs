@@ -6,10 +6,34 @@
 
 use std::sync::OnceLock;
 
+use makguard_core::key::KEY_ALPHABET;
 use makguard_core::{ProductKey, TextRange};
 use regex::Regex;
 
-const SYMBOL_CLASS: &str = "[BCDFGHJKMNPQRTVWXY2346789bcdfghjkmnpqrtvwxy]";
+/// The characters a key is written in: the key alphabet, and the `N` that marks where a
+/// post-2009 key's first digit goes. Every search for key-shaped text in this crate (here and
+/// in `binary.rs`) takes its symbols from this one place.
+pub(crate) const fn is_key_symbol(byte: u8) -> bool {
+    let mut i = 0;
+    while i < KEY_ALPHABET.len() {
+        if KEY_ALPHABET[i] == byte {
+            return true;
+        }
+        i += 1;
+    }
+    byte == b'N'
+}
+
+/// A regex character class of the key symbols, upper case only or in either case.
+pub(crate) fn key_symbol_class(any_case: bool) -> String {
+    let upper = (0..=u8::MAX).filter(|&b| is_key_symbol(b)).map(char::from);
+    let symbols: String = if any_case {
+        upper.flat_map(|c| [c, c.to_ascii_lowercase()]).collect()
+    } else {
+        upper.collect()
+    };
+    format!("[{symbols}]")
+}
 
 /// A key-shaped token in a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +49,7 @@ fn dashed_regex() -> &'static Regex {
     RE.get_or_init(|| {
         Regex::new(&format!(
             "{s}{{5}}-{s}{{5}}-{s}{{5}}-{s}{{5}}-{s}{{5}}",
-            s = SYMBOL_CLASS
+            s = key_symbol_class(true)
         ))
         .expect("static regex")
     })
@@ -33,7 +57,7 @@ fn dashed_regex() -> &'static Regex {
 
 fn bare_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(&format!("{s}{{25}}", s = SYMBOL_CLASS)).expect("static regex"))
+    RE.get_or_init(|| Regex::new(&format!("{s}{{25}}", s = key_symbol_class(true))).expect("static regex"))
 }
 
 use makguard_core::key::stands_alone;
@@ -183,6 +207,15 @@ pub fn install_command_before_any_spelling(text: &str, offset: usize) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_symbols_are_the_alphabet_and_n() {
+        assert_eq!(key_symbol_class(false), "[2346789BCDFGHJKMNPQRTVWXY]");
+        assert_eq!(
+            key_symbol_class(true),
+            "[22334466778899BbCcDdFfGgHhJjKkMmNnPpQqRrTtVvWwXxYy]"
+        );
+    }
 
     const MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
 

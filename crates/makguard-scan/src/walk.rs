@@ -26,15 +26,13 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use makguard_core::rules::{
-    CONTAINER_NOT_OPENED, FILE_UNREADABLE, KEY_CONFIGURATION_UNREADABLE, LINK_OUTSIDE_ROOT, NOT_A_REGULAR_FILE,
-};
+use makguard_core::rules::{CONTAINER_NOT_OPENED, FILE_UNREADABLE, LINK_OUTSIDE_ROOT, NOT_A_REGULAR_FILE};
 use makguard_core::text::{TextEncoding, decode};
 use makguard_core::{Finding, FindingPath, KeyConfigIndex, RootReport, ScanReport};
 use thiserror::Error;
 
 use crate::fs_source::FsSource;
-use crate::keyconfig::{self, KeyConfigError};
+use crate::keyconfig;
 use crate::kind::{FileKind, candidate_by_name, refine_by_content, scan_decoded};
 use crate::sniff::{self, ContainerKind, NameClass};
 use crate::source::{Entry, EntryType, ImageSource, Resolved, SourceError, SourcePath, resolve_case_insensitive};
@@ -243,17 +241,7 @@ fn load_extra_key_config(options: &ScanOptions) -> (Option<KeyConfigIndex>, Vec<
         let display = path.to_string_lossy();
         match keyconfig::load_key_config_file(path, &display) {
             Ok(loaded) => index.extend(loaded),
-            Err(error) => {
-                let rule = match error {
-                    KeyConfigError::Io { .. } => &FILE_UNREADABLE,
-                    _ => &KEY_CONFIGURATION_UNREADABLE,
-                };
-                findings.push(Finding::new(
-                    rule,
-                    FindingPath::new(display),
-                    format!("{error}; keys are classified without this file"),
-                ));
-            }
+            Err(error) => findings.push(error.finding(&display)),
         }
     }
     (Some(index), findings)
