@@ -138,7 +138,7 @@ pub fn scan_reader<R: Read>(reader: R, ctx: &FileContext<'_>, findings: &mut Vec
 
 /// [`scan_reader`] for a file of about `size_hint` bytes: the buffer is sized for it up front, so
 /// a small file is read in one system call instead of a series of growing ones.
-pub fn scan_reader_sized<R: Read>(
+pub(crate) fn scan_reader_sized<R: Read>(
     reader: R,
     ctx: &FileContext<'_>,
     findings: &mut Vec<Finding>,

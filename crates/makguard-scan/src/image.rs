@@ -24,9 +24,9 @@ use crate::source::{EntryType, ImageSource, ReadAt, Resolved, SourceError, Sourc
 use crate::{FileContext, binary, registry};
 
 /// The SYSTEM hive's path below an image root.
-pub const SYSTEM_HIVE_COMPONENTS: &[&str] = &["Windows", "System32", "config", "SYSTEM"];
+pub(crate) const SYSTEM_HIVE_COMPONENTS: &[&str] = &["Windows", "System32", "config", "SYSTEM"];
 /// The Default user's hive, copied into every new user's profile.
-pub const DEFAULT_USER_HIVE_COMPONENTS: &[&str] = &["Users", "Default", "NTUSER.DAT"];
+pub(crate) const DEFAULT_USER_HIVE_COMPONENTS: &[&str] = &["Users", "Default", "NTUSER.DAT"];
 /// Transaction log suffixes searched beside a hive: the old-format `.LOG` and the new `.LOG1`,
 /// `.LOG2`. Only the new-format ones can be replayed.
 const LOG_SUFFIXES: &[&str] = &[".log", ".log1", ".log2"];
@@ -63,7 +63,7 @@ pub fn scan_image_root(root: &Path, root_display: &str, extra_key_config: &[Path
 
 /// [`scan_image_root`] for the image at `root` of any source. Every byte is read through the
 /// source; paths in the result are relative to `root`.
-pub fn scan_image_source(
+pub(crate) fn scan_image_source(
     source: &dyn ImageSource,
     root: &SourcePath,
     root_display: &str,
@@ -446,7 +446,7 @@ fn search_logs(scan: &mut ImageScan, source: &dyn ImageSource, logs: &[LogFile])
 
 /// `MG913` when a dirty hive's current state could not be reconstructed (no usable log was
 /// replayed), `MG307` when its logs were replayed; nothing for a clean hive.
-pub fn hive_state_finding(dirty: &DirtyState, path: &FindingPath, what: &str) -> Option<Finding> {
+pub(crate) fn hive_state_finding(dirty: &DirtyState, path: &FindingPath, what: &str) -> Option<Finding> {
     if !dirty.is_dirty() {
         return None;
     }
@@ -482,7 +482,7 @@ current state was read",
 }
 
 /// Searches one transaction log's bytes with the `--deep` binary search, reported as `MG312`.
-pub fn search_log_bytes<R: Read>(
+pub(crate) fn search_log_bytes<R: Read>(
     reader: R,
     path: &FindingPath,
     key_config: &KeyConfigIndex,

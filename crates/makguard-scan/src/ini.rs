@@ -68,7 +68,7 @@ pub(crate) type KeySetting = fn(section: &str, name: &str) -> Option<(&'static R
 
 /// Every key finding in a deployment ini, `pid.txt` or `SetupConfig.ini` (`key_setting` says
 /// which settings hold keys).
-pub fn scan(decoded: &DecodedText, ctx: &FileContext<'_>, key_setting: KeySetting) -> Vec<Finding> {
+pub(crate) fn scan(decoded: &DecodedText, ctx: &FileContext<'_>, key_setting: KeySetting) -> Vec<Finding> {
     let text = decoded.text.as_str();
     let index = LineIndex::new(text);
     let mut findings = Vec::new();
@@ -100,7 +100,7 @@ pub fn scan(decoded: &DecodedText, ctx: &FileContext<'_>, key_setting: KeySettin
 
 /// `sources/ei.cfg`: an `MG232` note naming its edition, channel and volume-licence flag, plus
 /// any key the text rule finds.
-pub fn scan_ei_cfg(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
+pub(crate) fn scan_ei_cfg(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
     let text = decoded.text.as_str();
     let index = LineIndex::new(text);
     let mut edition = None;

@@ -246,7 +246,7 @@ struct RawConfiguration {
 }
 
 /// Parses the decoded `ProductKeyConfiguration` document.
-pub fn parse_product_key_configuration(xml: &str, display: &str) -> Result<KeyConfigIndex, KeyConfigError> {
+pub(crate) fn parse_product_key_configuration(xml: &str, display: &str) -> Result<KeyConfigIndex, KeyConfigError> {
     let payload_error = |message: String| KeyConfigError::PayloadXml {
         path: display.to_string(),
         message,
@@ -375,14 +375,14 @@ const OFFICE_LICENCE_DIRS: &[&[&str]] = &[
 
 /// A key-configuration file found in an image source.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceKeyConfigFile {
+pub(crate) struct SourceKeyConfigFile {
     pub path: SourcePath,
     /// Relative to the image root, `/`-separated, with the file's own letter case.
     pub display: String,
 }
 
 /// [`find_key_config_files`] over any image source, for the image whose root is `root`.
-pub fn find_key_config_files_in(source: &dyn ImageSource, root: &SourcePath) -> Vec<SourceKeyConfigFile> {
+pub(crate) fn find_key_config_files_in(source: &dyn ImageSource, root: &SourcePath) -> Vec<SourceKeyConfigFile> {
     let mut files = Vec::new();
     let mut add_dir = |names: &[&str], prefix: &str, windows: bool| {
         let Resolved::Found(dir) = resolve_in(source, root, names) else {

@@ -151,7 +151,7 @@ fn install_command_regexes() -> &'static [(InstallCommand, Regex)] {
 }
 
 /// The text of the line before `offset`, from the line start (at most 400 bytes back).
-pub fn line_prefix(text: &str, offset: usize) -> &str {
+pub(crate) fn line_prefix(text: &str, offset: usize) -> &str {
     let line_start = text[..offset].rfind(['\n', '\r']).map_or(0, |i| i + 1);
     let mut start = line_start.max(offset.saturating_sub(400));
     while !text.is_char_boundary(start) {
@@ -181,7 +181,7 @@ fn key_word_regex() -> &'static Regex {
 
 /// True when a key word (`ProductKey`, `PIDKEY`, `/ipk`, `key=`, …) stands on the same line
 /// shortly before `offset` (within 80 bytes).
-pub fn key_word_before(text: &str, offset: usize) -> bool {
+pub(crate) fn key_word_before(text: &str, offset: usize) -> bool {
     let prefix = line_prefix(text, offset);
     let mut start = prefix.len().saturating_sub(80);
     while !prefix.is_char_boundary(start) {
@@ -193,7 +193,7 @@ pub fn key_word_before(text: &str, offset: usize) -> bool {
 /// Like [`install_command_before`], and also the DISM PowerShell cmdlets
 /// `Set-WindowsProductKey -ProductKey <key>` and `Set-WindowsEdition … -ProductKey <key>`
 /// (reported as [`InstallCommand::Dism`], whose command-line form they wrap).
-pub fn install_command_before_any_spelling(text: &str, offset: usize) -> Option<InstallCommand> {
+pub(crate) fn install_command_before_any_spelling(text: &str, offset: usize) -> Option<InstallCommand> {
     static RE: OnceLock<Regex> = OnceLock::new();
     install_command_before(text, offset).or_else(|| {
         let re = RE.get_or_init(|| {

@@ -208,7 +208,7 @@ impl OfficeScan<'_, '_> {
 
 /// Every key finding in an Office configuration, a key in a product's PIDKEY reported as `rule`
 /// (the Click-to-Run or the MSI one).
-pub fn scan(rule: &'static Rule, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
+pub(crate) fn scan(rule: &'static Rule, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
     let text = decoded.text.as_str();
     let mut scan = OfficeScan {
         text,

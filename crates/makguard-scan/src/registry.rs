@@ -23,7 +23,7 @@ use crate::hive_search::{self, SearchContext};
 use crate::run_keys;
 
 /// The SOFTWARE hive's path below an image root (resolved without regard to letter case).
-pub const SOFTWARE_HIVE_COMPONENTS: &[&str] = &["Windows", "System32", "config", "SOFTWARE"];
+pub(crate) const SOFTWARE_HIVE_COMPONENTS: &[&str] = &["Windows", "System32", "config", "SOFTWARE"];
 
 /// How registry paths are named in messages: the hive as Windows mounts it.
 const HIVE_PREFIX: &str = r"HKLM\SOFTWARE";
@@ -197,7 +197,7 @@ impl ReportedValues {
 
 /// What `Microsoft\Windows NT\CurrentVersion` says about the image.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImageIdentity {
+pub(crate) struct ImageIdentity {
     pub edition_id: Option<String>,
     pub product_name: Option<String>,
     /// `CurrentBuild`, or `CurrentBuildNumber` when that is missing.
@@ -210,7 +210,7 @@ pub struct ImageIdentity {
 /// What reading a SOFTWARE hive produced: the identity and the installed-key findings, plus
 /// `MG903` findings for keys or values that could not be read.
 #[derive(Debug, Clone, Default)]
-pub struct SoftwareReadout {
+pub(crate) struct SoftwareReadout {
     pub identity: ImageIdentity,
     pub findings: Vec<Finding>,
     /// Keys the whole-hive search visited (every key of an intact hive).
@@ -279,7 +279,7 @@ fn utf16_field(data: &[u8], offset: usize) -> Option<String> {
 }
 
 /// The remediation for an installed key, with the GVLK for the image's edition spelled out.
-pub fn remediation(edition_id: Option<&str>, build: Option<u32>) -> String {
+pub(crate) fn remediation(edition_id: Option<&str>, build: Option<u32>) -> String {
     const TABLE: &str = "https://learn.microsoft.com/windows-server/get-started/kms-client-activation-keys";
     let Some(edition_id) = edition_id else {
         return format!(
@@ -319,7 +319,7 @@ offline, `DISM /Image:<mount> /Set-ProductKey:<GVLK>`; or on the reference machi
 /// Reads the identity, the installed keys and the logon commands from an opened SOFTWARE
 /// hive, then searches the rest of it. `hive_path` is the hive file's path relative to the
 /// image root; every finding is reported there.
-pub fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_config: &KeyConfigIndex) -> SoftwareReadout {
+pub(crate) fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_config: &KeyConfigIndex) -> SoftwareReadout {
     let scope = HiveScope::software(hive_path, key_config);
     let mut reader = HiveReader {
         hive_path,
@@ -400,13 +400,13 @@ pub fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_config: &Key
 
 /// What a hive other than SOFTWARE produced: its findings and how much of it was searched.
 #[derive(Debug, Clone, Default)]
-pub struct HiveReadout {
+pub(crate) struct HiveReadout {
     pub findings: Vec<Finding>,
     pub keys_searched: u64,
 }
 
 /// Searches an opened SYSTEM hive: every string value (MG311).
-pub fn read_system_hive(hive: &Hive, hive_path: &FindingPath, key_config: &KeyConfigIndex) -> HiveReadout {
+pub(crate) fn read_system_hive(hive: &Hive, hive_path: &FindingPath, key_config: &KeyConfigIndex) -> HiveReadout {
     let scope = HiveScope::system(hive_path, key_config);
     let mut reported = ReportedValues::default();
     let search = hive_search::search_hive(
@@ -427,7 +427,7 @@ pub fn read_system_hive(hive: &Hive, hive_path: &FindingPath, key_config: &KeyCo
 /// Reads an opened Default user hive (`Users/Default/NTUSER.DAT`): its `Run`, `RunOnce` and
 /// `RunOnceEx` commands (MG306), then every string value (MG311). `remediation` is the
 /// SOFTWARE hive's (the GVLK for the image's edition).
-pub fn read_default_user_hive(
+pub(crate) fn read_default_user_hive(
     hive: &Hive,
     hive_path: &FindingPath,
     key_config: &KeyConfigIndex,

@@ -42,19 +42,19 @@ use crate::{FileContext, binary, image, textfile, unreadable_finding};
 mod wim_scan;
 
 /// Skip reasons in [`makguard_core::ScanSummary::skipped`].
-pub mod skip_reason {
+pub(crate) mod skip_reason {
     /// Recognisably binary (by extension or content): searched only with `--deep`.
-    pub const NOT_A_CANDIDATE: &str = "not-a-candidate";
+    pub(crate) const NOT_A_CANDIDATE: &str = "not-a-candidate";
     /// An ordinary archive (`.cab .zip .msi .msp .7z`, or by magic): not opened; `--deep`
     /// searches its raw bytes.
-    pub const ARCHIVE_NOT_OPENED: &str = "archive-not-opened";
+    pub(crate) const ARCHIVE_NOT_OPENED: &str = "archive-not-opened";
     /// A disk or image container (an `MG905` finding says what and how to scan it).
-    pub const CONTAINER_NOT_OPENED: &str = "container-not-opened";
-    pub const SPECIAL_FILE: &str = "special-file";
-    pub const SYMLINK: &str = "symlink";
-    pub const EXCLUDED: &str = "excluded";
+    pub(crate) const CONTAINER_NOT_OPENED: &str = "container-not-opened";
+    pub(crate) const SPECIAL_FILE: &str = "special-file";
+    pub(crate) const SYMLINK: &str = "symlink";
+    pub(crate) const EXCLUDED: &str = "excluded";
     /// Could not be opened (an `MG901` finding says why).
-    pub const UNREADABLE: &str = "unreadable";
+    pub(crate) const UNREADABLE: &str = "unreadable";
 }
 
 /// Live counters a caller may read while [`scan_paths`] runs, to show progress.
@@ -407,15 +407,10 @@ struct ImageRootContext {
     logs_searched: Vec<String>,
 }
 
-/// True when `dir` holds `Windows/System32` in any case.
-pub fn is_image_root(dir: &Path) -> bool {
-    is_image_root_in(&FsSource::new(dir), &SourcePath::root())
-}
-
 /// True when `dir` of `source` holds `Windows/System32` in any case. A link or special file in
 /// place of `Windows` or `System32` still makes an image root: the image scan then reports
 /// that what it must read is not there to read.
-pub fn is_image_root_in(source: &dyn ImageSource, dir: &SourcePath) -> bool {
+pub(crate) fn is_image_root_in(source: &dyn ImageSource, dir: &SourcePath) -> bool {
     match resolve_case_insensitive(source, dir, &["Windows", "System32"]) {
         Resolved::Found(_) => true,
         Resolved::Blocked { entry_type, .. } => entry_type != EntryType::File,
@@ -425,7 +420,7 @@ pub fn is_image_root_in(source: &dyn ImageSource, dir: &SourcePath) -> bool {
 
 /// The image roots of a scanned source: its root, or else its immediate subdirectories (a
 /// folder of mounted images), sorted by name.
-pub fn find_image_roots(source: &dyn ImageSource) -> Vec<SourcePath> {
+pub(crate) fn find_image_roots(source: &dyn ImageSource) -> Vec<SourcePath> {
     let root = SourcePath::root();
     if is_image_root_in(source, &root) {
         return vec![root];

@@ -64,7 +64,7 @@ pub fn prepare_scan(opts: &ScanOpts) -> anyhow::Result<PreparedScan> {
         size_cap: opts
             .size_cap
             .or(policy.scan.size_cap)
-            .unwrap_or(makguard_scan::walk::DEFAULT_SIZE_CAP),
+            .unwrap_or(makguard_scan::DEFAULT_SIZE_CAP),
         jobs: opts.jobs.map(usize::from),
         allow_incomplete: opts.allow_incomplete,
         key_config_files,
