@@ -64,30 +64,25 @@ use makguard_core::key::stands_alone;
 
 /// Every dashed, well-formed key in `text` (five groups of five, at most one `N`).
 pub fn find_dashed_keys(text: &str) -> Vec<KeyToken> {
-    dashed_regex()
-        .find_iter(text)
-        .filter(|m| stands_alone(text, m.start(), m.end()))
-        .filter_map(|m| {
-            ProductKey::parse(m.as_str()).ok().map(|key| KeyToken {
-                range: TextRange::new(m.start(), m.end()),
-                key,
-                bare: false,
-            })
-        })
-        .collect()
+    find_keys(dashed_regex(), text, false)
 }
 
 /// Every 25-symbol run without dashes that parses as a key. Only meaningful where a key is
 /// expected (MSI `PIDKEY Value`) or beside a key word: random text has many such runs.
 pub fn find_bare_keys(text: &str) -> Vec<KeyToken> {
-    bare_regex()
+    find_keys(bare_regex(), text, true)
+}
+
+/// Every match of `shape` in `text` that stands alone and parses as a key.
+fn find_keys(shape: &Regex, text: &str, bare: bool) -> Vec<KeyToken> {
+    shape
         .find_iter(text)
         .filter(|m| stands_alone(text, m.start(), m.end()))
         .filter_map(|m| {
             ProductKey::parse(m.as_str()).ok().map(|key| KeyToken {
                 range: TextRange::new(m.start(), m.end()),
                 key,
-                bare: true,
+                bare,
             })
         })
         .collect()

@@ -408,20 +408,7 @@ pub(crate) struct HiveReadout {
 /// Searches an opened SYSTEM hive: every string value (MG311).
 pub(crate) fn read_system_hive(hive: &Hive, hive_path: &FindingPath, key_config: &KeyConfigIndex) -> HiveReadout {
     let scope = HiveScope::system(hive_path, key_config);
-    let mut reported = ReportedValues::default();
-    let search = hive_search::search_hive(
-        hive,
-        &mut SearchContext {
-            scope: &scope,
-            reported: &mut reported,
-            installed_key_paths: &[],
-            installed_classes: &[],
-        },
-    );
-    HiveReadout {
-        findings: search.findings,
-        keys_searched: search.keys_visited,
-    }
+    search_every_string(hive, &scope, &mut ReportedValues::default(), Vec::new())
 }
 
 /// Reads an opened Default user hive (`Users/Default/NTUSER.DAT`): its `Run`, `RunOnce` and
@@ -435,12 +422,23 @@ pub(crate) fn read_default_user_hive(
 ) -> HiveReadout {
     let scope = HiveScope::default_user(hive_path, key_config);
     let mut reported = ReportedValues::default();
-    let mut findings = run_keys::scan_run_keys(hive, &scope, run_keys::USER_RUN_KEYS, remediation, &mut reported);
+    let findings = run_keys::scan_run_keys(hive, &scope, run_keys::USER_RUN_KEYS, remediation, &mut reported);
+    search_every_string(hive, &scope, &mut reported, findings)
+}
+
+/// `findings` so far, then every string value of a hive that holds no installed key (MG311),
+/// leaving out the values already `reported`.
+fn search_every_string(
+    hive: &Hive,
+    scope: &HiveScope<'_>,
+    reported: &mut ReportedValues,
+    mut findings: Vec<Finding>,
+) -> HiveReadout {
     let search = hive_search::search_hive(
         hive,
         &mut SearchContext {
-            scope: &scope,
-            reported: &mut reported,
+            scope,
+            reported,
             installed_key_paths: &[],
             installed_classes: &[],
         },
@@ -449,6 +447,162 @@ pub(crate) fn read_default_user_hive(
     HiveReadout {
         findings,
         keys_searched: search.keys_visited,
+    }
+}
+
+/// What `DigitalProductId` says of the installed key.
+struct InstalledKeyBytes {
+    key: Option<ProductKey>,
+    /// The key bytes are zero (`slmgr /cpky`), though a key is installed.
+    cleared: bool,
+    /// The value is there but does not decode to a key.
+    undecodable: bool,
+}
+
+/// Decodes `DigitalProductId` (at `dpid_path`), saying in `parts` why when it does not decode.
+fn read_installed_key(dpid: Option<&[u8]>, dpid_path: &str, parts: &mut Vec<String>) -> InstalledKeyBytes {
+    let mut installed = InstalledKeyBytes {
+        key: None,
+        cleared: false,
+        undecodable: false,
+    };
+    match dpid.map(decode_digital_product_id) {
+        Some(Ok(Some(key))) => installed.key = Some(key),
+        Some(Ok(None)) => installed.cleared = true,
+        Some(Err(error)) => {
+            installed.undecodable = true;
+            parts.push(format!(
+                "`{dpid_path}` holds an installed key that cannot be decoded: {error}"
+            ));
+        }
+        None => {}
+    }
+    installed
+}
+
+/// The class of the installed key and what decided it: the key type `DigitalProductId4`
+/// gives, unless the key's own classification is riskier; a key nothing classifies (or one
+/// that does not decode) is non-KMS by its shape. `None` when there is nothing installed.
+fn installed_verdict(
+    type_class: Option<KeyClass>,
+    own: Option<&Classification>,
+    undecodable: bool,
+) -> Option<(KeyClass, ClassSource)> {
+    let mut verdict: Option<(KeyClass, ClassSource)> = type_class.map(|c| (c, ClassSource::RegistryKeyType));
+    if let Some(own) = own.filter(|c| c.source != ClassSource::Shape)
+        && verdict.is_none_or(|(class, _)| risk(own.class) > risk(class))
+    {
+        verdict = Some((own.class, own.source));
+    }
+    if verdict.is_none() && (own.is_some() || undecodable) {
+        verdict = Some((KeyClass::NonKms, ClassSource::Shape));
+    }
+    verdict
+}
+
+/// The verdict on an installed key and where its two values live.
+struct InstalledVerdict<'p> {
+    rule: &'static Rule,
+    class: KeyClass,
+    source: ClassSource,
+    dpid_path: &'p str,
+    dpid4_path: &'p str,
+}
+
+/// The installed key with the classification the verdict gives it, and its part of the message.
+fn installed_key_info(
+    verdict: &InstalledVerdict<'_>,
+    key: Option<ProductKey>,
+    own: Option<Classification>,
+    dpid4: &DigitalProductId4,
+    parts: &mut Vec<String>,
+) -> Option<KeyInfo> {
+    let (Some(key), Some(own)) = (key, own) else {
+        return None;
+    };
+    let InstalledVerdict {
+        rule,
+        class,
+        source,
+        dpid_path,
+        ..
+    } = *verdict;
+    // An unconfirmed GVLK claim must not call the key a GVLK: say what the key is.
+    let classification = if own.source == source || rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
+        own.clone()
+    } else {
+        Classification {
+            class,
+            source,
+            product: None,
+            edition: dpid4.edition_id.clone().or_else(|| own.edition.clone()),
+            edition_id: dpid4.edition_id.clone().or_else(|| own.edition_id.clone()),
+            checksum: own.checksum,
+        }
+    };
+    parts.push(format!(
+        "`{dpid_path}` holds {}, a {}",
+        key.display_form(),
+        classification.describe()
+    ));
+    if own.source != source && own.source != ClassSource::Shape {
+        if own.class == class {
+            parts.push(format!("the {} agrees: {}", own.source.as_str(), own.describe()));
+        } else {
+            parts.push(format!("the key's own group says {}", own.describe()));
+        }
+    }
+    Some(KeyInfo { key, classification })
+}
+
+impl InstalledVerdict<'_> {
+    /// The notes that explain the verdict: a cleared key still installed, an unconfirmed or
+    /// contradicted GVLK claim, a GVLK for another edition, a key type with no key.
+    fn explain(
+        &self,
+        installed: &InstalledKeyBytes,
+        key_info: Option<&KeyInfo>,
+        identity: &ImageIdentity,
+        parts: &mut Vec<String>,
+    ) {
+        let InstalledVerdict {
+            rule,
+            class,
+            source,
+            dpid_path,
+            dpid4_path,
+        } = *self;
+        let InstalledKeyBytes {
+            cleared, undecodable, ..
+        } = *installed;
+        if cleared && class != KeyClass::Gvlk {
+            parts.push(format!(
+                "the key bytes of `{dpid_path}` are cleared (as `slmgr /cpky` leaves them), but the key is still installed"
+            ));
+        }
+        if rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
+            parts.push(
+                "neither the built-in catalog nor the image's key configuration knows the key as a KMS client key (GVLK), \
+so the `Volume:GVLK` claim is unconfirmed"
+                    .to_string(),
+            );
+        } else if rule.code == rules::INSTALLED_KEY_TYPE_CONTRADICTED.code {
+            parts.push(format!(
+                "the image's key configuration contradicts the `Volume:GVLK` claim of `{dpid4_path}`"
+            ));
+        } else if class == KeyClass::Gvlk {
+            if let (Some(image_edition), Some(key_edition)) = (
+                identity.edition_id.as_deref(),
+                key_info.and_then(|k| k.classification.edition_id.as_deref()),
+            ) && !image_edition.eq_ignore_ascii_case(key_edition)
+            {
+                parts.push(format!(
+                    "note that the image's EditionID is {image_edition}; KMS activation needs the GVLK for that edition"
+                ));
+            }
+        } else if source == ClassSource::RegistryKeyType && key_info.is_none() && !cleared && !undecodable {
+            parts.push(format!("`{dpid_path}` holds no key to fingerprint"));
+        }
     }
 }
 
@@ -639,39 +793,16 @@ impl<'a> HiveReader<'a> {
             .unwrap_or_default();
 
         let mut parts: Vec<String> = Vec::new();
-        let mut undecodable = false;
-        let mut cleared = false;
-        let key = match dpid.as_deref().map(decode_digital_product_id) {
-            Some(Ok(Some(key))) => Some(key),
-            Some(Ok(None)) => {
-                cleared = true;
-                None
-            }
-            Some(Err(error)) => {
-                undecodable = true;
-                parts.push(format!(
-                    "`{dpid_path}` holds an installed key that cannot be decoded: {error}"
-                ));
-                None
-            }
-            None => None,
-        };
-        let own = key.as_ref().map(|key| classify_key(key, Some(self.key_config)));
+        let mut installed = read_installed_key(dpid.as_deref(), &dpid_path, &mut parts);
+        let own = installed
+            .key
+            .as_ref()
+            .map(|key| classify_key(key, Some(self.key_config)));
         let type_class = dpid4.key_type.as_deref().and_then(KeyClass::from_product_key_type);
-
-        let mut verdict: Option<(KeyClass, ClassSource)> = type_class.map(|c| (c, ClassSource::RegistryKeyType));
-        if let Some(own) = own.as_ref().filter(|c| c.source != ClassSource::Shape)
-            && verdict.is_none_or(|(class, _)| risk(own.class) > risk(class))
-        {
-            verdict = Some((own.class, own.source));
-        }
-        if verdict.is_none() && (own.is_some() || undecodable) {
-            verdict = Some((KeyClass::NonKms, ClassSource::Shape));
-        }
-        let Some((class, source)) = verdict else {
+        let Some((class, source)) = installed_verdict(type_class, own.as_ref(), installed.undecodable) else {
             return;
         };
-        let rule = installed_key_rule(type_class, class, source, own.as_ref(), undecodable);
+        let rule = installed_key_rule(type_class, class, source, own.as_ref(), installed.undecodable);
 
         if let Some(key_type) = &dpid4.key_type {
             let edition = dpid4
@@ -684,65 +815,15 @@ impl<'a> HiveReader<'a> {
                 format!("`{dpid4_path}` says the installed key is `{key_type}`{edition}"),
             );
         }
-        let key_info = match (key, own) {
-            (Some(key), Some(own)) => {
-                // An unconfirmed GVLK claim must not call the key a GVLK: say what the key is.
-                let classification = if own.source == source || rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
-                    own.clone()
-                } else {
-                    Classification {
-                        class,
-                        source,
-                        product: None,
-                        edition: dpid4.edition_id.clone().or_else(|| own.edition.clone()),
-                        edition_id: dpid4.edition_id.clone().or_else(|| own.edition_id.clone()),
-                        checksum: own.checksum,
-                    }
-                };
-                parts.push(format!(
-                    "`{dpid_path}` holds {}, a {}",
-                    key.display_form(),
-                    classification.describe()
-                ));
-                if own.source != source && own.source != ClassSource::Shape {
-                    if own.class == class {
-                        parts.push(format!("the {} agrees: {}", own.source.as_str(), own.describe()));
-                    } else {
-                        parts.push(format!("the key's own group says {}", own.describe()));
-                    }
-                }
-                Some(KeyInfo { key, classification })
-            }
-            _ => None,
+        let verdict = InstalledVerdict {
+            rule,
+            class,
+            source,
+            dpid_path: &dpid_path,
+            dpid4_path: &dpid4_path,
         };
-        if cleared && class != KeyClass::Gvlk {
-            parts.push(format!(
-                "the key bytes of `{dpid_path}` are cleared (as `slmgr /cpky` leaves them), but the key is still installed"
-            ));
-        }
-        if rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
-            parts.push(
-                "neither the built-in catalog nor the image's key configuration knows the key as a KMS client key (GVLK), \
-so the `Volume:GVLK` claim is unconfirmed"
-                    .to_string(),
-            );
-        } else if rule.code == rules::INSTALLED_KEY_TYPE_CONTRADICTED.code {
-            parts.push(format!(
-                "the image's key configuration contradicts the `Volume:GVLK` claim of `{dpid4_path}`"
-            ));
-        } else if class == KeyClass::Gvlk {
-            if let (Some(image_edition), Some(key_edition)) = (
-                identity.edition_id.as_deref(),
-                key_info.as_ref().and_then(|k| k.classification.edition_id.as_deref()),
-            ) && !image_edition.eq_ignore_ascii_case(key_edition)
-            {
-                parts.push(format!(
-                    "note that the image's EditionID is {image_edition}; KMS activation needs the GVLK for that edition"
-                ));
-            }
-        } else if source == ClassSource::RegistryKeyType && key_info.is_none() && !cleared && !undecodable {
-            parts.push(format!("`{dpid_path}` holds no key to fingerprint"));
-        }
+        let key_info = installed_key_info(&verdict, installed.key.take(), own, &dpid4, &mut parts);
+        verdict.explain(&installed, key_info.as_ref(), identity, &mut parts);
         let message = parts.join("; ");
         let with_remediation = rule.code != rules::INSTALLED_GVLK.code;
         self.push_installed(rule, message, key_info, with_remediation);
