@@ -245,8 +245,28 @@ struct RawConfiguration {
     product_key_type: String,
 }
 
+impl RawConfiguration {
+    /// The field a child element of `Configuration` named `element` fills, if any.
+    fn field_mut(&mut self, element: &str) -> Option<&mut String> {
+        match element {
+            "ActConfigId" => Some(&mut self.act_config_id),
+            "RefGroupId" => Some(&mut self.ref_group_id),
+            "EditionId" => Some(&mut self.edition_id),
+            "ProductDescription" => Some(&mut self.description),
+            "ProductKeyType" => Some(&mut self.product_key_type),
+            _ => None,
+        }
+    }
+}
+
 /// Parses the decoded `ProductKeyConfiguration` document.
 pub(crate) fn parse_product_key_configuration(xml: &str, display: &str) -> Result<KeyConfigIndex, KeyConfigError> {
+    index_configurations(read_configurations(xml, display)?, display)
+}
+
+/// The `Configuration` elements of a `ProductKeyConfiguration` document, as written; an
+/// error when the document is not one, does not parse, or holds none.
+fn read_configurations(xml: &str, display: &str) -> Result<Vec<RawConfiguration>, KeyConfigError> {
     let payload_error = |message: String| KeyConfigError::PayloadXml {
         path: display.to_string(),
         message,
@@ -290,16 +310,10 @@ pub(crate) fn parse_product_key_configuration(xml: &str, display: &str) -> Resul
             }
             Event::Text(text) if open.len() == 4 && current.is_some() => {
                 let text = text.unescape().map_err(|e| payload_error(xml_error(&reader, e)))?;
-                if let (Some(configuration), Some(field)) = (current.as_mut(), open.last()) {
-                    let slot = match field.as_str() {
-                        "ActConfigId" => &mut configuration.act_config_id,
-                        "RefGroupId" => &mut configuration.ref_group_id,
-                        "EditionId" => &mut configuration.edition_id,
-                        "ProductDescription" => &mut configuration.description,
-                        "ProductKeyType" => &mut configuration.product_key_type,
-                        _ => continue,
-                    };
-                    slot.push_str(&text);
+                if let (Some(configuration), Some(element)) = (current.as_mut(), open.last())
+                    && let Some(field) = configuration.field_mut(element)
+                {
+                    field.push_str(&text);
                 }
             }
             Event::End(_) => {
@@ -328,6 +342,14 @@ pub(crate) fn parse_product_key_configuration(xml: &str, display: &str) -> Resul
             path: display.to_string(),
         });
     }
+    Ok(configurations)
+}
+
+/// The key groups of `configurations`; an error for the first without a usable group number.
+fn index_configurations(
+    configurations: Vec<RawConfiguration>,
+    display: &str,
+) -> Result<KeyConfigIndex, KeyConfigError> {
     let mut index = KeyConfigIndex::default();
     for (position, raw) in configurations.into_iter().enumerate() {
         let group = raw

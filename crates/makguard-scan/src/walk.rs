@@ -864,29 +864,7 @@ fn search_opened(
     tally.bytes_read += footer.as_ref().map_or(0, |f| f.len() as u64);
     let container = sniff::detect_container(&head, footer.as_deref());
     if container == Some(ContainerKind::Wim) {
-        // A WIM inside the scan is read, not refused: every image, in place.
-        tally.files_scanned += 1;
-        tally.searched.push(rel.display.clone());
-        let nested = match source.open_random(&item.path) {
-            Ok(reader) => {
-                let filters = Filters::new(options);
-                let setup = TreeSetup {
-                    options,
-                    filters: &filters,
-                    jobs: 1,
-                    fallback_key_config: key_config,
-                };
-                wim_scan::scan_nested_wim(reader, rel, &setup)
-            }
-            Err(error) => {
-                let mut failed = Tally::default();
-                failed.findings.push(source_error_finding(rel, &error));
-                failed
-            }
-        };
-        // The nested images' files are counted by their own walks.
-        tally.merge(nested);
-        return tally;
+        return search_nested_wim(tally, source, item, key_config, options);
     }
     if let Some(kind) = container {
         tally.findings.push(container_finding(rel, kind));
@@ -918,7 +896,62 @@ fn search_opened(
         }
         return tally;
     }
-    let kind = by_name.unwrap_or(FileKind::Text);
+    search_text(
+        tally,
+        by_name.unwrap_or(FileKind::Text),
+        head,
+        reader,
+        len,
+        &ctx,
+        options,
+    )
+}
+
+/// A WIM inside the scan is read, not refused: every image, in place.
+fn search_nested_wim(
+    mut tally: Tally,
+    source: &dyn ImageSource,
+    item: &WorkItem,
+    key_config: Option<&KeyConfigIndex>,
+    options: &ScanOptions,
+) -> Tally {
+    let rel = &item.rel;
+    tally.files_scanned += 1;
+    tally.searched.push(rel.display.clone());
+    let nested = match source.open_random(&item.path) {
+        Ok(reader) => {
+            let filters = Filters::new(options);
+            let setup = TreeSetup {
+                options,
+                filters: &filters,
+                jobs: 1,
+                fallback_key_config: key_config,
+            };
+            wim_scan::scan_nested_wim(reader, rel, &setup)
+        }
+        Err(error) => {
+            let mut failed = Tally::default();
+            failed.findings.push(source_error_finding(rel, &error));
+            failed
+        }
+    };
+    // The nested images' files are counted by their own walks.
+    tally.merge(nested);
+    tally
+}
+
+/// A text candidate of `kind`, `head` read of it so far: searched whole by its kind's scanner
+/// up to the size cap, and past it to the end in bounded memory, never skipped.
+fn search_text(
+    mut tally: Tally,
+    kind: FileKind,
+    mut head: Vec<u8>,
+    reader: &mut CountingReader<Box<dyn Read + Send>>,
+    len: u64,
+    ctx: &FileContext<'_>,
+    options: &ScanOptions,
+) -> Tally {
+    let rel = ctx.path;
     tally.files_scanned += 1;
     tally.searched.push(rel.display.clone());
     if options.read_only {
@@ -933,20 +966,11 @@ fn search_opened(
     if head.len() <= cap {
         let decoded = decode(&head);
         let kind = refine_by_content(kind, &decoded);
-        let found = scan_decoded(kind, &decoded, &ctx);
+        let found = scan_decoded(kind, &decoded, ctx);
         if options.deep && decoded.encoding == TextEncoding::SingleByte {
             // Neither UTF-8 nor UTF-16: possibly binary data without NULs up front, where a
-            // UTF-16 key would not show as text. `--deep` searches its bytes too, for keys the
-            // text scan did not already report.
-            let mut as_bytes = Vec::new();
-            if binary::scan_reader(head.as_slice(), &ctx, &mut as_bytes).is_ok() {
-                let known: Vec<_> = found
-                    .iter()
-                    .filter_map(|f| f.key.as_ref().map(|k| k.key.clone()))
-                    .collect();
-                as_bytes.retain(|f| f.key.as_ref().is_none_or(|k| !known.contains(&k.key)));
-                tally.findings.extend(as_bytes);
-            }
+            // UTF-16 key would not show as text. `--deep` searches its bytes too.
+            tally.findings.extend(keys_only_bytes_hold(&head, ctx, &found));
         }
         tally.findings.extend(found);
         return tally;
@@ -954,17 +978,31 @@ fn search_opened(
     // Larger than the cap: searched to the end in bounded memory, never skipped.
     let rest = io::Cursor::new(head).chain(reader);
     if kind.is_strong_candidate() {
-        if let Err(error) = binary::scan_reader_sized(rest, &ctx, &mut tally.findings, len) {
+        if let Err(error) = binary::scan_reader_sized(rest, ctx, &mut tally.findings, len) {
             tally.findings.push(unreadable_finding(rel, &error));
         }
     } else {
-        let streamed = textfile::scan_stream(rest, &ctx);
+        let streamed = textfile::scan_stream(rest, ctx);
         tally.findings.extend(streamed.findings);
         if let Some(error) = streamed.error {
             tally.findings.push(unreadable_finding(rel, &error));
         }
     }
     tally
+}
+
+/// The keys a search of `bytes` as binary data finds that the text scan's `found` did not.
+fn keys_only_bytes_hold(bytes: &[u8], ctx: &FileContext<'_>, found: &[Finding]) -> Vec<Finding> {
+    let mut as_bytes = Vec::new();
+    if binary::scan_reader(bytes, ctx, &mut as_bytes).is_err() {
+        return Vec::new();
+    }
+    let known: Vec<_> = found
+        .iter()
+        .filter_map(|f| f.key.as_ref().map(|k| k.key.clone()))
+        .collect();
+    as_bytes.retain(|f| f.key.as_ref().is_none_or(|k| !known.contains(&k.key)));
+    as_bytes
 }
 
 /// [`ScanOptions::read_only`]: reads the rest of the file as a scan would, searching nothing.
