@@ -7,7 +7,6 @@
 
 use makguard_core::text::{self, TextEncoding};
 use makguard_core::{ByteRange, Edit, ProductKey, TextRange};
-use makguard_scan::{keyscan, xmltext};
 
 /// One key replacement to make: the [`Edit`], and the key the scan saw in its range (the
 /// text must still parse to it).
@@ -78,9 +77,9 @@ fn byte_offset(text: &str, offset: usize, encoding: TextEncoding) -> usize {
 /// True when the key token at `range` of `text` stands alone and parses as `key`.
 fn token_at(text: &str, range: TextRange, key: &ProductKey) -> bool {
     let found = if range.len() == 25 {
-        keyscan::find_bare_keys(text)
+        makguard_scan::find_bare_keys(text)
     } else {
-        keyscan::find_dashed_keys(text)
+        makguard_scan::find_dashed_keys(text)
     };
     found.iter().any(|t| t.range == range && &t.key == key)
 }
@@ -96,7 +95,8 @@ fn holds_key(text: &str, range: TextRange, key: &ProductKey) -> bool {
         return token_at(text, range, key);
     }
     current.contains(['&', '<'])
-        && xmltext::rewritable_value(current).is_some_and(|value| ProductKey::parse(&value).ok().as_ref() == Some(key))
+        && makguard_scan::rewritable_value(current)
+            .is_some_and(|value| ProductKey::parse(&value).ok().as_ref() == Some(key))
 }
 
 /// True when `spelled` holds what spells a value in XML without writing it out: a reference

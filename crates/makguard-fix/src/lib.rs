@@ -21,8 +21,7 @@ use std::path::{Path, PathBuf};
 use makguard_core::catalog::{self, Family};
 use makguard_core::{Applicability, ByteRange, Finding, FindingPath, ScanReport};
 use makguard_scan::FileContext;
-use makguard_scan::keyscan::{self, InstallCommand};
-use makguard_scan::kind;
+use makguard_scan::InstallCommand;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -363,10 +362,10 @@ fn fix_file(root: Option<&Root>, findings: &[&Finding], options: &ApplyOptions) 
 /// Re-scans the rewritten bytes with the scanner for the file's kind; `Some(reason)` when
 /// the new content fails to parse where the old one did.
 fn rescan_breaks(path: &FindingPath, old: &[u8], new: &[u8]) -> Option<String> {
-    let kind = kind::detect_kind(&path.display, old)?;
+    let kind = makguard_scan::detect_kind(&path.display, old)?;
     let ctx = FileContext { path, key_config: None };
     let parse_failures = |bytes: &[u8]| {
-        kind::scan_file_bytes(kind, bytes, &ctx)
+        makguard_scan::scan_file_bytes(kind, bytes, &ctx)
             .iter()
             .filter(|f| f.rule.is_incomplete_scan())
             .count()
@@ -430,7 +429,7 @@ fn ospp_gets_no_windows_key(old_text: &str, edit: &makguard_core::Edit) -> Resul
         .ok()
         .and_then(|k| catalog::lookup_key(&k))
         .is_some_and(|e| e.family == Family::Windows);
-    if windows_key && keyscan::install_command_before(old_text, edit.range.start) == Some(InstallCommand::Ospp) {
+    if windows_key && makguard_scan::install_command_before(old_text, edit.range.start) == Some(InstallCommand::Ospp) {
         return Err(FileStatus::Skipped(
             "ospp.vbs /inpkey installs an Office key, but a Windows GVLK was chosen: pass --gvlk with the Office product's GVLK"
                 .to_string(),

@@ -334,7 +334,7 @@ fn several_keys_in_one_file_are_fixed_together() {
 #[test]
 fn findings_from_the_real_scanners_are_fixed() {
     use makguard_core::FindingPath;
-    use makguard_scan::{FileContext, kind};
+    use makguard_scan::FileContext;
     for kind_case in kinds() {
         for variant in [Variant::Utf8, Variant::Utf16LeBom] {
             let context = format!("{} in {variant:?}", kind_case.name);
@@ -350,12 +350,12 @@ fn findings_from_the_real_scanners_are_fixed() {
             let original = variant.encode(&kind_case.text);
             fs::write(&path, &original).unwrap();
             let finding_path = FindingPath::new(relative.clone());
-            let file_kind = kind::detect_kind(&relative, &original).expect("a candidate");
+            let file_kind = makguard_scan::detect_kind(&relative, &original).expect("a candidate");
             let ctx = FileContext {
                 path: &finding_path,
                 key_config: None,
             };
-            let findings: Vec<_> = kind::scan_file_bytes(file_kind, &original, &ctx)
+            let findings: Vec<_> = makguard_scan::scan_file_bytes(file_kind, &original, &ctx)
                 .into_iter()
                 .filter(|f| f.rule.fixable)
                 .collect();
@@ -390,7 +390,7 @@ fn findings_from_the_real_scanners_are_fixed() {
             );
             let fixed = fs::read(&path).unwrap();
             assert!(text::decode(&fixed).text.contains(&kind_case.expected), "{context}");
-            let again = kind::scan_file_bytes(file_kind, &fixed, &ctx);
+            let again = makguard_scan::scan_file_bytes(file_kind, &fixed, &ctx);
             assert!(
                 again
                     .iter()

@@ -103,3 +103,31 @@ impl BaseBlock {
         })
     }
 }
+
+/// The length a primary hive file's own base block gives it: the base block plus the hive
+/// bins data it declares. `None` when `primary` does not start with a base block this reader
+/// accepts. A file shorter than this was cut; the reader still opens it (cells past the end fail
+/// one by one), so a caller that must not miss a cut compares the two.
+pub fn declared_hive_len(primary: &dyn crate::ReadAt) -> Option<u64> {
+    let mut block = [0u8; CHECKSUM_SPAN + 4];
+    crate::source::read_exact_at(primary, &mut block, 0).ok()?;
+    let base = BaseBlock::parse(&block)?;
+    Some(BASE_BLOCK_LEN as u64 + u64::from(base.bins_size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_hive_len_is_the_base_block_plus_its_bins_size() {
+        let mut block = vec![0u8; BASE_BLOCK_LEN];
+        block[..4].copy_from_slice(b"regf");
+        block[OFF_MAJOR..OFF_MAJOR + 4].copy_from_slice(&1u32.to_le_bytes());
+        block[OFF_BINS_SIZE..OFF_BINS_SIZE + 4].copy_from_slice(&0x3000u32.to_le_bytes());
+        assert_eq!(declared_hive_len(&block), Some(4096 + 0x3000));
+        block[0] = b'x';
+        assert_eq!(declared_hive_len(&block), None);
+        assert_eq!(declared_hive_len(&b"regf".to_vec()), None);
+    }
+}

@@ -69,6 +69,7 @@ mod source;
 mod text;
 mod value;
 
+pub use base::declared_hive_len;
 pub use error::HiveError;
 pub use hive::{Hive, HiveLog};
 pub use key::Key;

@@ -483,7 +483,7 @@ mod tests {
         let without_cli = Workspace::options_for(Some(&policy), &ScanRequest::default());
         assert_eq!(without_cli.size_cap, 4096);
         let no_policy = Workspace::options_for(None, &ScanRequest::default());
-        assert_eq!(no_policy.size_cap, makguard_scan::walk::DEFAULT_SIZE_CAP);
+        assert_eq!(no_policy.size_cap, makguard_scan::DEFAULT_SIZE_CAP);
         assert!(!no_policy.deep);
     }
 

@@ -17,7 +17,7 @@ use makguard_core::{Checksum, Finding, KeyInfo, ProductKey, classify_key};
 use regex::bytes::Regex;
 
 use crate::FileContext;
-use crate::keyscan::key_word_before;
+use crate::keyscan::{is_key_symbol, key_symbol_class, key_word_before};
 
 /// Bytes read per chunk.
 pub const CHUNK_SIZE: usize = 1 << 20;
@@ -27,8 +27,6 @@ pub const OVERLAP: usize = 512;
 /// A match must end this far before a chunk's end to be judged in that chunk, so the bytes
 /// after it (which decide whether it stands alone) are known; the next chunk judges the rest.
 const GUARD: usize = 8;
-
-const SYMBOLS: &str = "[BCDFGHJKMNPQRTVWXY2346789]";
 
 /// The prefilter's block size. A key in any of the searched forms puts its 25 symbol bytes
 /// within at most 58 bytes (UTF-16, with dashes), so it touches at most three blocks, and one of
@@ -43,11 +41,10 @@ const MARGIN: usize = 64;
 
 const fn symbol_table() -> [bool; 256] {
     let mut table = [false; 256];
-    let symbols = b"BCDFGHJKMNPQRTVWXY2346789";
-    let mut i = 0;
-    while i < symbols.len() {
-        table[symbols[i] as usize] = true;
-        i += 1;
+    let mut byte = 0;
+    while byte < table.len() {
+        table[byte] = is_key_symbol(byte as u8);
+        byte += 1;
     }
     table
 }
@@ -103,7 +100,7 @@ fn key_matches(buffer: &[u8]) -> Vec<(usize, usize)> {
 fn key_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        let s = SYMBOLS;
+        let s = key_symbol_class(false);
         let le = format!("(?:{s}\\x00)");
         let be = format!("(?:\\x00{s})");
         let pattern = format!(
@@ -141,7 +138,7 @@ pub fn scan_reader<R: Read>(reader: R, ctx: &FileContext<'_>, findings: &mut Vec
 
 /// [`scan_reader`] for a file of about `size_hint` bytes: the buffer is sized for it up front, so
 /// a small file is read in one system call instead of a series of growing ones.
-pub fn scan_reader_sized<R: Read>(
+pub(crate) fn scan_reader_sized<R: Read>(
     reader: R,
     ctx: &FileContext<'_>,
     findings: &mut Vec<Finding>,

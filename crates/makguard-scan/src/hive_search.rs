@@ -293,7 +293,7 @@ impl Search<'_, '_> {
 /// The keys a registry string reports, by the text rule (checksum-valid keys anywhere, others
 /// after a key word), and every well-formed key when the value's name is itself a key word
 /// (`ProductKey`, `PIDKEY`).
-pub fn keys_in_string(value_name: &str, text: &str) -> Vec<ProductKey> {
+pub(crate) fn keys_in_string(value_name: &str, text: &str) -> Vec<ProductKey> {
     if !may_hold_key(text) {
         return Vec::new();
     }

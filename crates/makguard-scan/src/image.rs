@@ -24,9 +24,9 @@ use crate::source::{EntryType, ImageSource, ReadAt, Resolved, SourceError, Sourc
 use crate::{FileContext, binary, registry};
 
 /// The SYSTEM hive's path below an image root.
-pub const SYSTEM_HIVE_COMPONENTS: &[&str] = &["Windows", "System32", "config", "SYSTEM"];
+pub(crate) const SYSTEM_HIVE_COMPONENTS: &[&str] = &["Windows", "System32", "config", "SYSTEM"];
 /// The Default user's hive, copied into every new user's profile.
-pub const DEFAULT_USER_HIVE_COMPONENTS: &[&str] = &["Users", "Default", "NTUSER.DAT"];
+pub(crate) const DEFAULT_USER_HIVE_COMPONENTS: &[&str] = &["Users", "Default", "NTUSER.DAT"];
 /// Transaction log suffixes searched beside a hive: the old-format `.LOG` and the new `.LOG1`,
 /// `.LOG2`. Only the new-format ones can be replayed.
 const LOG_SUFFIXES: &[&str] = &[".log", ".log1", ".log2"];
@@ -63,7 +63,7 @@ pub fn scan_image_root(root: &Path, root_display: &str, extra_key_config: &[Path
 
 /// [`scan_image_root`] for the image at `root` of any source. Every byte is read through the
 /// source; paths in the result are relative to `root`.
-pub fn scan_image_source(
+pub(crate) fn scan_image_source(
     source: &dyn ImageSource,
     root: &SourcePath,
     root_display: &str,
@@ -104,36 +104,16 @@ fn record_key_config(scan: &mut ImageScan, loaded: Result<KeyConfigIndex, KeyCon
             scan.key_config.extend(index);
             scan.info.key_configuration_files.push(display.to_string());
         }
-        Err(error) => {
-            let rule = match error {
-                KeyConfigError::Io { .. } => &rules::FILE_UNREADABLE,
-                _ => &rules::KEY_CONFIGURATION_UNREADABLE,
-            };
-            scan.findings.push(Finding::new(
-                rule,
-                FindingPath::new(display),
-                format!("{error}; keys are classified without this file"),
-            ));
-        }
+        Err(error) => scan.findings.push(error.finding(display)),
     }
 }
-
-/// The regf base block keeps the size of the hive bins data at offset 0x28; the file holds the
-/// 4096-byte base block and then that much data.
-const BASE_BLOCK_LEN: u64 = 4096;
-const BINS_SIZE_OFFSET: usize = 0x28;
 
 /// `Some(description)` when the hive file is shorter than its own base block says. The reader
 /// keeps what is there (cells past the end fail one by one), so without this check a cut that
 /// lost only unreferenced space, or space the reader never visits, would pass as complete.
 fn truncation(hive_file: &dyn ReadAt) -> Option<String> {
-    let mut header = [0u8; BINS_SIZE_OFFSET + 4];
-    if hive_file.read_at(0, &mut header).ok()? < header.len() {
-        return None;
-    }
+    let expected = makguard_hive::declared_hive_len(hive_file)?;
     let actual = hive_file.len();
-    let bins_size = u32::from_le_bytes(header[BINS_SIZE_OFFSET..].try_into().ok()?);
-    let expected = BASE_BLOCK_LEN + u64::from(bins_size);
     (actual < expected).then(|| format!("{actual} bytes of the {expected} its header gives"))
 }
 
@@ -466,7 +446,7 @@ fn search_logs(scan: &mut ImageScan, source: &dyn ImageSource, logs: &[LogFile])
 
 /// `MG913` when a dirty hive's current state could not be reconstructed (no usable log was
 /// replayed), `MG307` when its logs were replayed; nothing for a clean hive.
-pub fn hive_state_finding(dirty: &DirtyState, path: &FindingPath, what: &str) -> Option<Finding> {
+pub(crate) fn hive_state_finding(dirty: &DirtyState, path: &FindingPath, what: &str) -> Option<Finding> {
     if !dirty.is_dirty() {
         return None;
     }
@@ -502,7 +482,7 @@ current state was read",
 }
 
 /// Searches one transaction log's bytes with the `--deep` binary search, reported as `MG312`.
-pub fn search_log_bytes<R: Read>(
+pub(crate) fn search_log_bytes<R: Read>(
     reader: R,
     path: &FindingPath,
     key_config: &KeyConfigIndex,

@@ -1,16 +1,15 @@
-//! Ini-style deployment files: MDT `CustomSettings.ini` / `Bootstrap.ini` (`ProductKey=`,
-//! `OverrideProductKey=`, ConfigMgr's `OSDProductKey=`: `MG221`), install media
-//! `sources/pid.txt` (`[PID] Value=`: `MG231`), Windows Setup `SetupConfig.ini` (`PKey=`:
-//! `MG231`), and `sources/ei.cfg` (edition and channel: an `MG232` note).
+//! The ini reader behind the ini-style kinds (MDT `CustomSettings.ini` / `Bootstrap.ini`,
+//! install media `sources/pid.txt`, Windows Setup `SetupConfig.ini`: each kind's module under
+//! `kind/` says which settings hold keys), and `sources/ei.cfg` (edition and channel: an
+//! `MG232` note).
 //!
 //! Any other key in these files falls to the text rule (`MG241`).
 
 use makguard_core::classify::{SlotValue, classify_slot};
-use makguard_core::rules::{EI_CFG_CHANNEL, MDT_KEY, PID_TXT_KEY};
+use makguard_core::rules::EI_CFG_CHANNEL;
 use makguard_core::text::{DecodedText, LineIndex};
 use makguard_core::{Finding, Rule, TextRange};
 
-use crate::kind::FileKind;
 use crate::textfile::leftover_findings;
 use crate::{FileContext, key_finding};
 
@@ -63,33 +62,13 @@ fn setting<'t>(line: &IniLine<'t>) -> Option<(&'t str, TextRange)> {
     Some((name.trim(), TextRange::new(value_start, value_start + value.len())))
 }
 
-/// What a setting means when it holds a key, or `None` when it is not a key setting.
-fn key_setting(kind: FileKind, section: &str, name: &str) -> Option<(&'static Rule, String)> {
-    let name = name.trim_start_matches(['/', '-']);
-    match kind {
-        FileKind::DeploymentIni => {
-            let meaning = if name.eq_ignore_ascii_case("OverrideProductKey") {
-                "MDT setting OverrideProductKey (the key MDT applies after deployment)"
-            } else if name.eq_ignore_ascii_case("ProductKey") {
-                "MDT setting ProductKey (written into every answer file MDT generates)"
-            } else if name.eq_ignore_ascii_case("OSDProductKey") {
-                "ConfigMgr variable OSDProductKey"
-            } else {
-                return None;
-            };
-            Some((&MDT_KEY, format!("The {meaning} in [{section}]")))
-        }
-        FileKind::PidTxt => (section.eq_ignore_ascii_case("PID") && name.eq_ignore_ascii_case("Value"))
-            .then(|| (&PID_TXT_KEY, "The install-media pid.txt [PID] Value".to_string())),
-        FileKind::SetupConfigIni => name
-            .eq_ignore_ascii_case("PKey")
-            .then(|| (&PID_TXT_KEY, format!("The SetupConfig.ini PKey in [{section}]"))),
-        _ => None,
-    }
-}
+/// What a setting (`section`, `name` without a leading `/` or `-`) means when it holds a key:
+/// its rule and how the finding names it; `None` when it is not a key setting.
+pub(crate) type KeySetting = fn(section: &str, name: &str) -> Option<(&'static Rule, String)>;
 
-/// Every key finding in a deployment ini, `pid.txt` or `SetupConfig.ini` (`kind` says which).
-pub fn scan(kind: FileKind, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
+/// Every key finding in a deployment ini, `pid.txt` or `SetupConfig.ini` (`key_setting` says
+/// which settings hold keys).
+pub(crate) fn scan(decoded: &DecodedText, ctx: &FileContext<'_>, key_setting: KeySetting) -> Vec<Finding> {
     let text = decoded.text.as_str();
     let index = LineIndex::new(text);
     let mut findings = Vec::new();
@@ -103,7 +82,7 @@ pub fn scan(kind: FileKind, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec
         let Some((name, range)) = setting(&line) else {
             continue;
         };
-        let Some((rule, what)) = key_setting(kind, &section, name) else {
+        let Some((rule, what)) = key_setting(&section, name.trim_start_matches(['/', '-'])) else {
             continue;
         };
         if let SlotValue::Key(key) = classify_slot(&text[range.start..range.end]) {
@@ -121,7 +100,7 @@ pub fn scan(kind: FileKind, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec
 
 /// `sources/ei.cfg`: an `MG232` note naming its edition, channel and volume-licence flag, plus
 /// any key the text rule finds.
-pub fn scan_ei_cfg(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
+pub(crate) fn scan_ei_cfg(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
     let text = decoded.text.as_str();
     let index = LineIndex::new(text);
     let mut edition = None;
@@ -168,25 +147,21 @@ pub fn scan_ei_cfg(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FileKind;
     use makguard_core::FindingPath;
-    use makguard_core::text::decode;
 
     const MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
     const LEGACY: &str = "Y7BYD-BQG8X-7THCD-3XHD2-JGBRF";
     const GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
 
+    /// Through the kind's declaration, which says which settings hold keys.
     fn run(kind: FileKind, name: &str, text: &str) -> Vec<Finding> {
         let path = FindingPath::new(name);
         let ctx = FileContext {
             path: &path,
             key_config: None,
         };
-        let decoded = decode(text.as_bytes());
-        if kind == FileKind::EiCfg {
-            scan_ei_cfg(&decoded, &ctx)
-        } else {
-            scan(kind, &decoded, &ctx)
-        }
+        crate::kind::scan_file_bytes(kind, text.as_bytes(), &ctx)
     }
 
     #[test]

@@ -7,13 +7,12 @@
 //! key is told apart as a MAK, retail, OEM, KMS host or KMS client key. Elements are matched by
 //! local name so that any namespace prefix works.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::fs_source::FsSource;
 use crate::source::{EntryType, ImageSource, Resolved, SourcePath, resolve_case_insensitive as resolve_in};
 
-use makguard_core::{KeyConfigIndex, KeyGroupInfo};
+use makguard_core::{Finding, FindingPath, KeyConfigIndex, KeyGroupInfo, rules};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 use thiserror::Error;
@@ -51,6 +50,22 @@ pub enum KeyConfigError {
     BadGroup { path: String, index: usize, value: String },
     #[error("{path}: the ProductKeyConfiguration defines no key groups")]
     NoConfigurations { path: String },
+}
+
+impl KeyConfigError {
+    /// The finding for a key-configuration file named `display` that could not be used: `MG901`
+    /// when it could not be read, `MG904` when it could not be parsed.
+    pub(crate) fn finding(&self, display: &str) -> Finding {
+        let rule = match self {
+            KeyConfigError::Io { .. } => &rules::FILE_UNREADABLE,
+            _ => &rules::KEY_CONFIGURATION_UNREADABLE,
+        };
+        Finding::new(
+            rule,
+            FindingPath::new(display),
+            format!("{self}; keys are classified without this file"),
+        )
+    }
 }
 
 /// Why a base64 text could not be decoded.
@@ -230,8 +245,28 @@ struct RawConfiguration {
     product_key_type: String,
 }
 
+impl RawConfiguration {
+    /// The field a child element of `Configuration` named `element` fills, if any.
+    fn field_mut(&mut self, element: &str) -> Option<&mut String> {
+        match element {
+            "ActConfigId" => Some(&mut self.act_config_id),
+            "RefGroupId" => Some(&mut self.ref_group_id),
+            "EditionId" => Some(&mut self.edition_id),
+            "ProductDescription" => Some(&mut self.description),
+            "ProductKeyType" => Some(&mut self.product_key_type),
+            _ => None,
+        }
+    }
+}
+
 /// Parses the decoded `ProductKeyConfiguration` document.
-pub fn parse_product_key_configuration(xml: &str, display: &str) -> Result<KeyConfigIndex, KeyConfigError> {
+pub(crate) fn parse_product_key_configuration(xml: &str, display: &str) -> Result<KeyConfigIndex, KeyConfigError> {
+    index_configurations(read_configurations(xml, display)?, display)
+}
+
+/// The `Configuration` elements of a `ProductKeyConfiguration` document, as written; an
+/// error when the document is not one, does not parse, or holds none.
+fn read_configurations(xml: &str, display: &str) -> Result<Vec<RawConfiguration>, KeyConfigError> {
     let payload_error = |message: String| KeyConfigError::PayloadXml {
         path: display.to_string(),
         message,
@@ -275,16 +310,10 @@ pub fn parse_product_key_configuration(xml: &str, display: &str) -> Result<KeyCo
             }
             Event::Text(text) if open.len() == 4 && current.is_some() => {
                 let text = text.unescape().map_err(|e| payload_error(xml_error(&reader, e)))?;
-                if let (Some(configuration), Some(field)) = (current.as_mut(), open.last()) {
-                    let slot = match field.as_str() {
-                        "ActConfigId" => &mut configuration.act_config_id,
-                        "RefGroupId" => &mut configuration.ref_group_id,
-                        "EditionId" => &mut configuration.edition_id,
-                        "ProductDescription" => &mut configuration.description,
-                        "ProductKeyType" => &mut configuration.product_key_type,
-                        _ => continue,
-                    };
-                    slot.push_str(&text);
+                if let (Some(configuration), Some(element)) = (current.as_mut(), open.last())
+                    && let Some(field) = configuration.field_mut(element)
+                {
+                    field.push_str(&text);
                 }
             }
             Event::End(_) => {
@@ -313,6 +342,14 @@ pub fn parse_product_key_configuration(xml: &str, display: &str) -> Result<KeyCo
             path: display.to_string(),
         });
     }
+    Ok(configurations)
+}
+
+/// The key groups of `configurations`; an error for the first without a usable group number.
+fn index_configurations(
+    configurations: Vec<RawConfiguration>,
+    display: &str,
+) -> Result<KeyConfigIndex, KeyConfigError> {
     let mut index = KeyConfigIndex::default();
     for (position, raw) in configurations.into_iter().enumerate() {
         let group = raw
@@ -360,14 +397,14 @@ const OFFICE_LICENCE_DIRS: &[&[&str]] = &[
 
 /// A key-configuration file found in an image source.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceKeyConfigFile {
+pub(crate) struct SourceKeyConfigFile {
     pub path: SourcePath,
     /// Relative to the image root, `/`-separated, with the file's own letter case.
     pub display: String,
 }
 
 /// [`find_key_config_files`] over any image source, for the image whose root is `root`.
-pub fn find_key_config_files_in(source: &dyn ImageSource, root: &SourcePath) -> Vec<SourceKeyConfigFile> {
+pub(crate) fn find_key_config_files_in(source: &dyn ImageSource, root: &SourcePath) -> Vec<SourceKeyConfigFile> {
     let mut files = Vec::new();
     let mut add_dir = |names: &[&str], prefix: &str, windows: bool| {
         let Resolved::Found(dir) = resolve_in(source, root, names) else {
@@ -434,29 +471,6 @@ fn windows_file_rank(display: &str) -> u8 {
         "pkeyconfig-csvlk.xrm-ms" => 2,
         _ => 3,
     }
-}
-
-/// Resolves `components` under `root` one by one, ignoring ASCII letter case, as Windows
-/// would. Returns the path and its `/`-separated display relative to the root. A symbolic
-/// link on the way is not followed (the walk never leaves the scanned tree).
-pub fn resolve_case_insensitive(root: &Path, components: &[&str]) -> Option<(PathBuf, String)> {
-    let mut path = root.to_path_buf();
-    let mut display: Vec<String> = Vec::with_capacity(components.len());
-    for component in components {
-        let exact = path.join(component);
-        let name = match fs::symlink_metadata(&exact) {
-            Ok(meta) if !meta.file_type().is_symlink() => component.to_string(),
-            _ => fs::read_dir(&path)
-                .ok()?
-                .flatten()
-                .filter(|entry| entry.file_type().is_ok_and(|t| !t.is_symlink()))
-                .filter_map(|entry| entry.file_name().into_string().ok())
-                .find(|name| name.eq_ignore_ascii_case(component))?,
-        };
-        path.push(&name);
-        display.push(name);
-    }
-    Some((path, display.join("/")))
 }
 
 #[cfg(test)]

@@ -6,10 +6,34 @@
 
 use std::sync::OnceLock;
 
+use makguard_core::key::KEY_ALPHABET;
 use makguard_core::{ProductKey, TextRange};
 use regex::Regex;
 
-const SYMBOL_CLASS: &str = "[BCDFGHJKMNPQRTVWXY2346789bcdfghjkmnpqrtvwxy]";
+/// The characters a key is written in: the key alphabet, and the `N` that marks where a
+/// post-2009 key's first digit goes. Every search for key-shaped text in this crate (here and
+/// in `binary.rs`) takes its symbols from this one place.
+pub(crate) const fn is_key_symbol(byte: u8) -> bool {
+    let mut i = 0;
+    while i < KEY_ALPHABET.len() {
+        if KEY_ALPHABET[i] == byte {
+            return true;
+        }
+        i += 1;
+    }
+    byte == b'N'
+}
+
+/// A regex character class of the key symbols, upper case only or in either case.
+pub(crate) fn key_symbol_class(any_case: bool) -> String {
+    let upper = (0..=u8::MAX).filter(|&b| is_key_symbol(b)).map(char::from);
+    let symbols: String = if any_case {
+        upper.flat_map(|c| [c, c.to_ascii_lowercase()]).collect()
+    } else {
+        upper.collect()
+    };
+    format!("[{symbols}]")
+}
 
 /// A key-shaped token in a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +49,7 @@ fn dashed_regex() -> &'static Regex {
     RE.get_or_init(|| {
         Regex::new(&format!(
             "{s}{{5}}-{s}{{5}}-{s}{{5}}-{s}{{5}}-{s}{{5}}",
-            s = SYMBOL_CLASS
+            s = key_symbol_class(true)
         ))
         .expect("static regex")
     })
@@ -33,37 +57,32 @@ fn dashed_regex() -> &'static Regex {
 
 fn bare_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(&format!("{s}{{25}}", s = SYMBOL_CLASS)).expect("static regex"))
+    RE.get_or_init(|| Regex::new(&format!("{s}{{25}}", s = key_symbol_class(true))).expect("static regex"))
 }
 
 use makguard_core::key::stands_alone;
 
 /// Every dashed, well-formed key in `text` (five groups of five, at most one `N`).
 pub fn find_dashed_keys(text: &str) -> Vec<KeyToken> {
-    dashed_regex()
-        .find_iter(text)
-        .filter(|m| stands_alone(text, m.start(), m.end()))
-        .filter_map(|m| {
-            ProductKey::parse(m.as_str()).ok().map(|key| KeyToken {
-                range: TextRange::new(m.start(), m.end()),
-                key,
-                bare: false,
-            })
-        })
-        .collect()
+    find_keys(dashed_regex(), text, false)
 }
 
 /// Every 25-symbol run without dashes that parses as a key. Only meaningful where a key is
 /// expected (MSI `PIDKEY Value`) or beside a key word: random text has many such runs.
 pub fn find_bare_keys(text: &str) -> Vec<KeyToken> {
-    bare_regex()
+    find_keys(bare_regex(), text, true)
+}
+
+/// Every match of `shape` in `text` that stands alone and parses as a key.
+fn find_keys(shape: &Regex, text: &str, bare: bool) -> Vec<KeyToken> {
+    shape
         .find_iter(text)
         .filter(|m| stands_alone(text, m.start(), m.end()))
         .filter_map(|m| {
             ProductKey::parse(m.as_str()).ok().map(|key| KeyToken {
                 range: TextRange::new(m.start(), m.end()),
                 key,
-                bare: true,
+                bare,
             })
         })
         .collect()
@@ -127,7 +146,7 @@ fn install_command_regexes() -> &'static [(InstallCommand, Regex)] {
 }
 
 /// The text of the line before `offset`, from the line start (at most 400 bytes back).
-pub fn line_prefix(text: &str, offset: usize) -> &str {
+pub(crate) fn line_prefix(text: &str, offset: usize) -> &str {
     let line_start = text[..offset].rfind(['\n', '\r']).map_or(0, |i| i + 1);
     let mut start = line_start.max(offset.saturating_sub(400));
     while !text.is_char_boundary(start) {
@@ -157,7 +176,7 @@ fn key_word_regex() -> &'static Regex {
 
 /// True when a key word (`ProductKey`, `PIDKEY`, `/ipk`, `key=`, …) stands on the same line
 /// shortly before `offset` (within 80 bytes).
-pub fn key_word_before(text: &str, offset: usize) -> bool {
+pub(crate) fn key_word_before(text: &str, offset: usize) -> bool {
     let prefix = line_prefix(text, offset);
     let mut start = prefix.len().saturating_sub(80);
     while !prefix.is_char_boundary(start) {
@@ -169,7 +188,7 @@ pub fn key_word_before(text: &str, offset: usize) -> bool {
 /// Like [`install_command_before`], and also the DISM PowerShell cmdlets
 /// `Set-WindowsProductKey -ProductKey <key>` and `Set-WindowsEdition … -ProductKey <key>`
 /// (reported as [`InstallCommand::Dism`], whose command-line form they wrap).
-pub fn install_command_before_any_spelling(text: &str, offset: usize) -> Option<InstallCommand> {
+pub(crate) fn install_command_before_any_spelling(text: &str, offset: usize) -> Option<InstallCommand> {
     static RE: OnceLock<Regex> = OnceLock::new();
     install_command_before(text, offset).or_else(|| {
         let re = RE.get_or_init(|| {
@@ -183,6 +202,15 @@ pub fn install_command_before_any_spelling(text: &str, offset: usize) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_symbols_are_the_alphabet_and_n() {
+        assert_eq!(key_symbol_class(false), "[2346789BCDFGHJKMNPQRTVWXY]");
+        assert_eq!(
+            key_symbol_class(true),
+            "[22334466778899BbCcDdFfGgHhJjKkMmNnPpQqRrTtVvWwXxYy]"
+        );
+    }
 
     const MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
 

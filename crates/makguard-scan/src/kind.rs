@@ -1,6 +1,12 @@
 //! What a file is, decided first from its path (no I/O) and then, for XML, from its content;
 //! and the dispatch from a file's kind to the scanner for that kind.
 //!
+//! Every kind is declared once, in its own module under `kind/` (its name rules, its content
+//! sniff, its scanner entry point), and registered by one line of the `file_kinds!` table
+//! below. The enum, [`FileKind::as_str`], the name matching, `needs_content` and the dispatch
+//! are derived from that table; the scanners themselves (`unattend.rs`, `office.rs`, `ini.rs`,
+//! …) know nothing of kinds. How to add a kind: `docs/architecture.md`.
+//!
 //! The name gives a file its kind (which scanner adds structure: answer file, script, Office,
 //! ini); it does not decide whether a file is read. The walk searches every text file, by
 //! content ([`crate::sniff`]), as [`FileKind::Text`] when its name says nothing more. Paths are
@@ -9,63 +15,111 @@
 use makguard_core::Finding;
 use makguard_core::text::{DecodedText, decode};
 
-use crate::{FileContext, binary, ini, office, script, textfile, unattend, xmltext};
+use crate::{FileContext, textfile};
 
-/// The kinds of file makguard searches, each with its own scanner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FileKind {
+/// Declares [`FileKind`], the per-kind modules and the table of their declarations from one
+/// list, so that a kind cannot exist without its declaration nor be registered twice.
+macro_rules! file_kinds {
+    ($($(#[$doc:meta])* $variant:ident => $module:ident,)+) => {
+        $(mod $module;)+
+
+        /// The kinds of file makguard searches, each with its own scanner.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum FileKind {
+            $($(#[$doc])* $variant,)+
+        }
+
+        /// Every kind's declaration, in [`FileKind`] order (the order the content sniffs run in).
+        static KINDS: &[KindSpec] = &[$($module::KIND,)+];
+    };
+}
+
+file_kinds! {
     /// `unattend.xml` / `autounattend.xml`, or any XML carrying the unattend namespace.
-    AnswerFile,
+    AnswerFile => answer_file,
     /// `.cmd .bat .ps1 .psm1 .vbs .wsf .js`, including `SetupComplete.cmd` and `ErrorHandler.cmd`.
-    Script,
+    Script => script,
     /// Office Deployment Tool `configuration.xml` (`<Product ID=… PIDKEY=…>`).
-    OfficeClickToRun,
+    OfficeClickToRun => office_click_to_run,
     /// MSI Office `config.xml` (`<PIDKEY Value=…/>`).
-    OfficeMsi,
+    OfficeMsi => office_msi,
     /// MDT `CustomSettings.ini` / `Bootstrap.ini`.
-    DeploymentIni,
+    DeploymentIni => deployment_ini,
     /// Install media `sources/pid.txt`.
-    PidTxt,
+    PidTxt => pid_txt,
     /// Install media `sources/ei.cfg`.
-    EiCfg,
+    EiCfg => ei_cfg,
     /// Windows Setup `SetupConfig.ini`.
-    SetupConfigIni,
+    SetupConfigIni => setupconfig_ini,
     /// Any other text file, whatever its name (`.ini .log .yml .psd1`, no extension): only
     /// checksum-valid keys or keys beside a key word.
-    Text,
+    Text => text,
     /// Any other file, searched only with `--deep`, as bytes.
-    Binary,
+    Binary => binary,
+}
+
+/// One file kind's declaration: everything the detection and the dispatch need to know of it.
+struct KindSpec {
+    kind: FileKind,
+    /// The kind's name in reports and the corpus manifest (`answer-file`, `pid-txt`).
+    name: &'static str,
+    /// Which paths are of this kind by name alone.
+    names: NameRules,
+    /// A file named as this kind may turn out to be another by content (XML: which one is an
+    /// answer file, which an Office configuration, which just text).
+    refined_by_content: bool,
+    /// Claims a text whose name made it a `refined_by_content` kind (given as `by_name`);
+    /// sniffs run in table order and the first to claim the text decides.
+    sniff: Option<fn(text: &str, by_name: FileKind) -> bool>,
+    scanner: Scanner,
+    /// The kind exists to carry keys or settings: too big a file of it is still searched (as
+    /// bytes, in bounded memory) rather than skipped.
+    strong_candidate: bool,
+}
+
+/// How a kind's scanner reads a file.
+enum Scanner {
+    Text(fn(&DecodedText, &FileContext<'_>) -> Vec<Finding>),
+    Bytes(fn(&[u8], &FileContext<'_>) -> Vec<Finding>),
+}
+
+/// Which lower-case paths are of a kind by name, in three steps tried across all kinds in
+/// turn: a whole file name, then an extension inside one of the kind's folders, then an
+/// extension anywhere. No name, folder-and-extension or extension belongs to two kinds.
+struct NameRules {
+    file_names: &'static [&'static str],
+    /// Folders (lower case, `/`-separated, matched anywhere in the path) whose files with one
+    /// of `folder_extensions` directly inside them are of this kind.
+    folders: &'static [&'static str],
+    folder_extensions: &'static [&'static str],
+    extensions: &'static [&'static str],
+}
+
+impl NameRules {
+    /// A kind no name gives: only content or the caller decides it.
+    const NONE: NameRules = NameRules {
+        file_names: &[],
+        folders: &[],
+        folder_extensions: &[],
+        extensions: &[],
+    };
 }
 
 impl FileKind {
+    fn spec(self) -> &'static KindSpec {
+        &KINDS[self as usize]
+    }
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            FileKind::AnswerFile => "answer-file",
-            FileKind::Script => "script",
-            FileKind::OfficeClickToRun => "office-click-to-run",
-            FileKind::OfficeMsi => "office-msi",
-            FileKind::DeploymentIni => "deployment-ini",
-            FileKind::PidTxt => "pid-txt",
-            FileKind::EiCfg => "ei-cfg",
-            FileKind::SetupConfigIni => "setupconfig-ini",
-            FileKind::Text => "text",
-            FileKind::Binary => "binary",
-        }
+        self.spec().name
     }
 
     /// True for kinds that exist to carry keys or settings: too big a file of such a kind is
     /// still searched (as bytes, in bounded memory) rather than skipped.
     pub fn is_strong_candidate(self) -> bool {
-        !matches!(self, FileKind::Text | FileKind::Binary)
+        self.spec().strong_candidate
     }
 }
-
-const SCRIPT_EXTENSIONS: &[&str] = &["cmd", "bat", "ps1", "psm1", "vbs", "wsf", "js"];
-const TEXT_EXTENSIONS: &[&str] = &["ini", "inf", "reg", "txt", "xml", "json", "log"];
-
-/// Folders (lower case, `/`-separated, matched anywhere in the path) where Windows Setup or
-/// MDT look for answer files under any `.xml` name.
-const ANSWER_FILE_FOLDERS: &[&str] = &["windows/panther/unattend/", "$windows.~bt/sources/panther/"];
 
 /// The kind a file's path suggests, or `None` when the file is not a candidate. XML files come
 /// back as [`FileKind::Text`] or [`FileKind::AnswerFile`] and are refined from their content by
@@ -75,23 +129,19 @@ pub fn candidate_by_name(rel_path: &str) -> Option<FileKind> {
     let lower = strip_backup_suffixes(&lower_with_suffix);
     let lower = lower.as_ref();
     let name = lower.rsplit('/').next().unwrap_or(lower);
-    let extension = name.rsplit_once('.').map(|(_, ext)| ext);
-    match name {
-        "unattend.xml" | "autounattend.xml" => return Some(FileKind::AnswerFile),
-        "customsettings.ini" | "bootstrap.ini" => return Some(FileKind::DeploymentIni),
-        "pid.txt" => return Some(FileKind::PidTxt),
-        "ei.cfg" => return Some(FileKind::EiCfg),
-        "setupconfig.ini" => return Some(FileKind::SetupConfigIni),
-        _ => {}
+    let by_file_name = |spec: &&KindSpec| spec.names.file_names.contains(&name);
+    if let Some(spec) = KINDS.iter().find(by_file_name) {
+        return Some(spec.kind);
     }
-    let extension = extension?;
-    if SCRIPT_EXTENSIONS.contains(&extension) {
-        return Some(FileKind::Script);
-    }
-    if extension == "xml" && is_answer_file_location(lower) {
-        return Some(FileKind::AnswerFile);
-    }
-    TEXT_EXTENSIONS.contains(&extension).then_some(FileKind::Text)
+    let extension = name.rsplit_once('.').map(|(_, ext)| ext)?;
+    let by_folder =
+        |spec: &&KindSpec| spec.names.folder_extensions.contains(&extension) && is_in_folder(lower, spec.names.folders);
+    let by_extension = |spec: &&KindSpec| spec.names.extensions.contains(&extension);
+    KINDS
+        .iter()
+        .find(by_folder)
+        .or_else(|| KINDS.iter().find(by_extension))
+        .map(|spec| spec.kind)
 }
 
 /// Suffixes that editors and tools (`makguard fix --backup` among them) append to a backup
@@ -125,11 +175,10 @@ fn strip_plain_backup_suffixes(lower_path: &str) -> &str {
     path
 }
 
-/// True for an `.xml` in a folder Setup searches for answer files, and for MDT's per-task-
-/// sequence `Control/<ID>/Unattend.xml` (matched by name already).
-fn is_answer_file_location(lower_path: &str) -> bool {
+/// True for a file directly inside one of `folders` (each matched anywhere in the path).
+fn is_in_folder(lower_path: &str, folders: &[&str]) -> bool {
     let with_root = format!("/{lower_path}");
-    ANSWER_FILE_FOLDERS.iter().any(|folder| {
+    folders.iter().any(|folder| {
         with_root
             .rfind(&format!("/{folder}"))
             .is_some_and(|at| !with_root[at + 1 + folder.len()..].contains('/'))
@@ -148,7 +197,7 @@ pub fn detect_kind(rel_path: &str, bytes: &[u8]) -> Option<FileKind> {
 
 /// XML candidates are told apart by content.
 pub(crate) fn needs_content(by_name: FileKind) -> bool {
-    matches!(by_name, FileKind::Text | FileKind::AnswerFile)
+    by_name.spec().refined_by_content
 }
 
 /// Refines a name-based kind from the decoded text: which XML is an answer file, which an
@@ -158,29 +207,19 @@ pub(crate) fn refine_by_content(by_name: FileKind, decoded: &DecodedText) -> Fil
         return by_name;
     }
     let text = decoded.text.as_str();
-    // A file Setup reads as an answer file (by its name or folder) goes to the answer-file
-    // scanner when it does not parse, namespace or not (a truncated file may end before it),
-    // so that it becomes an MG902 finding, not text.
-    if unattend::is_answer_file(text) || (by_name == FileKind::AnswerFile && !xmltext::is_well_formed(text)) {
-        return FileKind::AnswerFile;
-    }
-    match office::sniff(text) {
-        Some(kind) => kind,
-        None => FileKind::Text,
-    }
+    KINDS
+        .iter()
+        .find(|spec| spec.sniff.is_some_and(|claims| claims(text, by_name)))
+        .map_or(FileKind::Text, |spec| spec.kind)
 }
 
 /// Scan one file's bytes as `scan_paths` would (the fixer re-scans a rewritten file with
 /// this to check it still parses).
 pub fn scan_file_bytes(kind: FileKind, bytes: &[u8], ctx: &FileContext<'_>) -> Vec<Finding> {
-    if kind == FileKind::Binary {
-        let mut findings = Vec::new();
-        if let Err(error) = binary::scan_reader(bytes, ctx, &mut findings) {
-            findings.push(crate::unreadable_finding(ctx.path, &error));
-        }
-        return findings;
+    match kind.spec().scanner {
+        Scanner::Bytes(scan) => scan(bytes, ctx),
+        Scanner::Text(_) => scan_decoded(kind, &decode(bytes), ctx),
     }
-    scan_decoded(kind, &decode(bytes), ctx)
 }
 
 /// Runs the scanner for `kind` over already decoded text.
@@ -191,29 +230,25 @@ pub(crate) fn scan_decoded(kind: FileKind, decoded: &DecodedText, ctx: &FileCont
 }
 
 fn scan_decoded_unordered(kind: FileKind, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
-    if let Some(problem) = decoded.unsupported_encoding()
-        && kind != FileKind::Binary
-    {
-        // The text is not what the file means: say so, and search it only as bytes of text.
-        let mut findings = vec![Finding::new(
-            &makguard_core::rules::XML_ENCODING_UNSUPPORTED,
-            ctx.path.clone(),
-            format!("{problem}; its keys could not be checked (save it as UTF-8 or UTF-16)"),
-        )];
-        findings.extend(textfile::scan(decoded, ctx));
-        return findings;
-    }
-    match kind {
-        FileKind::AnswerFile => unattend::scan(decoded, ctx),
-        FileKind::Script => script::scan(decoded, ctx),
-        FileKind::OfficeClickToRun | FileKind::OfficeMsi => office::scan(kind, decoded, ctx),
-        FileKind::DeploymentIni | FileKind::PidTxt | FileKind::SetupConfigIni => ini::scan(kind, decoded, ctx),
-        FileKind::EiCfg => ini::scan_ei_cfg(decoded, ctx),
-        FileKind::Text => textfile::scan(decoded, ctx),
-        FileKind::Binary => {
+    match kind.spec().scanner {
+        Scanner::Text(scan) => match decoded.unsupported_encoding() {
+            None => scan(decoded, ctx),
+            Some(problem) => {
+                // The text is not what the file means: say so, and search it only as bytes of
+                // text.
+                let mut findings = vec![Finding::new(
+                    &makguard_core::rules::XML_ENCODING_UNSUPPORTED,
+                    ctx.path.clone(),
+                    format!("{problem}; its keys could not be checked (save it as UTF-8 or UTF-16)"),
+                )];
+                findings.extend(textfile::scan(decoded, ctx));
+                findings
+            }
+        },
+        Scanner::Bytes(scan) => {
             let bytes = makguard_core::text::encode(&decoded.text, decoded.encoding)
                 .unwrap_or_else(|| decoded.text.as_bytes().to_vec());
-            scan_file_bytes(FileKind::Binary, &bytes, ctx)
+            scan(&bytes, ctx)
         }
     }
 }
@@ -221,6 +256,54 @@ fn scan_decoded_unordered(kind: FileKind, decoded: &DecodedText, ctx: &FileConte
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_in_the_table_once_in_enum_order() {
+        // The enum and the table come from one list, so they have as many entries; each
+        // declaration naming the variant of its own line makes every variant appear exactly once.
+        for (index, spec) in KINDS.iter().enumerate() {
+            assert_eq!(spec.kind as usize, index, "{} is out of place in the table", spec.name);
+            assert_eq!(spec.kind.as_str(), spec.name);
+        }
+        let mut names: Vec<_> = KINDS.iter().map(|spec| spec.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), KINDS.len(), "two kinds share a name");
+    }
+
+    #[test]
+    fn no_name_rule_belongs_to_two_kinds() {
+        let mut file_names = Vec::new();
+        let mut extensions = Vec::new();
+        let mut folder_extensions = Vec::new();
+        for spec in KINDS {
+            file_names.extend(spec.names.file_names.iter().map(|n| (*n, spec.kind)));
+            extensions.extend(spec.names.extensions.iter().map(|e| (*e, spec.kind)));
+            for folder in spec.names.folders {
+                folder_extensions.extend(spec.names.folder_extensions.iter().map(|e| ((*folder, *e), spec.kind)));
+            }
+            for name in spec
+                .names
+                .file_names
+                .iter()
+                .chain(spec.names.extensions)
+                .chain(spec.names.folders)
+            {
+                assert_eq!(name.to_lowercase(), *name, "{name}: name rules are lower case");
+            }
+            assert_eq!(spec.refined_by_content, needs_content(spec.kind));
+        }
+        for mut list in [file_names, extensions] {
+            let all = list.len();
+            list.sort_unstable_by_key(|(name, _)| *name);
+            list.dedup_by_key(|(name, _)| *name);
+            assert_eq!(list.len(), all, "a name rule is declared by two kinds");
+        }
+        let all = folder_extensions.len();
+        folder_extensions.sort_unstable_by_key(|(rule, _)| *rule);
+        folder_extensions.dedup_by_key(|(rule, _)| *rule);
+        assert_eq!(folder_extensions.len(), all, "a folder rule is declared by two kinds");
+    }
 
     #[test]
     fn names_decide_candidates_in_any_case() {

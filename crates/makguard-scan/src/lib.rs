@@ -4,34 +4,59 @@
 //! Each file kind has its own module; they all report through [`key_finding`] so that every
 //! key is classified, masked and fingerprinted the same way. A failure on one file becomes a
 //! finding (an `MG9xx` rule) and the scan goes on.
+//!
+//! The modules are private; what other crates and the integration tests use is re-exported
+//! here.
 
-pub mod binary;
-pub mod fs_source;
-pub mod hive_search;
-pub mod image;
-pub mod ini;
-pub mod keyconfig;
-pub mod keyscan;
-pub mod kind;
-pub mod memory_source;
-pub mod office;
-pub mod path_keys;
-pub mod registry;
-pub mod run_keys;
-pub mod script;
-pub mod sniff;
-pub mod source;
-pub mod textfile;
-pub mod unattend;
-pub mod walk;
-pub mod wim_source;
-pub mod xmltext;
+#![warn(unreachable_pub)]
 
+mod binary;
+mod fs_source;
+mod hive_search;
+mod image;
+mod ini;
+mod keyconfig;
+mod keyscan;
+mod kind;
+mod memory_source;
+mod office;
+mod path_keys;
+mod registry;
+mod run_keys;
+mod script;
+mod sniff;
+mod source;
+mod textfile;
+mod unattend;
+mod walk;
+mod wim_source;
+mod xmltext;
+
+// What the CLI, the fixer and the benchmark use.
 pub use fs_source::{FsSource, open_regular, read_regular};
+pub use keyconfig::{Base64Error, KeyConfigError, load_key_config_file};
+pub use keyscan::{InstallCommand, KeyToken, find_bare_keys, find_dashed_keys, install_command_before};
 pub use kind::{FileKind, candidate_by_name, detect_kind, scan_file_bytes};
 pub use sniff::{ContainerKind, detect_container};
 pub use source::{Entry, EntryType, ImageSource, OpenedFile, ReadAt, SourceError, SourcePath};
-pub use walk::{GlobHits, ScanOptions, ScanProgress, scan_memory_file, scan_paths};
+pub use walk::{DEFAULT_SIZE_CAP, GlobHits, ScanOptions, ScanProgress, scan_memory_file, scan_paths};
+pub use wim_source::WimImageSource;
+pub use xmltext::rewritable_value;
+
+// What the integration tests under tests/ check directly: each reader's own contract.
+pub use binary::{
+    CHUNK_SIZE as BINARY_CHUNK_SIZE, OVERLAP as BINARY_CHUNK_OVERLAP, scan_reader as scan_binary,
+    scan_reader_in_chunks as scan_binary_in_chunks,
+};
+pub use hive_search::{SearchContext, SearchOutcome, search_hive};
+pub use image::{ImageScan, scan_image_root};
+pub use keyconfig::{KeyConfigFile, decode_base64, find_key_config_files, parse_key_config};
+pub use registry::{
+    DigitalProductId4, DigitalProductIdError, HiveScope, ReportedValues, decode_digital_product_id,
+    parse_digital_product_id4,
+};
+pub use sniff::{ARCHIVE_EXTENSIONS, BINARY_EXTENSIONS, CONTAINER_EXTENSIONS};
+pub use unattend::{UNATTEND_NAMESPACE, is_answer_file, scan as scan_answer_file};
 
 use makguard_core::text::LineIndex;
 use makguard_core::{Finding, FindingPath, KeyConfigIndex, KeyInfo, ProductKey, Rule, TextRange, classify_key};

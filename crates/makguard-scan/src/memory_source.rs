@@ -7,14 +7,14 @@ use std::sync::Arc;
 use crate::source::{Entry, EntryType, ImageSource, OpenedFile, ReadAt, SourceError, SourcePath};
 
 /// One regular file, its bytes in memory, at the source's root.
-pub struct MemoryFile {
+pub(crate) struct MemoryFile {
     name: String,
     bytes: Arc<Vec<u8>>,
 }
 
 impl MemoryFile {
     /// The file `name` (what reports call it) holding `bytes`.
-    pub fn new(name: impl Into<String>, bytes: Vec<u8>) -> MemoryFile {
+    pub(crate) fn new(name: impl Into<String>, bytes: Vec<u8>) -> MemoryFile {
         MemoryFile {
             name: name.into(),
             bytes: Arc::new(bytes),

@@ -11,15 +11,12 @@
 
 use makguard_core::classify::{SlotValue, classify_slot};
 use makguard_core::key::mask_keys_in;
-use makguard_core::rules::{
-    OFFICE_C2R_KEY, OFFICE_MSI_KEY, XML_ENTITY_EXPANSION_LIMIT, XML_ENTITY_UNRESOLVED, XML_MALFORMED,
-};
+use makguard_core::rules::{XML_ENTITY_EXPANSION_LIMIT, XML_ENTITY_UNRESOLVED, XML_MALFORMED};
 use makguard_core::text::{DecodedText, LineIndex};
 use makguard_core::{Finding, Rule, TextRange};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use crate::kind::FileKind;
 use crate::textfile::{is_secret_candidate, leftover_findings};
 use crate::xmltext::{Expander, SourceSpan, ValueError, XmlValue};
 use crate::{FileContext, key_finding, keyscan};
@@ -28,8 +25,17 @@ use crate::{FileContext, key_finding, keyscan};
 const NOT_REWRITABLE: &str =
     "the key is spelled with XML entities that no single edit replaces exactly; replace it by hand";
 
-/// The Office kind of an XML text, from its root element and the elements it holds.
-pub(crate) fn sniff(text: &str) -> Option<FileKind> {
+/// Which Office configuration an XML text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OfficeLayout {
+    /// Office Deployment Tool `configuration.xml`.
+    ClickToRun,
+    /// MSI Office `config.xml`.
+    Msi,
+}
+
+/// The Office layout of an XML text, from its root element and the elements it holds.
+pub(crate) fn sniff(text: &str) -> Option<OfficeLayout> {
     let mut reader = Reader::from_str(text);
     let root_tag = loop {
         let start = position(&reader);
@@ -46,9 +52,9 @@ pub(crate) fn sniff(text: &str) -> Option<FileKind> {
     };
     let lower = text.to_ascii_lowercase();
     if lower.contains("<pidkey") || attribute_value_range(root_tag, "Product").is_some() {
-        Some(FileKind::OfficeMsi)
+        Some(OfficeLayout::Msi)
     } else if lower.contains("<add") || lower.contains("<product") {
-        Some(FileKind::OfficeClickToRun)
+        Some(OfficeLayout::ClickToRun)
     } else {
         None
     }
@@ -200,14 +206,10 @@ impl OfficeScan<'_, '_> {
     }
 }
 
-/// Every key finding in an Office configuration of `kind` (`OfficeClickToRun` or `OfficeMsi`).
-pub fn scan(kind: FileKind, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
+/// Every key finding in an Office configuration, a key in a product's PIDKEY reported as `rule`
+/// (the Click-to-Run or the MSI one).
+pub(crate) fn scan(rule: &'static Rule, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
     let text = decoded.text.as_str();
-    let rule = if kind == FileKind::OfficeMsi {
-        &OFFICE_MSI_KEY
-    } else {
-        &OFFICE_C2R_KEY
-    };
     let mut scan = OfficeScan {
         text,
         index: LineIndex::new(text),
@@ -295,18 +297,19 @@ fn malformed(ctx: &FileContext<'_>, text: &str, index: &LineIndex, at: usize, wh
 mod tests {
     use super::*;
     use makguard_core::FindingPath;
+    use makguard_core::rules::{OFFICE_C2R_KEY, OFFICE_MSI_KEY};
     use makguard_core::text::decode;
 
     const MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
     const OFFICE_GVLK: &str = "FXYTK-NJJ8C-GB6DW-3DYQT-6F7TH";
 
-    fn run(kind: FileKind, text: &str) -> Vec<Finding> {
+    fn run(rule: &'static Rule, text: &str) -> Vec<Finding> {
         let path = FindingPath::new("configuration.xml");
         let ctx = FileContext {
             path: &path,
             key_config: None,
         };
-        scan(kind, &decode(text.as_bytes()), &ctx)
+        scan(rule, &decode(text.as_bytes()), &ctx)
     }
 
     #[test]
@@ -314,8 +317,8 @@ mod tests {
         let text = format!(
             "<Configuration>\n <Add Channel=\"PerpetualVL2021\">\n  <Product ID=\"ProPlus2021Volume\" PIDKEY = ' {MAK} '>\n  </Product>\n  <Product ID=\"ProPlus2021Volume\" PIDKEY=\"{OFFICE_GVLK}\"/>\n </Add>\n</Configuration>\n"
         );
-        assert_eq!(sniff(&text), Some(FileKind::OfficeClickToRun));
-        let found = run(FileKind::OfficeClickToRun, &text);
+        assert_eq!(sniff(&text), Some(OfficeLayout::ClickToRun));
+        let found = run(&OFFICE_C2R_KEY, &text);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].rule.code, "MG211");
         assert_eq!(found[0].hints.office_product_id.as_deref(), Some("ProPlus2021Volume"));
@@ -331,17 +334,17 @@ mod tests {
         let text = format!(
             "<Configuration Product=\"ProPlus\">\n<PIDKEY Value=\"{bare}\" />\n<!-- old <PIDKEY Value=\"{bare}\"/> -->\n</Configuration>\n"
         );
-        assert_eq!(sniff(&text), Some(FileKind::OfficeMsi));
-        let found = run(FileKind::OfficeMsi, &text);
+        assert_eq!(sniff(&text), Some(OfficeLayout::Msi));
+        let found = run(&OFFICE_MSI_KEY, &text);
         let lines: Vec<_> = found.iter().map(|f| (f.rule.code, f.line, f.hints.bare_key)).collect();
         assert_eq!(lines, vec![("MG212", Some(2), true), ("MG212", Some(3), true)]);
     }
 
     #[test]
     fn malformed_xml_is_mg902() {
-        let found = run(FileKind::OfficeMsi, "<Configuration>\n<PIDKEY Value=\"x\"\n");
+        let found = run(&OFFICE_MSI_KEY, "<Configuration>\n<PIDKEY Value=\"x\"\n");
         assert!(found.iter().any(|f| f.rule.code == "MG902"), "{found:?}");
-        let found = run(FileKind::OfficeMsi, "<Configuration>\n<Add>\n");
+        let found = run(&OFFICE_MSI_KEY, "<Configuration>\n<Add>\n");
         assert!(found.iter().any(|f| f.rule.code == "MG902"), "{found:?}");
     }
 

@@ -13,7 +13,7 @@ use makguard_core::{Checksum, Finding, FindingPath, KeyInfo, classify_key};
 
 /// The `MG242` findings for the entry at `rel_path` (root-relative, `/`-separated): one per
 /// key in its last component.
-pub fn keys_in_path(rel_path: &str) -> Vec<Finding> {
+pub(crate) fn keys_in_path(rel_path: &str) -> Vec<Finding> {
     let name = rel_path.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
     keys_in(name)
         .into_iter()

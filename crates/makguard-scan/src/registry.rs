@@ -23,7 +23,7 @@ use crate::hive_search::{self, SearchContext};
 use crate::run_keys;
 
 /// The SOFTWARE hive's path below an image root (resolved without regard to letter case).
-pub const SOFTWARE_HIVE_COMPONENTS: &[&str] = &["Windows", "System32", "config", "SOFTWARE"];
+pub(crate) const SOFTWARE_HIVE_COMPONENTS: &[&str] = &["Windows", "System32", "config", "SOFTWARE"];
 
 /// How registry paths are named in messages: the hive as Windows mounts it.
 const HIVE_PREFIX: &str = r"HKLM\SOFTWARE";
@@ -197,7 +197,7 @@ impl ReportedValues {
 
 /// What `Microsoft\Windows NT\CurrentVersion` says about the image.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImageIdentity {
+pub(crate) struct ImageIdentity {
     pub edition_id: Option<String>,
     pub product_name: Option<String>,
     /// `CurrentBuild`, or `CurrentBuildNumber` when that is missing.
@@ -210,7 +210,7 @@ pub struct ImageIdentity {
 /// What reading a SOFTWARE hive produced: the identity and the installed-key findings, plus
 /// `MG903` findings for keys or values that could not be read.
 #[derive(Debug, Clone, Default)]
-pub struct SoftwareReadout {
+pub(crate) struct SoftwareReadout {
     pub identity: ImageIdentity,
     pub findings: Vec<Finding>,
     /// Keys the whole-hive search visited (every key of an intact hive).
@@ -279,7 +279,7 @@ fn utf16_field(data: &[u8], offset: usize) -> Option<String> {
 }
 
 /// The remediation for an installed key, with the GVLK for the image's edition spelled out.
-pub fn remediation(edition_id: Option<&str>, build: Option<u32>) -> String {
+pub(crate) fn remediation(edition_id: Option<&str>, build: Option<u32>) -> String {
     const TABLE: &str = "https://learn.microsoft.com/windows-server/get-started/kms-client-activation-keys";
     let Some(edition_id) = edition_id else {
         return format!(
@@ -319,7 +319,7 @@ offline, `DISM /Image:<mount> /Set-ProductKey:<GVLK>`; or on the reference machi
 /// Reads the identity, the installed keys and the logon commands from an opened SOFTWARE
 /// hive, then searches the rest of it. `hive_path` is the hive file's path relative to the
 /// image root; every finding is reported there.
-pub fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_config: &KeyConfigIndex) -> SoftwareReadout {
+pub(crate) fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_config: &KeyConfigIndex) -> SoftwareReadout {
     let scope = HiveScope::software(hive_path, key_config);
     let mut reader = HiveReader {
         hive_path,
@@ -400,34 +400,21 @@ pub fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_config: &Key
 
 /// What a hive other than SOFTWARE produced: its findings and how much of it was searched.
 #[derive(Debug, Clone, Default)]
-pub struct HiveReadout {
+pub(crate) struct HiveReadout {
     pub findings: Vec<Finding>,
     pub keys_searched: u64,
 }
 
 /// Searches an opened SYSTEM hive: every string value (MG311).
-pub fn read_system_hive(hive: &Hive, hive_path: &FindingPath, key_config: &KeyConfigIndex) -> HiveReadout {
+pub(crate) fn read_system_hive(hive: &Hive, hive_path: &FindingPath, key_config: &KeyConfigIndex) -> HiveReadout {
     let scope = HiveScope::system(hive_path, key_config);
-    let mut reported = ReportedValues::default();
-    let search = hive_search::search_hive(
-        hive,
-        &mut SearchContext {
-            scope: &scope,
-            reported: &mut reported,
-            installed_key_paths: &[],
-            installed_classes: &[],
-        },
-    );
-    HiveReadout {
-        findings: search.findings,
-        keys_searched: search.keys_visited,
-    }
+    search_every_string(hive, &scope, &mut ReportedValues::default(), Vec::new())
 }
 
 /// Reads an opened Default user hive (`Users/Default/NTUSER.DAT`): its `Run`, `RunOnce` and
 /// `RunOnceEx` commands (MG306), then every string value (MG311). `remediation` is the
 /// SOFTWARE hive's (the GVLK for the image's edition).
-pub fn read_default_user_hive(
+pub(crate) fn read_default_user_hive(
     hive: &Hive,
     hive_path: &FindingPath,
     key_config: &KeyConfigIndex,
@@ -435,12 +422,23 @@ pub fn read_default_user_hive(
 ) -> HiveReadout {
     let scope = HiveScope::default_user(hive_path, key_config);
     let mut reported = ReportedValues::default();
-    let mut findings = run_keys::scan_run_keys(hive, &scope, run_keys::USER_RUN_KEYS, remediation, &mut reported);
+    let findings = run_keys::scan_run_keys(hive, &scope, run_keys::USER_RUN_KEYS, remediation, &mut reported);
+    search_every_string(hive, &scope, &mut reported, findings)
+}
+
+/// `findings` so far, then every string value of a hive that holds no installed key (MG311),
+/// leaving out the values already `reported`.
+fn search_every_string(
+    hive: &Hive,
+    scope: &HiveScope<'_>,
+    reported: &mut ReportedValues,
+    mut findings: Vec<Finding>,
+) -> HiveReadout {
     let search = hive_search::search_hive(
         hive,
         &mut SearchContext {
-            scope: &scope,
-            reported: &mut reported,
+            scope,
+            reported,
             installed_key_paths: &[],
             installed_classes: &[],
         },
@@ -449,6 +447,162 @@ pub fn read_default_user_hive(
     HiveReadout {
         findings,
         keys_searched: search.keys_visited,
+    }
+}
+
+/// What `DigitalProductId` says of the installed key.
+struct InstalledKeyBytes {
+    key: Option<ProductKey>,
+    /// The key bytes are zero (`slmgr /cpky`), though a key is installed.
+    cleared: bool,
+    /// The value is there but does not decode to a key.
+    undecodable: bool,
+}
+
+/// Decodes `DigitalProductId` (at `dpid_path`), saying in `parts` why when it does not decode.
+fn read_installed_key(dpid: Option<&[u8]>, dpid_path: &str, parts: &mut Vec<String>) -> InstalledKeyBytes {
+    let mut installed = InstalledKeyBytes {
+        key: None,
+        cleared: false,
+        undecodable: false,
+    };
+    match dpid.map(decode_digital_product_id) {
+        Some(Ok(Some(key))) => installed.key = Some(key),
+        Some(Ok(None)) => installed.cleared = true,
+        Some(Err(error)) => {
+            installed.undecodable = true;
+            parts.push(format!(
+                "`{dpid_path}` holds an installed key that cannot be decoded: {error}"
+            ));
+        }
+        None => {}
+    }
+    installed
+}
+
+/// The class of the installed key and what decided it: the key type `DigitalProductId4`
+/// gives, unless the key's own classification is riskier; a key nothing classifies (or one
+/// that does not decode) is non-KMS by its shape. `None` when there is nothing installed.
+fn installed_verdict(
+    type_class: Option<KeyClass>,
+    own: Option<&Classification>,
+    undecodable: bool,
+) -> Option<(KeyClass, ClassSource)> {
+    let mut verdict: Option<(KeyClass, ClassSource)> = type_class.map(|c| (c, ClassSource::RegistryKeyType));
+    if let Some(own) = own.filter(|c| c.source != ClassSource::Shape)
+        && verdict.is_none_or(|(class, _)| risk(own.class) > risk(class))
+    {
+        verdict = Some((own.class, own.source));
+    }
+    if verdict.is_none() && (own.is_some() || undecodable) {
+        verdict = Some((KeyClass::NonKms, ClassSource::Shape));
+    }
+    verdict
+}
+
+/// The verdict on an installed key and where its two values live.
+struct InstalledVerdict<'p> {
+    rule: &'static Rule,
+    class: KeyClass,
+    source: ClassSource,
+    dpid_path: &'p str,
+    dpid4_path: &'p str,
+}
+
+/// The installed key with the classification the verdict gives it, and its part of the message.
+fn installed_key_info(
+    verdict: &InstalledVerdict<'_>,
+    key: Option<ProductKey>,
+    own: Option<Classification>,
+    dpid4: &DigitalProductId4,
+    parts: &mut Vec<String>,
+) -> Option<KeyInfo> {
+    let (Some(key), Some(own)) = (key, own) else {
+        return None;
+    };
+    let InstalledVerdict {
+        rule,
+        class,
+        source,
+        dpid_path,
+        ..
+    } = *verdict;
+    // An unconfirmed GVLK claim must not call the key a GVLK: say what the key is.
+    let classification = if own.source == source || rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
+        own.clone()
+    } else {
+        Classification {
+            class,
+            source,
+            product: None,
+            edition: dpid4.edition_id.clone().or_else(|| own.edition.clone()),
+            edition_id: dpid4.edition_id.clone().or_else(|| own.edition_id.clone()),
+            checksum: own.checksum,
+        }
+    };
+    parts.push(format!(
+        "`{dpid_path}` holds {}, a {}",
+        key.display_form(),
+        classification.describe()
+    ));
+    if own.source != source && own.source != ClassSource::Shape {
+        if own.class == class {
+            parts.push(format!("the {} agrees: {}", own.source.as_str(), own.describe()));
+        } else {
+            parts.push(format!("the key's own group says {}", own.describe()));
+        }
+    }
+    Some(KeyInfo { key, classification })
+}
+
+impl InstalledVerdict<'_> {
+    /// The notes that explain the verdict: a cleared key still installed, an unconfirmed or
+    /// contradicted GVLK claim, a GVLK for another edition, a key type with no key.
+    fn explain(
+        &self,
+        installed: &InstalledKeyBytes,
+        key_info: Option<&KeyInfo>,
+        identity: &ImageIdentity,
+        parts: &mut Vec<String>,
+    ) {
+        let InstalledVerdict {
+            rule,
+            class,
+            source,
+            dpid_path,
+            dpid4_path,
+        } = *self;
+        let InstalledKeyBytes {
+            cleared, undecodable, ..
+        } = *installed;
+        if cleared && class != KeyClass::Gvlk {
+            parts.push(format!(
+                "the key bytes of `{dpid_path}` are cleared (as `slmgr /cpky` leaves them), but the key is still installed"
+            ));
+        }
+        if rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
+            parts.push(
+                "neither the built-in catalog nor the image's key configuration knows the key as a KMS client key (GVLK), \
+so the `Volume:GVLK` claim is unconfirmed"
+                    .to_string(),
+            );
+        } else if rule.code == rules::INSTALLED_KEY_TYPE_CONTRADICTED.code {
+            parts.push(format!(
+                "the image's key configuration contradicts the `Volume:GVLK` claim of `{dpid4_path}`"
+            ));
+        } else if class == KeyClass::Gvlk {
+            if let (Some(image_edition), Some(key_edition)) = (
+                identity.edition_id.as_deref(),
+                key_info.and_then(|k| k.classification.edition_id.as_deref()),
+            ) && !image_edition.eq_ignore_ascii_case(key_edition)
+            {
+                parts.push(format!(
+                    "note that the image's EditionID is {image_edition}; KMS activation needs the GVLK for that edition"
+                ));
+            }
+        } else if source == ClassSource::RegistryKeyType && key_info.is_none() && !cleared && !undecodable {
+            parts.push(format!("`{dpid_path}` holds no key to fingerprint"));
+        }
     }
 }
 
@@ -639,39 +793,16 @@ impl<'a> HiveReader<'a> {
             .unwrap_or_default();
 
         let mut parts: Vec<String> = Vec::new();
-        let mut undecodable = false;
-        let mut cleared = false;
-        let key = match dpid.as_deref().map(decode_digital_product_id) {
-            Some(Ok(Some(key))) => Some(key),
-            Some(Ok(None)) => {
-                cleared = true;
-                None
-            }
-            Some(Err(error)) => {
-                undecodable = true;
-                parts.push(format!(
-                    "`{dpid_path}` holds an installed key that cannot be decoded: {error}"
-                ));
-                None
-            }
-            None => None,
-        };
-        let own = key.as_ref().map(|key| classify_key(key, Some(self.key_config)));
+        let mut installed = read_installed_key(dpid.as_deref(), &dpid_path, &mut parts);
+        let own = installed
+            .key
+            .as_ref()
+            .map(|key| classify_key(key, Some(self.key_config)));
         let type_class = dpid4.key_type.as_deref().and_then(KeyClass::from_product_key_type);
-
-        let mut verdict: Option<(KeyClass, ClassSource)> = type_class.map(|c| (c, ClassSource::RegistryKeyType));
-        if let Some(own) = own.as_ref().filter(|c| c.source != ClassSource::Shape)
-            && verdict.is_none_or(|(class, _)| risk(own.class) > risk(class))
-        {
-            verdict = Some((own.class, own.source));
-        }
-        if verdict.is_none() && (own.is_some() || undecodable) {
-            verdict = Some((KeyClass::NonKms, ClassSource::Shape));
-        }
-        let Some((class, source)) = verdict else {
+        let Some((class, source)) = installed_verdict(type_class, own.as_ref(), installed.undecodable) else {
             return;
         };
-        let rule = installed_key_rule(type_class, class, source, own.as_ref(), undecodable);
+        let rule = installed_key_rule(type_class, class, source, own.as_ref(), installed.undecodable);
 
         if let Some(key_type) = &dpid4.key_type {
             let edition = dpid4
@@ -684,65 +815,15 @@ impl<'a> HiveReader<'a> {
                 format!("`{dpid4_path}` says the installed key is `{key_type}`{edition}"),
             );
         }
-        let key_info = match (key, own) {
-            (Some(key), Some(own)) => {
-                // An unconfirmed GVLK claim must not call the key a GVLK: say what the key is.
-                let classification = if own.source == source || rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
-                    own.clone()
-                } else {
-                    Classification {
-                        class,
-                        source,
-                        product: None,
-                        edition: dpid4.edition_id.clone().or_else(|| own.edition.clone()),
-                        edition_id: dpid4.edition_id.clone().or_else(|| own.edition_id.clone()),
-                        checksum: own.checksum,
-                    }
-                };
-                parts.push(format!(
-                    "`{dpid_path}` holds {}, a {}",
-                    key.display_form(),
-                    classification.describe()
-                ));
-                if own.source != source && own.source != ClassSource::Shape {
-                    if own.class == class {
-                        parts.push(format!("the {} agrees: {}", own.source.as_str(), own.describe()));
-                    } else {
-                        parts.push(format!("the key's own group says {}", own.describe()));
-                    }
-                }
-                Some(KeyInfo { key, classification })
-            }
-            _ => None,
+        let verdict = InstalledVerdict {
+            rule,
+            class,
+            source,
+            dpid_path: &dpid_path,
+            dpid4_path: &dpid4_path,
         };
-        if cleared && class != KeyClass::Gvlk {
-            parts.push(format!(
-                "the key bytes of `{dpid_path}` are cleared (as `slmgr /cpky` leaves them), but the key is still installed"
-            ));
-        }
-        if rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
-            parts.push(
-                "neither the built-in catalog nor the image's key configuration knows the key as a KMS client key (GVLK), \
-so the `Volume:GVLK` claim is unconfirmed"
-                    .to_string(),
-            );
-        } else if rule.code == rules::INSTALLED_KEY_TYPE_CONTRADICTED.code {
-            parts.push(format!(
-                "the image's key configuration contradicts the `Volume:GVLK` claim of `{dpid4_path}`"
-            ));
-        } else if class == KeyClass::Gvlk {
-            if let (Some(image_edition), Some(key_edition)) = (
-                identity.edition_id.as_deref(),
-                key_info.as_ref().and_then(|k| k.classification.edition_id.as_deref()),
-            ) && !image_edition.eq_ignore_ascii_case(key_edition)
-            {
-                parts.push(format!(
-                    "note that the image's EditionID is {image_edition}; KMS activation needs the GVLK for that edition"
-                ));
-            }
-        } else if source == ClassSource::RegistryKeyType && key_info.is_none() && !cleared && !undecodable {
-            parts.push(format!("`{dpid_path}` holds no key to fingerprint"));
-        }
+        let key_info = installed_key_info(&verdict, installed.key.take(), own, &dpid4, &mut parts);
+        verdict.explain(&installed, key_info.as_ref(), identity, &mut parts);
         let message = parts.join("; ");
         let with_remediation = rule.code != rules::INSTALLED_GVLK.code;
         self.push_installed(rule, message, key_info, with_remediation);

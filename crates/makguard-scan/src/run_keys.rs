@@ -14,7 +14,7 @@ use crate::registry::{HiveScope, ReportedValues};
 use crate::script;
 
 /// The machine's logon-command keys in the SOFTWARE hive, native and 32-bit view.
-pub const MACHINE_RUN_KEYS: &[&str] = &[
+pub(crate) const MACHINE_RUN_KEYS: &[&str] = &[
     r"Microsoft\Windows\CurrentVersion\Run",
     r"Microsoft\Windows\CurrentVersion\RunOnce",
     r"Microsoft\Windows\CurrentVersion\RunOnceEx",
@@ -24,7 +24,7 @@ pub const MACHINE_RUN_KEYS: &[&str] = &[
 ];
 
 /// The same keys in a user's hive (`NTUSER.DAT`), which has no 32-bit view of its own here.
-pub const USER_RUN_KEYS: &[&str] = &[
+pub(crate) const USER_RUN_KEYS: &[&str] = &[
     r"Software\Microsoft\Windows\CurrentVersion\Run",
     r"Software\Microsoft\Windows\CurrentVersion\RunOnce",
     r"Software\Microsoft\Windows\CurrentVersion\RunOnceEx",
@@ -37,7 +37,7 @@ const MAX_RUN_KEY_DEPTH: usize = 8;
 /// Reads every value under each of `run_keys` (subkeys included) and reports the keys their
 /// commands carry. `remediation` is appended to each finding (the GVLK to install instead);
 /// every value reported is recorded in `reported`, so the whole-hive search skips it.
-pub fn scan_run_keys(
+pub(crate) fn scan_run_keys(
     hive: &Hive,
     scope: &HiveScope<'_>,
     run_keys: &[&str],

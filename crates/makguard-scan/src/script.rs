@@ -14,7 +14,7 @@ use crate::textfile::is_secret_candidate;
 use crate::{FileContext, key_finding};
 
 /// Every `MG201` / `MG202` finding in a script.
-pub fn scan(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
+pub(crate) fn scan(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
     let text = decoded.text.as_str();
     let index = LineIndex::new(text);
     let script_name = script_label(ctx.path);
@@ -45,14 +45,14 @@ pub fn scan(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
 
 /// A non-GVLK key in command text, with the command that installs it when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandKey {
+pub(crate) struct CommandKey {
     pub token: KeyToken,
     pub command: Option<InstallCommand>,
 }
 
 /// Every non-GVLK, non-placeholder key in `text` read as commands (a script, a `Run` value):
 /// dashed keys anywhere, keys without dashes only after an install command or a key word.
-pub fn command_keys(text: &str) -> Vec<CommandKey> {
+pub(crate) fn command_keys(text: &str) -> Vec<CommandKey> {
     let dashed = keyscan::find_dashed_keys(text);
     let bare = keyscan::find_bare_keys(text).into_iter().filter(|t| {
         keyscan::install_command_before_any_spelling(text, t.range.start).is_some()

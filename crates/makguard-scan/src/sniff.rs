@@ -8,11 +8,11 @@
 
 /// Bytes of a file's start that decide its content class: up to the ISO 9660 / UDF volume
 /// recognition sequence (2048-byte sectors 16 to 19, identifiers at byte 1 of each).
-pub const HEAD_LEN: usize = 0x9801 + 5;
+pub(crate) const HEAD_LEN: usize = 0x9801 + 5;
 /// Bytes of the start searched for NUL bytes when telling binary data from text.
-pub const BINARY_PROBE_LEN: usize = 4096;
+pub(crate) const BINARY_PROBE_LEN: usize = 4096;
 /// A VHD footer (fixed disks keep only this one, at the end).
-pub const VHD_FOOTER_LEN: u64 = 512;
+pub(crate) const VHD_FOOTER_LEN: u64 = 512;
 
 /// A disk or image container: a file system inside a file. Until makguard reads one itself,
 /// finding one is an `MG905` error, except [`ContainerKind::Wim`], which the walk reads (`wim_scan`).
@@ -98,7 +98,7 @@ pub fn detect_container(head: &[u8], tail: Option<&[u8]>) -> Option<ContainerKin
 /// An ordinary archive: common in images, counted as `archive-not-opened`; `--deep` searches its
 /// raw bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArchiveKind {
+pub(crate) enum ArchiveKind {
     Cab,
     Zip,
     /// An OLE compound file: `.msi`, `.msp`, `.mst`.
@@ -106,7 +106,7 @@ pub enum ArchiveKind {
     SevenZip,
 }
 
-pub fn detect_archive(head: &[u8]) -> Option<ArchiveKind> {
+pub(crate) fn detect_archive(head: &[u8]) -> Option<ArchiveKind> {
     if head.starts_with(b"MSCF") {
         Some(ArchiveKind::Cab)
     } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
@@ -144,7 +144,7 @@ const BINARY_MAGIC: &[&[u8]] = &[
 
 /// True for data that is recognisably not text: a known binary magic number, or NUL bytes in
 /// the first block that are not the zero half of UTF-16 (BOM or alternating zeros) or UTF-32.
-pub fn looks_binary(head: &[u8]) -> bool {
+pub(crate) fn looks_binary(head: &[u8]) -> bool {
     if has_text_bom(head) {
         return false;
     }
@@ -212,11 +212,11 @@ pub const CONTAINER_EXTENSIONS: &[&str] = &["wim", "esd", "swm", "iso", "vhd", "
 /// Files with a binary extension at least this large are opened to check for a container
 /// (a WIM renamed `.dll`); smaller ones are not opened at all, which keeps the walk over the
 /// tens of thousands of small PE files of an image cheap.
-pub const BINARY_EXTENSION_SNIFF_MIN: u64 = 1 << 20;
+pub(crate) const BINARY_EXTENSION_SNIFF_MIN: u64 = 1 << 20;
 
 /// What a file's name says before it is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameClass {
+pub(crate) enum NameClass {
     Binary,
     Archive,
     Container,
@@ -224,7 +224,7 @@ pub enum NameClass {
     Unknown,
 }
 
-pub fn class_by_name(lower_name: &str) -> NameClass {
+pub(crate) fn class_by_name(lower_name: &str) -> NameClass {
     let Some((_, extension)) = lower_name.rsplit_once('.') else {
         return NameClass::Unknown;
     };

@@ -194,7 +194,7 @@ pub trait ImageSource: Send + Sync {
 
 /// What resolving a path case-insensitively found.
 #[derive(Debug)]
-pub enum Resolved {
+pub(crate) enum Resolved {
     /// Every name exists; the path as spelled in the source.
     Found(SourcePath),
     /// Some name does not exist.
@@ -209,7 +209,7 @@ pub enum Resolved {
 /// Resolves `names` under `base` one by one, ignoring ASCII letter case as Windows would. The
 /// last name may be a file or a folder; every earlier one must be a folder. Links are never
 /// followed: a link where a name resolves is [`Resolved::Blocked`].
-pub fn resolve_case_insensitive(source: &dyn ImageSource, base: &SourcePath, names: &[&str]) -> Resolved {
+pub(crate) fn resolve_case_insensitive(source: &dyn ImageSource, base: &SourcePath, names: &[&str]) -> Resolved {
     let mut path = base.clone();
     for (i, wanted) in names.iter().enumerate() {
         let entries = match source.list(&path) {

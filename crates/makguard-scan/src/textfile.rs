@@ -63,20 +63,20 @@ pub(crate) fn leftover_findings(
 }
 
 /// Every `MG241` finding in a text file.
-pub fn scan(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
+pub(crate) fn scan(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
     let text = decoded.text.as_str();
     let index = LineIndex::new(text);
     leftover_findings(text, &index, ctx, &[])
 }
 
 /// Bytes read per step of [`scan_stream`].
-pub const STREAM_CHUNK: usize = 1 << 20;
+pub(crate) const STREAM_CHUNK: usize = 1 << 20;
 /// Bytes carried into the next step when a step holds no line break: more than a UTF-16 key
 /// with dashes (58 bytes) and its key word.
 const STREAM_CARRY: usize = 256;
 
 /// What streaming a text file found.
-pub struct StreamOutcome {
+pub(crate) struct StreamOutcome {
     pub findings: Vec<Finding>,
     pub bytes_read: u64,
     /// Set when reading failed part-way; the findings cover what was read.
@@ -87,7 +87,7 @@ pub struct StreamOutcome {
 /// [`STREAM_CHUNK`] at a time, cut at line breaks so that no key spans two steps (a step with
 /// no line break carries its last bytes into the next). Lines and ranges are those of the whole
 /// file; only a column after a forced cut in a very long line is counted from the cut.
-pub fn scan_stream<R: Read>(mut reader: R, ctx: &FileContext<'_>) -> StreamOutcome {
+pub(crate) fn scan_stream<R: Read>(mut reader: R, ctx: &FileContext<'_>) -> StreamOutcome {
     let mut pending: Vec<u8> = Vec::with_capacity(STREAM_CHUNK + STREAM_CARRY);
     let mut encoding: Option<TextEncoding> = None;
     let mut lines_before = 0u32;

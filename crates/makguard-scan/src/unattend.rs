@@ -658,13 +658,7 @@ impl<'t, 'c> Scanner<'t, 'c> {
                 let span = run.source_span(token.range);
                 let xml = self.xml_context(attribute, false);
                 let what = describe(&xml);
-                let (rule, what) = match command {
-                    Some(command) => (
-                        &rules::UNATTEND_COMMAND_INSTALLS_KEY,
-                        format!("{what} runs {command} and"),
-                    ),
-                    None => (&rules::UNATTEND_NON_KMS_KEY, what),
-                };
+                let (rule, what) = command_rule(command, what, &rules::UNATTEND_NON_KMS_KEY);
                 self.report_key(rule, span, &token.key, &what, xml, token.bare);
                 reported.push(span.range());
             }
@@ -692,13 +686,7 @@ impl<'t, 'c> Scanner<'t, 'c> {
             }
             let xml = self.xml_context(None, false);
             let what = describe(&xml);
-            let (rule, what) = match command {
-                Some(command) => (
-                    &rules::UNATTEND_COMMAND_INSTALLS_KEY,
-                    format!("{what} runs {command} and"),
-                ),
-                None => (rule.unwrap_or(&rules::UNATTEND_NON_KMS_KEY), what),
-            };
+            let (rule, what) = command_rule(command, what, rule.unwrap_or(&rules::UNATTEND_NON_KMS_KEY));
             self.report_key(rule, SourceSpan::Exact(key_range), &token.key, &what, xml, token.bare);
         }
     }
@@ -714,16 +702,11 @@ impl<'t, 'c> Scanner<'t, 'c> {
             let key_range = offset_range(token.range, range.start);
             let xml = self.xml_context(None, in_comment);
             let what = describe(&xml);
+            let (rule, what) = command_rule(command, what, &rules::UNATTEND_NON_KMS_KEY);
             let rule = if in_comment {
                 &rules::UNATTEND_KEY_IN_COMMENT
-            } else if command.is_some() {
-                &rules::UNATTEND_COMMAND_INSTALLS_KEY
             } else {
-                &rules::UNATTEND_NON_KMS_KEY
-            };
-            let what = match command {
-                Some(command) => format!("{what} runs {command} and"),
-                None => what,
+                rule
             };
             self.report_key(rule, SourceSpan::Exact(key_range), &token.key, &what, xml, token.bare);
         }
@@ -848,6 +831,18 @@ impl<'t, 'c> Scanner<'t, 'c> {
             offset -= 1;
         }
         offset
+    }
+}
+
+/// The rule and wording for a key in `what`: after an install `command`, the command rule and
+/// the command named; otherwise `outside_command`.
+fn command_rule(command: Option<&str>, what: String, outside_command: &'static Rule) -> (&'static Rule, String) {
+    match command {
+        Some(command) => (
+            &rules::UNATTEND_COMMAND_INSTALLS_KEY,
+            format!("{what} runs {command} and"),
+        ),
+        None => (outside_command, what),
     }
 }
 

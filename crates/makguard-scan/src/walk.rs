@@ -26,15 +26,13 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use makguard_core::rules::{
-    CONTAINER_NOT_OPENED, FILE_UNREADABLE, KEY_CONFIGURATION_UNREADABLE, LINK_OUTSIDE_ROOT, NOT_A_REGULAR_FILE,
-};
+use makguard_core::rules::{CONTAINER_NOT_OPENED, FILE_UNREADABLE, LINK_OUTSIDE_ROOT, NOT_A_REGULAR_FILE};
 use makguard_core::text::{TextEncoding, decode};
 use makguard_core::{Finding, FindingPath, KeyConfigIndex, RootReport, ScanReport};
 use thiserror::Error;
 
 use crate::fs_source::FsSource;
-use crate::keyconfig::{self, KeyConfigError};
+use crate::keyconfig;
 use crate::kind::{FileKind, candidate_by_name, refine_by_content, scan_decoded};
 use crate::sniff::{self, ContainerKind, NameClass};
 use crate::source::{Entry, EntryType, ImageSource, Resolved, SourceError, SourcePath, resolve_case_insensitive};
@@ -44,19 +42,19 @@ use crate::{FileContext, binary, image, textfile, unreadable_finding};
 mod wim_scan;
 
 /// Skip reasons in [`makguard_core::ScanSummary::skipped`].
-pub mod skip_reason {
+pub(crate) mod skip_reason {
     /// Recognisably binary (by extension or content): searched only with `--deep`.
-    pub const NOT_A_CANDIDATE: &str = "not-a-candidate";
+    pub(crate) const NOT_A_CANDIDATE: &str = "not-a-candidate";
     /// An ordinary archive (`.cab .zip .msi .msp .7z`, or by magic): not opened; `--deep`
     /// searches its raw bytes.
-    pub const ARCHIVE_NOT_OPENED: &str = "archive-not-opened";
+    pub(crate) const ARCHIVE_NOT_OPENED: &str = "archive-not-opened";
     /// A disk or image container (an `MG905` finding says what and how to scan it).
-    pub const CONTAINER_NOT_OPENED: &str = "container-not-opened";
-    pub const SPECIAL_FILE: &str = "special-file";
-    pub const SYMLINK: &str = "symlink";
-    pub const EXCLUDED: &str = "excluded";
+    pub(crate) const CONTAINER_NOT_OPENED: &str = "container-not-opened";
+    pub(crate) const SPECIAL_FILE: &str = "special-file";
+    pub(crate) const SYMLINK: &str = "symlink";
+    pub(crate) const EXCLUDED: &str = "excluded";
     /// Could not be opened (an `MG901` finding says why).
-    pub const UNREADABLE: &str = "unreadable";
+    pub(crate) const UNREADABLE: &str = "unreadable";
 }
 
 /// Live counters a caller may read while [`scan_paths`] runs, to show progress.
@@ -294,17 +292,7 @@ fn load_extra_key_config(options: &ScanOptions) -> (Option<KeyConfigIndex>, Vec<
         let display = path.to_string_lossy();
         match keyconfig::load_key_config_file(path, &display) {
             Ok(loaded) => index.extend(loaded),
-            Err(error) => {
-                let rule = match error {
-                    KeyConfigError::Io { .. } => &FILE_UNREADABLE,
-                    _ => &KEY_CONFIGURATION_UNREADABLE,
-                };
-                findings.push(Finding::new(
-                    rule,
-                    FindingPath::new(display),
-                    format!("{error}; keys are classified without this file"),
-                ));
-            }
+            Err(error) => findings.push(error.finding(&display)),
         }
     }
     (Some(index), findings)
@@ -518,15 +506,10 @@ struct ImageRootContext {
     logs_searched: Vec<String>,
 }
 
-/// True when `dir` holds `Windows/System32` in any case.
-pub fn is_image_root(dir: &Path) -> bool {
-    is_image_root_in(&FsSource::new(dir), &SourcePath::root())
-}
-
 /// True when `dir` of `source` holds `Windows/System32` in any case. A link or special file in
 /// place of `Windows` or `System32` still makes an image root: the image scan then reports
 /// that what it must read is not there to read.
-pub fn is_image_root_in(source: &dyn ImageSource, dir: &SourcePath) -> bool {
+pub(crate) fn is_image_root_in(source: &dyn ImageSource, dir: &SourcePath) -> bool {
     match resolve_case_insensitive(source, dir, &["Windows", "System32"]) {
         Resolved::Found(_) => true,
         Resolved::Blocked { entry_type, .. } => entry_type != EntryType::File,
@@ -536,7 +519,7 @@ pub fn is_image_root_in(source: &dyn ImageSource, dir: &SourcePath) -> bool {
 
 /// The image roots of a scanned source: its root, or else its immediate subdirectories (a
 /// folder of mounted images), sorted by name.
-pub fn find_image_roots(source: &dyn ImageSource) -> Vec<SourcePath> {
+pub(crate) fn find_image_roots(source: &dyn ImageSource) -> Vec<SourcePath> {
     let root = SourcePath::root();
     if is_image_root_in(source, &root) {
         return vec![root];
@@ -980,29 +963,7 @@ fn search_opened(
     tally.bytes_read += footer.as_ref().map_or(0, |f| f.len() as u64);
     let container = sniff::detect_container(&head, footer.as_deref());
     if container == Some(ContainerKind::Wim) {
-        // A WIM inside the scan is read, not refused: every image, in place.
-        tally.files_scanned += 1;
-        tally.searched.push(rel.display.clone());
-        let nested = match source.open_random(&item.path) {
-            Ok(reader) => {
-                let filters = Filters::new(options);
-                let setup = TreeSetup {
-                    options,
-                    filters: &filters,
-                    jobs: 1,
-                    fallback_key_config: key_config,
-                };
-                wim_scan::scan_nested_wim(reader, rel, &setup)
-            }
-            Err(error) => {
-                let mut failed = Tally::default();
-                failed.findings.push(source_error_finding(rel, &error));
-                failed
-            }
-        };
-        // The nested images' files are counted by their own walks.
-        tally.merge(nested);
-        return tally;
+        return search_nested_wim(tally, source, item, key_config, options);
     }
     if let Some(kind) = container {
         tally.findings.push(container_finding(rel, kind));
@@ -1034,7 +995,62 @@ fn search_opened(
         }
         return tally;
     }
-    let kind = by_name.unwrap_or(FileKind::Text);
+    search_text(
+        tally,
+        by_name.unwrap_or(FileKind::Text),
+        head,
+        reader,
+        len,
+        &ctx,
+        options,
+    )
+}
+
+/// A WIM inside the scan is read, not refused: every image, in place.
+fn search_nested_wim(
+    mut tally: Tally,
+    source: &dyn ImageSource,
+    item: &WorkItem,
+    key_config: Option<&KeyConfigIndex>,
+    options: &ScanOptions,
+) -> Tally {
+    let rel = &item.rel;
+    tally.files_scanned += 1;
+    tally.searched.push(rel.display.clone());
+    let nested = match source.open_random(&item.path) {
+        Ok(reader) => {
+            let filters = Filters::new(options);
+            let setup = TreeSetup {
+                options,
+                filters: &filters,
+                jobs: 1,
+                fallback_key_config: key_config,
+            };
+            wim_scan::scan_nested_wim(reader, rel, &setup)
+        }
+        Err(error) => {
+            let mut failed = Tally::default();
+            failed.findings.push(source_error_finding(rel, &error));
+            failed
+        }
+    };
+    // The nested images' files are counted by their own walks.
+    tally.merge(nested);
+    tally
+}
+
+/// A text candidate of `kind`, `head` read of it so far: searched whole by its kind's scanner
+/// up to the size cap, and past it to the end in bounded memory, never skipped.
+fn search_text(
+    mut tally: Tally,
+    kind: FileKind,
+    mut head: Vec<u8>,
+    reader: &mut CountingReader<Box<dyn Read + Send>>,
+    len: u64,
+    ctx: &FileContext<'_>,
+    options: &ScanOptions,
+) -> Tally {
+    let rel = ctx.path;
     tally.files_scanned += 1;
     tally.searched.push(rel.display.clone());
     if options.read_only {
@@ -1049,20 +1065,11 @@ fn search_opened(
     if head.len() <= cap {
         let decoded = decode(&head);
         let kind = refine_by_content(kind, &decoded);
-        let found = scan_decoded(kind, &decoded, &ctx);
+        let found = scan_decoded(kind, &decoded, ctx);
         if options.deep && decoded.encoding == TextEncoding::SingleByte {
             // Neither UTF-8 nor UTF-16: possibly binary data without NULs up front, where a
-            // UTF-16 key would not show as text. `--deep` searches its bytes too, for keys the
-            // text scan did not already report.
-            let mut as_bytes = Vec::new();
-            if binary::scan_reader(head.as_slice(), &ctx, &mut as_bytes).is_ok() {
-                let known: Vec<_> = found
-                    .iter()
-                    .filter_map(|f| f.key.as_ref().map(|k| k.key.clone()))
-                    .collect();
-                as_bytes.retain(|f| f.key.as_ref().is_none_or(|k| !known.contains(&k.key)));
-                tally.findings.extend(as_bytes);
-            }
+            // UTF-16 key would not show as text. `--deep` searches its bytes too.
+            tally.findings.extend(keys_only_bytes_hold(&head, ctx, &found));
         }
         tally.findings.extend(found);
         return tally;
@@ -1070,17 +1077,31 @@ fn search_opened(
     // Larger than the cap: searched to the end in bounded memory, never skipped.
     let rest = io::Cursor::new(head).chain(reader);
     if kind.is_strong_candidate() {
-        if let Err(error) = binary::scan_reader_sized(rest, &ctx, &mut tally.findings, len) {
+        if let Err(error) = binary::scan_reader_sized(rest, ctx, &mut tally.findings, len) {
             tally.findings.push(unreadable_finding(rel, &error));
         }
     } else {
-        let streamed = textfile::scan_stream(rest, &ctx);
+        let streamed = textfile::scan_stream(rest, ctx);
         tally.findings.extend(streamed.findings);
         if let Some(error) = streamed.error {
             tally.findings.push(unreadable_finding(rel, &error));
         }
     }
     tally
+}
+
+/// The keys a search of `bytes` as binary data finds that the text scan's `found` did not.
+fn keys_only_bytes_hold(bytes: &[u8], ctx: &FileContext<'_>, found: &[Finding]) -> Vec<Finding> {
+    let mut as_bytes = Vec::new();
+    if binary::scan_reader(bytes, ctx, &mut as_bytes).is_err() {
+        return Vec::new();
+    }
+    let known: Vec<_> = found
+        .iter()
+        .filter_map(|f| f.key.as_ref().map(|k| k.key.clone()))
+        .collect();
+    as_bytes.retain(|f| f.key.as_ref().is_none_or(|k| !known.contains(&k.key)));
+    as_bytes
 }
 
 /// [`ScanOptions::read_only`]: reads the rest of the file as a scan would, searching nothing.

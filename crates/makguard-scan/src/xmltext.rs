@@ -14,14 +14,14 @@ use std::collections::HashMap;
 use makguard_core::TextRange;
 
 /// The most characters all entity references of one document may expand to.
-pub const MAX_EXPANDED_CHARS: usize = 1 << 20;
+pub(crate) const MAX_EXPANDED_CHARS: usize = 1 << 20;
 
 /// How deep entities may refer to entities.
 const MAX_ENTITY_DEPTH: usize = 32;
 
 /// Why part of a value could not be read as a parser would read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ValueError {
+pub(crate) enum ValueError {
     /// `&name;` names an external (`SYSTEM`/`PUBLIC`) entity: its value is unknown.
     External(String),
     /// `&name;` is declared nowhere makguard can see, but the DTD reads declarations
@@ -37,7 +37,7 @@ pub enum ValueError {
 }
 
 impl ValueError {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             ValueError::External(name) => format!(
                 "the entity &{name}; is external (SYSTEM or PUBLIC); makguard never reads the file it names, so its value is unknown"
@@ -66,7 +66,7 @@ enum Entity {
 
 /// The general entities of a document's internal DTD subset.
 #[derive(Debug, Clone, Default)]
-pub struct Dtd {
+pub(crate) struct Dtd {
     entities: HashMap<String, Entity>,
     /// Declarations may come from somewhere makguard does not read.
     reads_more: bool,
@@ -74,7 +74,7 @@ pub struct Dtd {
 
 impl Dtd {
     /// The entities declared in a `DOCTYPE`'s content (what follows `<!DOCTYPE`).
-    pub fn parse(doctype: &str) -> Dtd {
+    pub(crate) fn parse(doctype: &str) -> Dtd {
         let mut dtd = Dtd::default();
         let subset_at = doctype.find('[');
         let head = &doctype[..subset_at.unwrap_or(doctype.len())];
@@ -87,7 +87,7 @@ impl Dtd {
         dtd
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entities.is_empty() && !self.reads_more
     }
 
@@ -218,7 +218,7 @@ fn char_ref(body: &str) -> Option<char> {
 }
 
 /// True for the characters XML 1.0 allows in a document.
-pub fn is_xml_char(c: char) -> bool {
+pub(crate) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
@@ -254,7 +254,7 @@ struct Piece {
 
 /// Where a key found in a value lies in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceSpan {
+pub(crate) enum SourceSpan {
     /// The key's characters are written as themselves, here.
     Exact(TextRange),
     /// Replacing these bytes by a key's characters gives the value the key's place; the span
@@ -267,7 +267,7 @@ pub enum SourceSpan {
 }
 
 impl SourceSpan {
-    pub fn range(self) -> TextRange {
+    pub(crate) fn range(self) -> TextRange {
         match self {
             SourceSpan::Exact(r) | SourceSpan::Rewritable(r) | SourceSpan::Whole(r) => r,
         }
@@ -276,7 +276,7 @@ impl SourceSpan {
 
 /// A document's entities and what expanding them has cost so far.
 #[derive(Debug, Clone)]
-pub struct Expander {
+pub(crate) struct Expander {
     dtd: Dtd,
     budget: usize,
 }
@@ -292,7 +292,7 @@ impl Default for Expander {
 
 impl Expander {
     /// Reads the entities of a `DOCTYPE`; the first `DOCTYPE` of a document counts.
-    pub fn set_doctype(&mut self, doctype: &str) {
+    pub(crate) fn set_doctype(&mut self, doctype: &str) {
         if self.dtd.is_empty() {
             self.dtd = Dtd::parse(doctype);
         }
@@ -377,7 +377,7 @@ impl Expander {
 
 /// One value (an element's run of character data, or an attribute value) as a parser reads it.
 #[derive(Debug, Clone, Default)]
-pub struct XmlValue {
+pub(crate) struct XmlValue {
     pub value: String,
     pieces: Vec<Piece>,
     /// From the first to the last byte of the run in the file.
@@ -387,12 +387,12 @@ pub struct XmlValue {
 }
 
 impl XmlValue {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.span.is_none()
     }
 
     /// The run's bytes in the file (empty at 0 when nothing was added).
-    pub fn span(&self) -> TextRange {
+    pub(crate) fn span(&self) -> TextRange {
         self.span.unwrap_or(TextRange::new(0, 0))
     }
 
@@ -416,7 +416,7 @@ impl XmlValue {
 
     /// Escaped character data (text or an attribute value) `raw`, which starts at byte
     /// `source_start` of the file.
-    pub fn push_escaped(&mut self, raw: &str, source_start: usize, expander: &mut Expander) {
+    pub(crate) fn push_escaped(&mut self, raw: &str, source_start: usize, expander: &mut Expander) {
         self.cover(TextRange::new(source_start, source_start + raw.len()));
         let mut offset = 0;
         while let Some(found) = raw[offset..].find('&') {
@@ -480,20 +480,20 @@ impl XmlValue {
 
     /// A CDATA section whose content `content` starts at byte `content_start` and whose whole
     /// markup (`<![CDATA[…]]>`) is `outer`.
-    pub fn push_cdata(&mut self, content: &str, content_start: usize, outer: TextRange) {
+    pub(crate) fn push_cdata(&mut self, content: &str, content_start: usize, outer: TextRange) {
         self.cover(outer);
         let source = TextRange::new(content_start, content_start + content.len());
         self.push(content, source, PieceKind::Cdata { outer });
     }
 
     /// A comment or processing instruction between pieces: no part of the value.
-    pub fn push_ignored(&mut self, outer: TextRange) {
+    pub(crate) fn push_ignored(&mut self, outer: TextRange) {
         self.cover(outer);
     }
 
     /// The file ranges of the pieces written as themselves (text between references, CDATA
     /// content), in order.
-    pub fn written_pieces(&self) -> Vec<TextRange> {
+    pub(crate) fn written_pieces(&self) -> Vec<TextRange> {
         self.pieces
             .iter()
             .filter(|p| matches!(p.kind, PieceKind::Literal | PieceKind::Cdata { .. }))
@@ -502,7 +502,7 @@ impl XmlValue {
     }
 
     /// Where the value's bytes `range` (a key found in it) lie in the file.
-    pub fn source_span(&self, range: TextRange) -> SourceSpan {
+    pub(crate) fn source_span(&self, range: TextRange) -> SourceSpan {
         let whole = SourceSpan::Whole(self.span());
         if range.is_empty() {
             return whole;
@@ -614,7 +614,7 @@ fn content_value(raw: &str) -> Option<String> {
 
 /// True when `text` is one well-formed XML element (with prolog and trailing misc) as far as
 /// quick-xml reads it, with no character XML does not allow.
-pub fn is_well_formed(text: &str) -> bool {
+pub(crate) fn is_well_formed(text: &str) -> bool {
     let body = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     if !body.chars().all(is_xml_char) {
         return false;

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 
 use makguard_core::classify::is_placeholder;
 use makguard_core::{Finding, KeyClass, ProductKey, SlotValue, classify_slot};
-use makguard_scan::unattend;
 use regex::Regex;
 use unattend_support::{assert_no_secret_key, assert_ranges_exact, scan_bytes};
 
@@ -101,7 +100,11 @@ fn every_corpus_answer_file_is_recognised_and_well_formed() {
     for row in unattend_rows() {
         let bytes = std::fs::read(corpus_dir().join(&row.file)).expect("readable");
         let decoded = makguard_core::text::decode(&bytes);
-        assert!(unattend::is_answer_file(&decoded.text), "{} not recognised", row.file);
+        assert!(
+            makguard_scan::is_answer_file(&decoded.text),
+            "{} not recognised",
+            row.file
+        );
         let (_, findings) = scan_row(&row);
         let malformed: Vec<String> = findings
             .iter()
@@ -121,7 +124,7 @@ fn other_corpus_files_are_not_answer_files() {
         };
         let decoded = makguard_core::text::decode(&bytes);
         assert!(
-            !unattend::is_answer_file(&decoded.text),
+            !makguard_scan::is_answer_file(&decoded.text),
             "{} taken for an answer file",
             row.file
         );

@@ -211,7 +211,7 @@ fn a_key_at_the_end_of_a_log_larger_than_the_size_cap_is_found() {
     let root = dir.path();
     let line = "2026-01-01 10:00:00, Info                  CBS    Progress: nothing to see here at all\r\n";
     let mut log = line.repeat((17 << 20) / line.len());
-    assert!(log.len() as u64 > makguard_scan::walk::DEFAULT_SIZE_CAP);
+    assert!(log.len() as u64 > makguard_scan::DEFAULT_SIZE_CAP);
     log.push_str(&format!("2026-01-01 10:00:01, Info  SP  Installing {K_LOG}\r\n"));
     log.push_str(&line.repeat(3));
     put(root, "Windows/Panther/setupact.log", &log);
@@ -347,9 +347,9 @@ proptest::proptest! {
         };
         let lower = name.to_lowercase();
         let ext = lower.rsplit_once('.').map(|(_, e)| e.to_string()).unwrap_or_default();
-        proptest::prop_assume!(!makguard_scan::sniff::BINARY_EXTENSIONS.contains(&ext.as_str()));
-        proptest::prop_assume!(!makguard_scan::sniff::ARCHIVE_EXTENSIONS.contains(&ext.as_str()));
-        proptest::prop_assume!(!makguard_scan::sniff::CONTAINER_EXTENSIONS.contains(&ext.as_str()));
+        proptest::prop_assume!(!makguard_scan::BINARY_EXTENSIONS.contains(&ext.as_str()));
+        proptest::prop_assume!(!makguard_scan::ARCHIVE_EXTENSIONS.contains(&ext.as_str()));
+        proptest::prop_assume!(!makguard_scan::CONTAINER_EXTENSIONS.contains(&ext.as_str()));
         let dir = tempfile::tempdir().unwrap();
         let text = format!("{before}\n{K_LOG}\n");
         let bytes: Vec<u8> = if utf16 {
@@ -490,7 +490,7 @@ fn a_fifo_named_on_the_command_line_or_as_key_configuration_never_hangs() {
     let report = scan_paths(std::slice::from_ref(&fifo), &ScanOptions::default());
     assert_eq!(codes_at(&report, "unattend.xml"), ["MG906"]);
     assert_eq!(report.exit_status(Severity::Error), ExitStatus::Incomplete);
-    assert!(makguard_scan::keyconfig::load_key_config_file(&fifo, "fifo").is_err());
+    assert!(makguard_scan::load_key_config_file(&fifo, "fifo").is_err());
     let options = ScanOptions {
         key_config_files: vec![fifo.clone()],
         ..ScanOptions::default()

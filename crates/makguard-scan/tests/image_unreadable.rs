@@ -8,7 +8,7 @@ use std::io::{self, Read};
 
 use common::*;
 use makguard_core::{ExitStatus, FindingPath, Severity};
-use makguard_scan::binary::{CHUNK_SIZE, scan_reader};
+use makguard_scan::{BINARY_CHUNK_SIZE, scan_binary};
 use makguard_scan::{FileContext, ScanOptions, scan_paths};
 
 #[cfg(unix)]
@@ -84,15 +84,15 @@ impl Read for FailingReader {
 
 #[test]
 fn a_failure_mid_file_keeps_the_keys_read_before_it() {
-    let mut data = vec![0x01u8; 3 * CHUNK_SIZE];
-    data[CHUNK_SIZE + 7..CHUNK_SIZE + 7 + K_BINARY.len()].copy_from_slice(K_BINARY.as_bytes());
+    let mut data = vec![0x01u8; 3 * BINARY_CHUNK_SIZE];
+    data[BINARY_CHUNK_SIZE + 7..BINARY_CHUNK_SIZE + 7 + K_BINARY.len()].copy_from_slice(K_BINARY.as_bytes());
     let path = FindingPath::new("big.bin");
     let ctx = FileContext {
         path: &path,
         key_config: None,
     };
     let mut findings = Vec::new();
-    let result = scan_reader(
+    let result = scan_binary(
         FailingReader {
             data: io::Cursor::new(data),
         },

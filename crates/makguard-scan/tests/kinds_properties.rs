@@ -2,7 +2,7 @@
 //! scanner finds a key exactly once wherever it sits relative to the chunk boundaries.
 
 use makguard_core::FindingPath;
-use makguard_scan::binary::{OVERLAP, scan_reader_in_chunks};
+use makguard_scan::{BINARY_CHUNK_OVERLAP, scan_binary_in_chunks};
 use makguard_scan::{FileContext, FileKind, detect_kind, scan_file_bytes};
 use proptest::prelude::*;
 
@@ -82,7 +82,7 @@ proptest! {
     fn deep_finds_a_key_once_wherever_it_sits(
         key in prop::sample::select(SYNTHETIC_KEYS.to_vec()),
         utf16 in any::<bool>(),
-        chunk in OVERLAP..OVERLAP * 4,
+        chunk in BINARY_CHUNK_OVERLAP..BINARY_CHUNK_OVERLAP * 4,
         position in 0usize..4000,
         filler in prop::sample::select(vec![0x00u8, 0x01, 0xFF, b' ', b'\n']),
     ) {
@@ -96,7 +96,7 @@ proptest! {
         let path = FindingPath::new("blob");
         let ctx = FileContext { path: &path, key_config: None };
         let mut findings = Vec::new();
-        scan_reader_in_chunks(bytes.as_slice(), &ctx, &mut findings, chunk).unwrap();
+        scan_binary_in_chunks(bytes.as_slice(), &ctx, &mut findings, chunk).unwrap();
         prop_assert_eq!(findings.len(), 1);
         let message = &findings[0].message;
         prop_assert!(message.contains(&format!("byte offset {position})")), "{}", message);

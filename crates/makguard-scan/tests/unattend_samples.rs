@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use makguard_core::{ScanReport, Severity};
-use makguard_scan::unattend;
 use regex::Regex;
 use unattend_support::{assert_no_secret_key, assert_only_public_or_synthetic_keys, assert_ranges_exact, scan_bytes};
 
@@ -91,7 +90,7 @@ fn readme_table_matches_what_makguard_reports() {
         let (decoded, findings) = scan_bytes(&row.file, &bytes);
         assert_only_public_or_synthetic_keys(&row.file, &decoded.text);
         assert!(
-            unattend::is_answer_file(&decoded.text),
+            makguard_scan::is_answer_file(&decoded.text),
             "{} is not recognised",
             row.file
         );

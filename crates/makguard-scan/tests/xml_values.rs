@@ -178,7 +178,7 @@ fn every_spelling_in_every_key_place_is_the_key() {
             let range = found[0].range.expect("a range");
             let decoded = decode(text.as_bytes());
             let spelled = &decoded.text[range.start..range.end];
-            let rewritable = makguard_scan::xmltext::rewritable_value(spelled).or(Some(spelled.to_string()));
+            let rewritable = makguard_scan::rewritable_value(spelled).or(Some(spelled.to_string()));
             let reads_as_key =
                 rewritable.is_some_and(|v| ProductKey::parse(&v).is_ok_and(|k| k.reveal_unmasked() == MAK));
             assert!(

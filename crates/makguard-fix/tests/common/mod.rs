@@ -8,7 +8,6 @@ use makguard_core::text::{self, LineIndex, TextEncoding};
 use makguard_core::{
     Finding, FindingPath, FixHints, ImageInfo, KeyInfo, ProductKey, RootReport, Rule, ScanReport, classify_key,
 };
-use makguard_scan::keyscan;
 
 /// Synthetic MAK stand-ins from ../shared/reference/synthetic-keys.tsv.
 pub const MAK_A: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
@@ -75,8 +74,8 @@ impl Variant {
 pub fn findings_for(relative: &str, bytes: &[u8], rule: &'static Rule, hints: &FixHints) -> Vec<Finding> {
     let decoded = text::decode(bytes);
     let index = LineIndex::new(&decoded.text);
-    let mut tokens = keyscan::find_dashed_keys(&decoded.text);
-    tokens.extend(keyscan::find_bare_keys(&decoded.text));
+    let mut tokens = makguard_scan::find_dashed_keys(&decoded.text);
+    tokens.extend(makguard_scan::find_bare_keys(&decoded.text));
     tokens
         .into_iter()
         .filter(|t| !t.key.is_gvlk())

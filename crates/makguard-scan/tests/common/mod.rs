@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use makguard_core::{Finding, ProductKey, ScanReport};
-use makguard_scan::binary::CHUNK_SIZE;
+use makguard_scan::BINARY_CHUNK_SIZE;
 
 pub const K_AUTOUNATTEND: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
 pub const K_PANTHER: &str = "NMVQ8-C6P9M-GWX2J-9G4QJ-H82QC";
@@ -40,8 +40,8 @@ pub const LEGACY_OEM: &str = "88H3M-G9QW9-DDTJC-PCKYD-8QPWD";
 
 /// Where the large binary holds its key, and where the split key starts (across the first
 /// chunk boundary).
-pub const BINARY_KEY_OFFSET: usize = 2 * CHUNK_SIZE + 4096 + 1;
-pub const SPLIT_KEY_OFFSET: usize = CHUNK_SIZE - 13;
+pub const BINARY_KEY_OFFSET: usize = 2 * BINARY_CHUNK_SIZE + 4096 + 1;
+pub const SPLIT_KEY_OFFSET: usize = BINARY_CHUNK_SIZE - 13;
 
 pub fn fingerprint(key: &str) -> String {
     ProductKey::parse(key).expect("test key parses").fingerprint()
@@ -249,7 +249,7 @@ pub fn build(dir: &Path) -> Option<TestImage> {
     large[BINARY_KEY_OFFSET + encoded.len()..BINARY_KEY_OFFSET + encoded.len() + 2].fill(0);
     write(&root, "WINDOWS/system32/Licensing.dat", &large);
 
-    let mut split = vec![0x01u8; CHUNK_SIZE * 2];
+    let mut split = vec![0x01u8; BINARY_CHUNK_SIZE * 2];
     split[SPLIT_KEY_OFFSET..SPLIT_KEY_OFFSET + K_SPLIT.len()].copy_from_slice(K_SPLIT.as_bytes());
     write(&root, "WINDOWS/system32/split.bin", &split);
 

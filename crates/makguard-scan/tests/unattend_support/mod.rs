@@ -10,8 +10,7 @@ use makguard_core::classify::is_placeholder;
 use makguard_core::text::{DecodedText, TextEncoding, decode, encode};
 use makguard_core::{Finding, FindingPath, ProductKey};
 use makguard_scan::FileContext;
-use makguard_scan::keyscan::{find_bare_keys, find_dashed_keys};
-use makguard_scan::unattend;
+use makguard_scan::{find_bare_keys, find_dashed_keys};
 
 pub fn fixture_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -38,7 +37,7 @@ pub fn scan_bytes(name: &str, bytes: &[u8]) -> (DecodedText, Vec<Finding>) {
         path: &path,
         key_config: None,
     };
-    let findings = unattend::scan(&decoded, &ctx);
+    let findings = makguard_scan::scan_answer_file(&decoded, &ctx);
     (decoded, findings)
 }
 
@@ -82,7 +81,7 @@ pub fn assert_ranges_exact(decoded: &DecodedText, findings: &[Finding]) {
                 // Spelled with references or across markup: the span reads as the key, or
                 // the finding says no edit can replace it alone.
                 Err(_) => assert!(
-                    makguard_scan::xmltext::rewritable_value(slice)
+                    makguard_scan::rewritable_value(slice)
                         .is_some_and(|value| ProductKey::parse(&value).as_ref() == Ok(&key.key))
                         || finding.hints.not_rewritable.is_some(),
                     "range does not hold the key: {}",

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use makguard_core::{FindingPath, ScanReport};
 use makguard_fix::{ChangeLog, FileStatus, ImageFiles, ImageRewrite};
 use makguard_scan::SourcePath;
-use makguard_scan::wim_source::WimImageSource;
+use makguard_scan::WimImageSource;
 use makguard_wim::{Replacement, Wim, WriteTarget};
 
 /// The images of the report's WIM roots, opened for reading.

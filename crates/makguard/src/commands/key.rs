@@ -101,7 +101,7 @@ fn load_key_config(args: &KeyArgs) -> anyhow::Result<Option<KeyConfigIndex>> {
     let mut index = KeyConfigIndex::default();
     for file in &args.pkeyconfig {
         let display = file.display().to_string();
-        let loaded = makguard_scan::keyconfig::load_key_config_file(file, &display)
+        let loaded = makguard_scan::load_key_config_file(file, &display)
             .with_context(|| format!("cannot use the key-configuration file {display}"))?;
         index.extend(loaded);
     }
