@@ -290,7 +290,8 @@ fn tags(rule: &Rule) -> Vec<&'static str> {
 }
 
 fn describe_rule(rule: &'static Rule) -> RuleDescriptor {
-    let plain_doc = rule.doc.replace('`', "");
+    let rationale = rule.doc.rationale();
+    let plain_doc = rationale.replace('`', "");
     RuleDescriptor {
         id: rule.code,
         name: pascal_case(rule.name),
@@ -307,7 +308,7 @@ fn describe_rule(rule: &'static Rule) -> RuleDescriptor {
                 code = rule.code,
                 name = rule.name,
                 summary = sentence(rule.summary),
-                doc = rule.doc,
+                doc = rationale,
                 uri = rule_help_uri(rule.code)
             ),
         },
@@ -317,7 +318,7 @@ fn describe_rule(rule: &'static Rule) -> RuleDescriptor {
         },
         properties: RuleProperties {
             makguard_name: rule.name,
-            fixable: rule.fixable,
+            fixable: rule.is_fixable(),
             tags: tags(rule),
         },
     }

@@ -6,7 +6,7 @@
 //! Any other key in these files falls to the text rule (`MG241`).
 
 use makguard_core::classify::{SlotValue, classify_slot};
-use makguard_core::rules::{EI_CFG_CHANNEL, MDT_KEY, PID_TXT_KEY};
+use makguard_core::rules::{DEPLOYMENT_SETTING_NON_KMS_KEY, EI_CFG_CHANNEL, INSTALL_MEDIA_NON_KMS_KEY};
 use makguard_core::text::{DecodedText, LineIndex};
 use makguard_core::{Finding, Rule, TextRange};
 
@@ -77,13 +77,20 @@ fn key_setting(kind: FileKind, section: &str, name: &str) -> Option<(&'static Ru
             } else {
                 return None;
             };
-            Some((&MDT_KEY, format!("The {meaning} in [{section}]")))
+            Some((&DEPLOYMENT_SETTING_NON_KMS_KEY, format!("The {meaning} in [{section}]")))
         }
-        FileKind::PidTxt => (section.eq_ignore_ascii_case("PID") && name.eq_ignore_ascii_case("Value"))
-            .then(|| (&PID_TXT_KEY, "The install-media pid.txt [PID] Value".to_string())),
-        FileKind::SetupConfigIni => name
-            .eq_ignore_ascii_case("PKey")
-            .then(|| (&PID_TXT_KEY, format!("The SetupConfig.ini PKey in [{section}]"))),
+        FileKind::PidTxt => (section.eq_ignore_ascii_case("PID") && name.eq_ignore_ascii_case("Value")).then(|| {
+            (
+                &INSTALL_MEDIA_NON_KMS_KEY,
+                "The install-media pid.txt [PID] Value".to_string(),
+            )
+        }),
+        FileKind::SetupConfigIni => name.eq_ignore_ascii_case("PKey").then(|| {
+            (
+                &INSTALL_MEDIA_NON_KMS_KEY,
+                format!("The SetupConfig.ini PKey in [{section}]"),
+            )
+        }),
         _ => None,
     }
 }

@@ -12,7 +12,7 @@
 use makguard_core::classify::{SlotValue, classify_slot};
 use makguard_core::key::mask_keys_in;
 use makguard_core::rules::{
-    OFFICE_C2R_KEY, OFFICE_MSI_KEY, XML_ENTITY_EXPANSION_LIMIT, XML_ENTITY_UNRESOLVED, XML_MALFORMED,
+    OFFICE_C2R_NON_KMS_KEY, OFFICE_MSI_NON_KMS_KEY, XML_ENTITY_EXPANSION_LIMIT, XML_ENTITY_UNRESOLVED, XML_MALFORMED,
 };
 use makguard_core::text::{DecodedText, LineIndex};
 use makguard_core::{Finding, Rule, TextRange};
@@ -204,9 +204,9 @@ impl OfficeScan<'_, '_> {
 pub fn scan(kind: FileKind, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
     let text = decoded.text.as_str();
     let rule = if kind == FileKind::OfficeMsi {
-        &OFFICE_MSI_KEY
+        &OFFICE_MSI_NON_KMS_KEY
     } else {
-        &OFFICE_C2R_KEY
+        &OFFICE_C2R_NON_KMS_KEY
     };
     let mut scan = OfficeScan {
         text,
