@@ -75,6 +75,18 @@ pub enum Fixability {
     UnsafeOnly,
 }
 
+/// Where a rule looks, as its code range says (`MG1xx` answer files, … `MG9xx` inputs that
+/// could not be read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Area {
+    AnswerFile,
+    ImageFile,
+    Registry,
+    Fix,
+    Policy,
+    Unreadable,
+}
+
 /// Whether a rule still reports findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -107,6 +119,18 @@ impl Rule {
     /// True when `makguard fix` can repair some of its findings by editing a file.
     pub fn is_fixable(&self) -> bool {
         self.fixability != Fixability::Never
+    }
+
+    /// The area of its code range; the ranges are this module's to interpret.
+    pub fn area(&self) -> Area {
+        match self.code.as_bytes().get(2) {
+            Some(b'1') => Area::AnswerFile,
+            Some(b'2') => Area::ImageFile,
+            Some(b'3') => Area::Registry,
+            Some(b'4') => Area::Fix,
+            Some(b'5') => Area::Policy,
+            _ => Area::Unreadable,
+        }
     }
 
     pub fn is_retired(&self) -> bool {
@@ -1082,6 +1106,28 @@ mod tests {
                 assert!(!rule.is_fixable(), "{}", rule.code);
             }
         }
+    }
+
+    #[test]
+    fn areas_follow_the_code_ranges() {
+        for rule in ALL {
+            let digit = rule.code.as_bytes()[2];
+            assert!(matches!(digit, b'1'..=b'5' | b'9'), "{} is in no range", rule.code);
+            assert_eq!(
+                rule.area() == Area::Unreadable,
+                rule.is_incomplete_scan(),
+                "{}",
+                rule.code
+            );
+            assert_eq!(
+                rule.area() == Area::Policy,
+                rule.category == Category::Policy,
+                "{}",
+                rule.code
+            );
+        }
+        assert_eq!(HIVE_LOG_KEY.area(), Area::Registry);
+        assert_eq!(EI_CFG_CHANNEL.area(), Area::ImageFile);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use makguard_core::rules::{self, Rule};
+use makguard_core::rules::{self, Area, Rule};
 use makguard_core::{Finding, ScanReport, Severity};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -273,14 +273,13 @@ fn sentence(text: &str) -> String {
 }
 
 fn tags(rule: &Rule) -> Vec<&'static str> {
-    let area = match rule.code.as_bytes().get(2) {
-        Some(b'1') => "answer-file",
-        Some(b'2') => "image-file",
-        Some(b'3') => "registry",
-        Some(b'4') => "fix",
-        Some(b'5') => "policy",
-        Some(b'9') => "incomplete-scan",
-        _ => "other",
+    let area = match rule.area() {
+        Area::AnswerFile => "answer-file",
+        Area::ImageFile => "image-file",
+        Area::Registry => "registry",
+        Area::Fix => "fix",
+        Area::Policy => "policy",
+        Area::Unreadable => "incomplete-scan",
     };
     let mut tags = vec!["makguard", area];
     if rule.default_severity == Severity::Error && matches!(area, "answer-file" | "image-file" | "registry") {

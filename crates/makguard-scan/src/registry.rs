@@ -375,10 +375,14 @@ pub fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_config: &Key
     let installed_classes: Vec<KeyClass> = reader
         .findings
         .iter()
-        .filter_map(|f| match f.rule.code {
-            code if code == rules::MAK_INSTALLED.code => Some(KeyClass::Mak),
-            code if code == rules::CSVLK_INSTALLED.code => Some(KeyClass::Csvlk),
-            _ => None,
+        .filter_map(|f| {
+            if f.rule == &rules::MAK_INSTALLED {
+                Some(KeyClass::Mak)
+            } else if f.rule == &rules::CSVLK_INSTALLED {
+                Some(KeyClass::Csvlk)
+            } else {
+                None
+            }
         })
         .collect();
     let search = hive_search::search_hive(
@@ -687,7 +691,7 @@ impl<'a> HiveReader<'a> {
         let key_info = match (key, own) {
             (Some(key), Some(own)) => {
                 // An unconfirmed GVLK claim must not call the key a GVLK: say what the key is.
-                let classification = if own.source == source || rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
+                let classification = if own.source == source || rule == &rules::INSTALLED_GVLK_UNVERIFIED {
                     own.clone()
                 } else {
                     Classification {
@@ -720,13 +724,13 @@ impl<'a> HiveReader<'a> {
                 "the key bytes of `{dpid_path}` are cleared (as `slmgr /cpky` leaves them), but the key is still installed"
             ));
         }
-        if rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
+        if rule == &rules::INSTALLED_GVLK_UNVERIFIED {
             parts.push(
                 "neither the built-in catalog nor the image's key configuration knows the key as a KMS client key (GVLK), \
 so the `Volume:GVLK` claim is unconfirmed"
                     .to_string(),
             );
-        } else if rule.code == rules::INSTALLED_KEY_TYPE_CONTRADICTED.code {
+        } else if rule == &rules::INSTALLED_KEY_TYPE_CONTRADICTED {
             parts.push(format!(
                 "the image's key configuration contradicts the `Volume:GVLK` claim of `{dpid4_path}`"
             ));
@@ -744,7 +748,7 @@ so the `Volume:GVLK` claim is unconfirmed"
             parts.push(format!("`{dpid_path}` holds no key to fingerprint"));
         }
         let message = parts.join("; ");
-        let with_remediation = rule.code != rules::INSTALLED_GVLK.code;
+        let with_remediation = rule != &rules::INSTALLED_GVLK;
         self.push_installed(rule, message, key_info, with_remediation);
     }
 
@@ -753,7 +757,7 @@ so the `Volume:GVLK` claim is unconfirmed"
     fn drop_mirrored(&mut self, from: usize) {
         let (earlier, later) = self.findings.split_at(from.min(self.findings.len()));
         let same = |a: &Finding, b: &Finding| {
-            a.rule.code == b.rule.code
+            a.rule == b.rule
                 && a.key.as_ref().map(|k| k.key.fingerprint()) == b.key.as_ref().map(|k| k.key.fingerprint())
         };
         let kept: Vec<Finding> = later
