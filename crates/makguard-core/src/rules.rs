@@ -269,7 +269,7 @@ pub const fn rust_name_matches(rust_name: &str, kebab_name: &str) -> bool {
 /// Declares the rules. Each entry:
 ///
 /// ```text
-/// RUST_NAME = "MG123" "rust-name" {
+/// RULE_NAME = "MG123" "rule-name" {
 ///     severity: Error, category: KeyInImage, product: Windows, fix: SafeWhenCertain,
 ///     changed_in: "0.1.0", status: Active,            // or status: Retired("0.3.0")
 ///     summary: "One line, no final period",
@@ -324,7 +324,8 @@ macro_rules! rules {
         /// Every rule, retired ones included, in declaration order.
         pub static ALL: &[&Rule] = &[$(&$ident),*];
         /// The Rust name of each rule in [`ALL`], in the same order.
-        pub static RUST_NAMES: &[&str] = &[$(stringify!($ident)),*];
+        #[cfg(test)]
+        static RUST_NAMES: &[&str] = &[$(stringify!($ident)),*];
     };
 }
 
@@ -349,6 +350,7 @@ whose value is a MAK, a retail, OEM or KMS host key, or any other product key th
         why_is_this_bad: "A Multiple Activation Key (MAK) has a fixed number of activations. Baked into \
 an answer file, every install, reinstall or reimage built from it uses one, and the key \
 leaks with the image. Retail, OEM and KMS host keys do not belong in an image either.",
+        example: "```xml\n<component name=\"Microsoft-Windows-Shell-Setup\" processorArchitecture=\"amd64\">\n  <ProductKey>{MAK}</ProductKey>\n</component>\n```",
         how_to_fix: "Replace the key with the GVLK for the image's edition (`makguard fix` does this) and \
 activate against your KMS host; apply a MAK after deployment, outside the image, if a \
 machine cannot reach KMS.",
@@ -362,6 +364,7 @@ machine cannot reach KMS.",
 answer file.",
         why_is_this_bad: "Setup ignores comments, but the file ships with the image and the key leaks with \
 it.",
+        example: "```xml\n<!-- old key: {MAK} -->\n<ProductKey>{GVLK}</ProductKey>\n```",
         how_to_fix: "Remove the comment or replace the key with the GVLK (`makguard fix` replaces it).",
     }
 
@@ -374,6 +377,7 @@ GVLK.",
         why_is_this_bad: "`slmgr /ipk`, `ospp.vbs /inpkey:`, `DISM /Set-ProductKey:` or `changepk.exe \
 /ProductKey` in a `RunSynchronous`, `FirstLogonCommands` or `LogonCommands` setting installs \
 the key on every machine built from the image, using one MAK activation each time.",
+        example: "```xml\n<FirstLogonCommands>\n  <SynchronousCommand wcm:action=\"add\">\n    <CommandLine>cscript //B %windir%\\system32\\slmgr.vbs /ipk {MAK}</CommandLine>\n    <Order>1</Order>\n  </SynchronousCommand>\n</FirstLogonCommands>\n```",
         how_to_fix: "Install the GVLK instead and activate against KMS.",
     }
 
@@ -418,6 +422,7 @@ installs a product key that is not a GVLK.",
 from it. A MAK installed there (`slmgr /ipk`, `ospp.vbs /inpkey:`, `DISM /Set-ProductKey:`, \
 `changepk.exe /ProductKey`, `setup.exe /pkey`, WMI `InstallProductKey`) burns one activation \
 per machine and leaks with the image.",
+        example: "```bat\nrem Windows\\Setup\\Scripts\\SetupComplete.cmd\ncscript //B %windir%\\system32\\slmgr.vbs /ipk {MAK}\n```",
         how_to_fix: "Install the GVLK and activate against KMS.",
     }
 
@@ -439,6 +444,7 @@ it.",
         what_it_does: "Reports a `PIDKEY` attribute of a `Product` in an Office Deployment Tool \
 (Click-to-Run) configuration whose key is not a GVLK.",
         why_is_this_bad: "The `PIDKEY` attribute of a Click-to-Run `Product` installs that key with Office.",
+        example: "```xml\n<Add OfficeClientEdition=\"64\">\n  <Product ID=\"ProPlus2021Volume\" PIDKEY=\"{MAK}\" />\n</Add>\n```",
         how_to_fix: "For volume-licensed Office in an image use the product's GVLK (`makguard fix` picks it from \
 the product `ID`) and activate against KMS.",
     }
@@ -450,6 +456,7 @@ the product `ID`) and activate against KMS.",
         what_it_does: "Reports a `PIDKEY` element of an MSI Office `config.xml` whose key is not a GVLK.",
         why_is_this_bad: "`<PIDKEY Value=\"…\"/>` (25 characters, no dashes) installs that key with MSI \
 Office.",
+        example: "```xml\n<Configuration Product=\"ProPlus\">\n  <PIDKEY Value=\"{MAK, 25 characters}\" />\n</Configuration>\n```",
         how_to_fix: "Use the product's GVLK, written without dashes.",
     }
 
@@ -461,6 +468,7 @@ Office.",
 settings file (`CustomSettings.ini`, `Bootstrap.ini`) whose key is not a GVLK.",
         why_is_this_bad: "MDT writes `ProductKey` and `OverrideProductKey` (described by MDT as the MAK to \
 apply) from CustomSettings.ini or Bootstrap.ini into every answer file it generates.",
+        example: "```ini\n[Default]\nOverrideProductKey={MAK}\n```",
         how_to_fix: "Use the \
 GVLK, or apply a MAK after deployment for the few machines that need one.",
     }
@@ -473,6 +481,7 @@ GVLK, or apply a MAK after deployment for the few machines that need one.",
 Windows Setup `SetupConfig.ini`.",
         why_is_this_bad: "`sources/pid.txt` `[PID] Value=` chooses the edition at install. A MAK there \
 leaks with the media.",
+        example: "```ini\n; sources/pid.txt\n[PID]\nValue={MAK}\n```",
         how_to_fix: "Use the GVLK for the edition.",
     }
 
@@ -934,7 +943,8 @@ not be read or parsed (these make the scan incomplete: exit 3).\n\n\
 Each rule names its category (what kind of problem it reports), the product whose keys it is \
 about, and whether `makguard fix` repairs it: `no`, `safe when certain` (a safe fix when the \
 replacement GVLK is certain, an unsafe one when it is inferred) or `unsafe only` (applied only \
-with `--unsafe-fixes`).\n\n";
+with `--unsafe-fixes`). In the examples, `{MAK}` stands for a key that is not a KMS client key \
+and `{GVLK}` for a KMS client key.\n\n";
 
 /// The rules reference for `rules`, active ones first in code order, then the retired ones.
 fn reference_markdown_of(rules: &[&Rule]) -> String {
@@ -1153,24 +1163,30 @@ mod tests {
         }
     }
 
-    static RETIRED_EXAMPLE: Rule = Rule {
-        code: "MG199",
-        name: "retired-example",
-        default_severity: Severity::Warning,
-        category: Category::KeyInImage,
-        product: Product::Windows,
-        fixability: Fixability::Never,
-        changed_in: "0.1.0",
-        status: Status::Retired { since: "0.2.0" },
-        summary: "A rule that no longer reports findings",
-        doc: RuleDoc {
-            what_it_does: "Nothing any more.",
-            why_is_this_bad: "It was replaced.",
-            example: Some("`example`"),
-            how_to_fix: None,
-            fix_safety: None,
-        },
-    };
+    /// A retired rule declared as a real one would be.
+    mod retired {
+        use super::super::*;
+
+        rules! {
+            RETIRED_EXAMPLE = "MG199" "retired-example" {
+                severity: Warning, category: KeyInImage, product: Windows, fix: Never,
+                changed_in: "0.1.0", status: Retired("0.2.0"),
+                summary: "A rule that no longer reports findings",
+                what_it_does: "Nothing any more.",
+                why_is_this_bad: "It was replaced.",
+                example: "`example`",
+            }
+        }
+
+        #[test]
+        fn the_declaration_says_retired_with_its_version() {
+            assert_eq!(RETIRED_EXAMPLE.status, Status::Retired { since: "0.2.0" });
+            assert!(RETIRED_EXAMPLE.is_retired() && !MAK_INSTALLED.is_retired());
+            assert_eq!((ALL.len(), RUST_NAMES), (1, &["RETIRED_EXAMPLE"][..]));
+            assert_eq!(RETIRED_EXAMPLE.doc.how_to_fix, None);
+        }
+    }
+    use retired::RETIRED_EXAMPLE;
 
     #[test]
     fn the_reference_lists_retired_rules_in_their_own_section() {
