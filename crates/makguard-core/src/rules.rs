@@ -212,9 +212,7 @@ impl Fixability {
     /// The standard Fix safety section for rules of this fixability.
     pub fn description(self) -> &'static str {
         match self {
-            Fixability::Never => {
-                "`makguard fix` does not change these findings: no edit to a file it rewrites removes them."
-            }
+            Fixability::Never => "None: `makguard fix` leaves these findings as they are.",
             Fixability::SafeWhenCertain => {
                 "`makguard fix` replaces the key with a GVLK, changing only the key's bytes. The fix is \
 safe when the GVLK is certain: named by `--edition` or `--gvlk`, or taken from the image's `EditionID` \
