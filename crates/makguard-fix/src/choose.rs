@@ -7,6 +7,7 @@
 //! stays unfixed with a reason that names what to pass.
 
 use makguard_core::catalog::{self, Family, GvlkEntry, GvlkLookupError};
+use makguard_core::rules::{Category, Fixability, Product};
 use makguard_core::{
     Applicability, ClassSource, Edit, Finding, Fix, ImageInfo, KeyClass, ProductKey, ScanReport, TextRange, rules,
 };
@@ -127,8 +128,7 @@ fn key_family(finding: &Finding) -> KeyFamily {
     let hints = &finding.hints;
     if hints.office_product_id.is_some()
         || hints.office_msi_product.is_some()
-        || finding.rule.code == rules::OFFICE_C2R_KEY.code
-        || finding.rule.code == rules::OFFICE_MSI_KEY.code
+        || finding.rule.product == Product::Office
     {
         return KeyFamily::Office;
     }
@@ -144,20 +144,10 @@ fn key_family(finding: &Finding) -> KeyFamily {
             };
         }
     }
-    let code = finding.rule.code;
-    let windows_rules = [
-        &rules::UNATTEND_NON_KMS_KEY,
-        &rules::UNATTEND_KEY_IN_COMMENT,
-        &rules::UNATTEND_COMMAND_INSTALLS_KEY,
-        &rules::SCRIPT_INSTALLS_KEY,
-        &rules::MDT_KEY,
-        &rules::PID_TXT_KEY,
-        &rules::GVLK_EDITION_MISMATCH,
-    ];
-    if windows_rules.iter().any(|rule| rule.code == code) {
-        KeyFamily::Windows
-    } else {
-        KeyFamily::Unknown
+    match finding.rule.product {
+        Product::Windows => KeyFamily::Windows,
+        Product::Office => KeyFamily::Office,
+        Product::Any => KeyFamily::Unknown,
     }
 }
 
@@ -415,11 +405,12 @@ fn replacement_for(finding: &Finding, range: TextRange, key: &ProductKey) -> Str
 }
 
 fn needs_fix(finding: &Finding) -> bool {
-    if finding.suppressed.is_some() || !finding.rule.fixable {
+    if finding.suppressed.is_some() || !finding.rule.is_fixable() {
         return false;
     }
     match &finding.key {
-        Some(info) => info.class().is_forbidden_key() || finding.rule.code == rules::GVLK_EDITION_MISMATCH.code,
+        // An edition mismatch is about a GVLK, which is otherwise never rewritten.
+        Some(info) => info.class().is_forbidden_key() || finding.rule.category == Category::EditionMismatch,
         None => true,
     }
 }
@@ -450,7 +441,7 @@ pub fn plan(report: &mut ScanReport, choice: &KeyChoice) -> Vec<Unfixable> {
             continue;
         }
         let image = images[index].as_ref();
-        if finding.rule.code == rules::GVLK_EDITION_MISMATCH.code && !choice.unsafe_fixes {
+        if finding.rule.fixability == Fixability::UnsafeOnly && !choice.unsafe_fixes {
             finding.fix = None;
             unfixable.push(Unfixable {
                 finding: index,
@@ -471,7 +462,7 @@ pub fn plan(report: &mut ScanReport, choice: &KeyChoice) -> Vec<Unfixable> {
                     continue;
                 }
                 let replacement = replacement_for(finding, range, &entry.key);
-                let applicability = if finding.rule.code == rules::GVLK_EDITION_MISMATCH.code {
+                let applicability = if finding.rule.fixability == Fixability::UnsafeOnly {
                     Applicability::Unsafe
                 } else {
                     applicability
@@ -506,7 +497,7 @@ pub fn plan(report: &mut ScanReport, choice: &KeyChoice) -> Vec<Unfixable> {
 pub fn edition_mismatches(report: &ScanReport) -> Vec<Finding> {
     let mut out = Vec::new();
     for finding in &report.findings {
-        if finding.rule.code != rules::UNATTEND_GVLK.code || finding.suppressed.is_some() {
+        if finding.rule != &rules::UNATTEND_GVLK || finding.suppressed.is_some() {
             continue;
         }
         let Some(image) = image_for(report, finding) else {

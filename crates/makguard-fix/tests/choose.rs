@@ -163,7 +163,7 @@ fn image_edition_and_build_decide_windows_keys() {
 fn office_keys_never_take_the_windows_edition() {
     let findings = vec![
         finding(
-            &rules::OFFICE_C2R_KEY,
+            &rules::OFFICE_C2R_NON_KMS_KEY,
             MAK_A,
             FixHints {
                 office_product_id: Some("ProPlus2021Volume".into()),
@@ -171,7 +171,7 @@ fn office_keys_never_take_the_windows_edition() {
             },
         ),
         finding(
-            &rules::OFFICE_MSI_KEY,
+            &rules::OFFICE_MSI_NON_KMS_KEY,
             &MAK_B.replace('-', ""),
             FixHints {
                 office_msi_product: Some("Office Professional Plus 2016".into()),
@@ -179,9 +179,9 @@ fn office_keys_never_take_the_windows_edition() {
                 ..FixHints::default()
             },
         ),
-        finding(&rules::OFFICE_C2R_KEY, MAK_C, FixHints::default()),
+        finding(&rules::OFFICE_C2R_NON_KMS_KEY, MAK_C, FixHints::default()),
         finding(
-            &rules::OFFICE_C2R_KEY,
+            &rules::OFFICE_C2R_NON_KMS_KEY,
             MAK_C,
             FixHints {
                 office_product_id: Some("O365ProPlusRetail".into()),
@@ -210,14 +210,14 @@ fn office_keys_never_take_the_windows_edition() {
     // A Windows --gvlk does not leak into Office findings; an Office --edition does apply.
     let choice = KeyChoice::new(None, Some(PRO_GVLK), false).unwrap();
     let (report, _) = planned(
-        vec![finding(&rules::OFFICE_C2R_KEY, MAK_C, FixHints::default())],
+        vec![finding(&rules::OFFICE_C2R_NON_KMS_KEY, MAK_C, FixHints::default())],
         None,
         &choice,
     );
     assert!(report.findings[0].fix.is_none());
     let choice = KeyChoice::new(Some("ProPlus2021Volume"), None, false).unwrap();
     let (report, _) = planned(
-        vec![finding(&rules::OFFICE_C2R_KEY, MAK_C, FixHints::default())],
+        vec![finding(&rules::OFFICE_C2R_NON_KMS_KEY, MAK_C, FixHints::default())],
         None,
         &choice,
     );

@@ -113,7 +113,7 @@ fn kinds() -> Vec<Kind> {
 </Configuration>
 "#
             ),
-            rule: &rules::OFFICE_C2R_KEY,
+            rule: &rules::OFFICE_C2R_NON_KMS_KEY,
             hints: FixHints {
                 office_product_id: Some("ProPlus2021Volume".to_string()),
                 ..FixHints::default()
@@ -132,7 +132,7 @@ fn kinds() -> Vec<Kind> {
 "#,
                 MAK_C.replace('-', "")
             ),
-            rule: &rules::OFFICE_MSI_KEY,
+            rule: &rules::OFFICE_MSI_NON_KMS_KEY,
             hints: FixHints {
                 office_msi_product: Some("Office Professional Plus 2016".to_string()),
                 ..FixHints::default()
@@ -143,7 +143,7 @@ fn kinds() -> Vec<Kind> {
             name: "pid_txt_value",
             file: "pid.txt",
             text: format!("[PID]\nValue={MAK_A}\n"),
-            rule: &rules::PID_TXT_KEY,
+            rule: &rules::INSTALL_MEDIA_NON_KMS_KEY,
             hints: windows(),
             expected: ENTERPRISE_GVLK.to_string(),
         },
@@ -153,7 +153,7 @@ fn kinds() -> Vec<Kind> {
             text: format!(
                 "[Settings]\nPriority=Default\n\n[Default]\nOSInstall=Y\nProductKey={MAK_B}\nSkipProductKey=YES\n"
             ),
-            rule: &rules::MDT_KEY,
+            rule: &rules::DEPLOYMENT_SETTING_NON_KMS_KEY,
             hints: windows(),
             expected: ENTERPRISE_GVLK.to_string(),
         },
@@ -357,7 +357,7 @@ fn findings_from_the_real_scanners_are_fixed() {
             };
             let findings: Vec<_> = makguard_scan::scan_file_bytes(file_kind, &original, &ctx)
                 .into_iter()
-                .filter(|f| f.rule.fixable)
+                .filter(|f| f.rule.is_fixable())
                 .collect();
             assert!(!findings.is_empty(), "{context}: the scanner found nothing");
             let mut first = report(dir.path(), Some(enterprise_image("img")), findings);
@@ -394,7 +394,7 @@ fn findings_from_the_real_scanners_are_fixed() {
             assert!(
                 again
                     .iter()
-                    .all(|f| !f.rule.fixable || f.key.as_ref().is_some_and(|k| k.key.is_gvlk())),
+                    .all(|f| !f.rule.is_fixable() || f.key.as_ref().is_some_and(|k| k.key.is_gvlk())),
                 "{context}: {again:?}"
             );
         }

@@ -89,7 +89,7 @@ impl AllowEntry {
             return false;
         }
         if let Some(rule) = self.rule
-            && rule.code != finding.rule.code
+            && rule != finding.rule
         {
             return false;
         }
@@ -175,7 +175,7 @@ pub fn is_fingerprint(text: &str) -> bool {
 /// Rules whose severity a policy may not change: turning them down would let an unreadable
 /// file or an expired exception pass silently.
 fn is_protected(rule: &Rule) -> bool {
-    rule.is_incomplete_scan() || rule.code == rules::ALLOW_EXPIRED.code
+    rule.is_incomplete_scan() || rule == &rules::ALLOW_EXPIRED
 }
 
 impl Policy {

@@ -20,7 +20,7 @@ use std::io::Write;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 
-use makguard_core::rules::{self, Rule};
+use makguard_core::rules::{self, Area as RuleArea, Rule};
 use makguard_core::{Finding, ScanReport, Severity};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -350,8 +350,8 @@ fn sentence(text: &str) -> String {
     }
 }
 
-/// What a rule is about, from its code's hundreds digit. The one place that reads a rule's
-/// code for its kind: it moves onto the rule's own category when the rule declaration gets one.
+/// What a rule is about, as the rule declares it (`Rule::area`), with incomplete-scan rules
+/// apart: SARIF tags and `security-severity` follow it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Area {
     AnswerFile,
@@ -360,7 +360,6 @@ enum Area {
     Fix,
     Policy,
     IncompleteScan,
-    Other,
 }
 
 impl Area {
@@ -368,13 +367,13 @@ impl Area {
         if rule.is_incomplete_scan() {
             return Area::IncompleteScan;
         }
-        match rule.code.as_bytes().get(2) {
-            Some(b'1') => Area::AnswerFile,
-            Some(b'2') => Area::ImageFile,
-            Some(b'3') => Area::Registry,
-            Some(b'4') => Area::Fix,
-            Some(b'5') => Area::Policy,
-            _ => Area::Other,
+        match rule.area() {
+            RuleArea::AnswerFile => Area::AnswerFile,
+            RuleArea::ImageFile => Area::ImageFile,
+            RuleArea::Registry => Area::Registry,
+            RuleArea::Fix => Area::Fix,
+            RuleArea::Policy => Area::Policy,
+            RuleArea::Unreadable => Area::IncompleteScan,
         }
     }
 
@@ -386,7 +385,6 @@ impl Area {
             Area::Fix => "fix",
             Area::Policy => "policy",
             Area::IncompleteScan => "incomplete-scan",
-            Area::Other => "other",
         }
     }
 
@@ -432,7 +430,8 @@ fn tags(rule: &Rule) -> Vec<&'static str> {
 }
 
 fn describe_rule(rule: &'static Rule) -> RuleDescriptor {
-    let plain_doc = rule.doc.replace('`', "");
+    let rationale = rule.doc.rationale();
+    let plain_doc = rationale.replace('`', "");
     RuleDescriptor {
         id: rule.code,
         name: pascal_case(rule.name),
@@ -449,7 +448,7 @@ fn describe_rule(rule: &'static Rule) -> RuleDescriptor {
                 code = rule.code,
                 name = rule.name,
                 summary = sentence(rule.summary),
-                doc = rule.doc,
+                doc = rationale,
                 uri = rule_help_uri(rule.code)
             ),
         },
@@ -459,7 +458,7 @@ fn describe_rule(rule: &'static Rule) -> RuleDescriptor {
         },
         properties: RuleProperties {
             makguard_name: rule.name,
-            fixable: rule.fixable,
+            fixable: rule.is_fixable(),
             tags: tags(rule),
             security_severity: security_severity(rule),
         },

@@ -12,7 +12,7 @@ use std::io::{self, Read};
 use std::sync::OnceLock;
 
 use makguard_core::classify::is_placeholder;
-use makguard_core::rules::BINARY_KEY;
+use makguard_core::rules::BINARY_NON_KMS_KEY;
 use makguard_core::{Checksum, Finding, KeyInfo, ProductKey, classify_key};
 use regex::bytes::Regex;
 
@@ -216,7 +216,9 @@ fn scan_chunks<R: Read>(
             classification.describe(),
             occurrence.first_offset
         );
-        findings.push(Finding::new(&BINARY_KEY, ctx.path.clone(), message).with_key(KeyInfo { key, classification }));
+        findings.push(
+            Finding::new(&BINARY_NON_KMS_KEY, ctx.path.clone(), message).with_key(KeyInfo { key, classification }),
+        );
     }
     outcome
 }

@@ -297,7 +297,7 @@ fn malformed(ctx: &FileContext<'_>, text: &str, index: &LineIndex, at: usize, wh
 mod tests {
     use super::*;
     use makguard_core::FindingPath;
-    use makguard_core::rules::{OFFICE_C2R_KEY, OFFICE_MSI_KEY};
+    use makguard_core::rules::{OFFICE_C2R_NON_KMS_KEY, OFFICE_MSI_NON_KMS_KEY};
     use makguard_core::text::decode;
 
     const MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
@@ -318,7 +318,7 @@ mod tests {
             "<Configuration>\n <Add Channel=\"PerpetualVL2021\">\n  <Product ID=\"ProPlus2021Volume\" PIDKEY = ' {MAK} '>\n  </Product>\n  <Product ID=\"ProPlus2021Volume\" PIDKEY=\"{OFFICE_GVLK}\"/>\n </Add>\n</Configuration>\n"
         );
         assert_eq!(sniff(&text), Some(OfficeLayout::ClickToRun));
-        let found = run(&OFFICE_C2R_KEY, &text);
+        let found = run(&OFFICE_C2R_NON_KMS_KEY, &text);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].rule.code, "MG211");
         assert_eq!(found[0].hints.office_product_id.as_deref(), Some("ProPlus2021Volume"));
@@ -335,16 +335,16 @@ mod tests {
             "<Configuration Product=\"ProPlus\">\n<PIDKEY Value=\"{bare}\" />\n<!-- old <PIDKEY Value=\"{bare}\"/> -->\n</Configuration>\n"
         );
         assert_eq!(sniff(&text), Some(OfficeLayout::Msi));
-        let found = run(&OFFICE_MSI_KEY, &text);
+        let found = run(&OFFICE_MSI_NON_KMS_KEY, &text);
         let lines: Vec<_> = found.iter().map(|f| (f.rule.code, f.line, f.hints.bare_key)).collect();
         assert_eq!(lines, vec![("MG212", Some(2), true), ("MG212", Some(3), true)]);
     }
 
     #[test]
     fn malformed_xml_is_mg902() {
-        let found = run(&OFFICE_MSI_KEY, "<Configuration>\n<PIDKEY Value=\"x\"\n");
+        let found = run(&OFFICE_MSI_NON_KMS_KEY, "<Configuration>\n<PIDKEY Value=\"x\"\n");
         assert!(found.iter().any(|f| f.rule.code == "MG902"), "{found:?}");
-        let found = run(&OFFICE_MSI_KEY, "<Configuration>\n<Add>\n");
+        let found = run(&OFFICE_MSI_NON_KMS_KEY, "<Configuration>\n<Add>\n");
         assert!(found.iter().any(|f| f.rule.code == "MG902"), "{found:?}");
     }
 

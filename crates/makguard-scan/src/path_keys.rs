@@ -8,7 +8,7 @@
 
 use makguard_core::classify::is_placeholder;
 use makguard_core::key::{keys_in, mask_keys_in};
-use makguard_core::rules::PATH_NAME_KEY;
+use makguard_core::rules::PATH_NAME_HOLDS_KEY;
 use makguard_core::{Checksum, Finding, FindingPath, KeyInfo, classify_key};
 
 /// The `MG242` findings for the entry at `rel_path` (root-relative, `/`-separated): one per
@@ -27,7 +27,7 @@ pub(crate) fn keys_in_path(rel_path: &str) -> Vec<Finding> {
                 found.key.display_form(),
                 classification.describe()
             );
-            Finding::new(&PATH_NAME_KEY, FindingPath::new(rel_path), message).with_key(KeyInfo {
+            Finding::new(&PATH_NAME_HOLDS_KEY, FindingPath::new(rel_path), message).with_key(KeyInfo {
                 key: found.key,
                 classification,
             })

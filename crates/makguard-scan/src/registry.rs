@@ -375,10 +375,14 @@ pub(crate) fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_confi
     let installed_classes: Vec<KeyClass> = reader
         .findings
         .iter()
-        .filter_map(|f| match f.rule.code {
-            code if code == rules::MAK_INSTALLED.code => Some(KeyClass::Mak),
-            code if code == rules::CSVLK_INSTALLED.code => Some(KeyClass::Csvlk),
-            _ => None,
+        .filter_map(|f| {
+            if f.rule == &rules::MAK_INSTALLED {
+                Some(KeyClass::Mak)
+            } else if f.rule == &rules::CSVLK_INSTALLED {
+                Some(KeyClass::Csvlk)
+            } else {
+                None
+            }
         })
         .collect();
     let search = hive_search::search_hive(
@@ -528,7 +532,7 @@ fn installed_key_info(
         ..
     } = *verdict;
     // An unconfirmed GVLK claim must not call the key a GVLK: say what the key is.
-    let classification = if own.source == source || rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
+    let classification = if own.source == source || rule == &rules::INSTALLED_GVLK_UNVERIFIED {
         own.clone()
     } else {
         Classification {
@@ -580,13 +584,13 @@ impl InstalledVerdict<'_> {
                 "the key bytes of `{dpid_path}` are cleared (as `slmgr /cpky` leaves them), but the key is still installed"
             ));
         }
-        if rule.code == rules::INSTALLED_GVLK_UNVERIFIED.code {
+        if rule == &rules::INSTALLED_GVLK_UNVERIFIED {
             parts.push(
                 "neither the built-in catalog nor the image's key configuration knows the key as a KMS client key (GVLK), \
 so the `Volume:GVLK` claim is unconfirmed"
                     .to_string(),
             );
-        } else if rule.code == rules::INSTALLED_KEY_TYPE_CONTRADICTED.code {
+        } else if rule == &rules::INSTALLED_KEY_TYPE_CONTRADICTED {
             parts.push(format!(
                 "the image's key configuration contradicts the `Volume:GVLK` claim of `{dpid4_path}`"
             ));
@@ -825,7 +829,7 @@ impl<'a> HiveReader<'a> {
         let key_info = installed_key_info(&verdict, installed.key.take(), own, &dpid4, &mut parts);
         verdict.explain(&installed, key_info.as_ref(), identity, &mut parts);
         let message = parts.join("; ");
-        let with_remediation = rule.code != rules::INSTALLED_GVLK.code;
+        let with_remediation = rule != &rules::INSTALLED_GVLK;
         self.push_installed(rule, message, key_info, with_remediation);
     }
 
@@ -834,7 +838,7 @@ impl<'a> HiveReader<'a> {
     fn drop_mirrored(&mut self, from: usize) {
         let (earlier, later) = self.findings.split_at(from.min(self.findings.len()));
         let same = |a: &Finding, b: &Finding| {
-            a.rule.code == b.rule.code
+            a.rule == b.rule
                 && a.key.as_ref().map(|k| k.key.fingerprint()) == b.key.as_ref().map(|k| k.key.fingerprint())
         };
         let kept: Vec<Finding> = later

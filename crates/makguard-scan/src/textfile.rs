@@ -8,7 +8,7 @@
 //! never reported.
 
 use makguard_core::classify::is_placeholder;
-use makguard_core::rules::TEXT_KEY;
+use makguard_core::rules::TEXT_NON_KMS_KEY;
 use std::io::{self, Read};
 
 use makguard_core::text::{DecodedText, LineIndex, TextEncoding, decode};
@@ -57,7 +57,7 @@ pub(crate) fn leftover_findings(
                 Some(command) => format!("A `{}` command in a text file", command.describe()),
                 None => "A text file".to_string(),
             };
-            key_finding(&TEXT_KEY, ctx, text, index, t.range, &t.key, &what)
+            key_finding(&TEXT_NON_KMS_KEY, ctx, text, index, t.range, &t.key, &what)
         })
         .collect()
 }

@@ -482,7 +482,7 @@ impl<'t, 'c> Scanner<'t, 'c> {
             if !self.value_problems_reported.insert(format!("{}{detail}", rule.code)) {
                 continue;
             }
-            let message = if rule.code == rules::XML_MALFORMED.code {
+            let message = if rule == &rules::XML_MALFORMED {
                 format!("The answer file is not well-formed XML: {detail}")
             } else {
                 format!("The answer file's text could not be read in full: {detail}; it may hold a key")

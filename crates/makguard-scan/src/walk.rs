@@ -41,20 +41,36 @@ use crate::{FileContext, binary, image, textfile, unreadable_finding};
 #[path = "wim_scan.rs"]
 mod wim_scan;
 
-/// Skip reasons in [`makguard_core::ScanSummary::skipped`].
-pub(crate) mod skip_reason {
+/// Why a file was not searched: the keys of [`makguard_core::ScanSummary::skipped`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum SkipReason {
     /// Recognisably binary (by extension or content): searched only with `--deep`.
-    pub(crate) const NOT_A_CANDIDATE: &str = "not-a-candidate";
+    NotACandidate,
     /// An ordinary archive (`.cab .zip .msi .msp .7z`, or by magic): not opened; `--deep`
     /// searches its raw bytes.
-    pub(crate) const ARCHIVE_NOT_OPENED: &str = "archive-not-opened";
+    ArchiveNotOpened,
     /// A disk or image container (an `MG905` finding says what and how to scan it).
-    pub(crate) const CONTAINER_NOT_OPENED: &str = "container-not-opened";
-    pub(crate) const SPECIAL_FILE: &str = "special-file";
-    pub(crate) const SYMLINK: &str = "symlink";
-    pub(crate) const EXCLUDED: &str = "excluded";
+    ContainerNotOpened,
+    SpecialFile,
+    Symlink,
+    Excluded,
     /// Could not be opened (an `MG901` finding says why).
-    pub(crate) const UNREADABLE: &str = "unreadable";
+    Unreadable,
+}
+
+impl SkipReason {
+    /// The reason as the JSON summary and the text report spell it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::NotACandidate => "not-a-candidate",
+            SkipReason::ArchiveNotOpened => "archive-not-opened",
+            SkipReason::ContainerNotOpened => "container-not-opened",
+            SkipReason::SpecialFile => "special-file",
+            SkipReason::Symlink => "symlink",
+            SkipReason::Excluded => "excluded",
+            SkipReason::Unreadable => "unreadable",
+        }
+    }
 }
 
 /// Live counters a caller may read while [`scan_paths`] runs, to show progress.
@@ -264,8 +280,8 @@ struct Tally {
 }
 
 impl Tally {
-    fn skip(&mut self, reason: &str) {
-        *self.skipped.entry(reason.to_string()).or_default() += 1;
+    fn skip(&mut self, reason: SkipReason) {
+        *self.skipped.entry(reason.as_str().to_string()).or_default() += 1;
     }
 
     fn merge(&mut self, other: Tally) {
@@ -424,7 +440,7 @@ fn scan_one_path(
         Ok(_) => {
             root.is_file = true;
             tally.files_walked += 1;
-            tally.skip(skip_reason::SPECIAL_FILE);
+            tally.skip(SkipReason::SpecialFile);
             tally
                 .findings
                 .push(not_regular_finding(&file_name_path(path), EntryType::Special));
@@ -740,7 +756,7 @@ fn visit_file(
     count_walked(options);
     match entry.entry_type {
         EntryType::Link => {
-            tally.skip(skip_reason::SYMLINK);
+            tally.skip(SkipReason::Symlink);
             if must_read(&rel.display) {
                 tally.findings.push(not_regular_finding(&rel, EntryType::Link));
             } else if let Some(target) = source.link_leaves_source(&path) {
@@ -753,7 +769,7 @@ fn visit_file(
             return None;
         }
         EntryType::Special => {
-            tally.skip(skip_reason::SPECIAL_FILE);
+            tally.skip(SkipReason::SpecialFile);
             if must_read(&rel.display) {
                 tally.findings.push(not_regular_finding(&rel, EntryType::Special));
             }
@@ -762,7 +778,7 @@ fn visit_file(
         EntryType::File | EntryType::Dir => {}
     }
     if filters.excluded(&rel.display) {
-        tally.skip(skip_reason::EXCLUDED);
+        tally.skip(SkipReason::Excluded);
         return None;
     }
     if images.iter().any(|image| {
@@ -895,11 +911,11 @@ fn search_entry(
     if !options.deep {
         match name_class {
             NameClass::Archive => {
-                tally.skip(skip_reason::ARCHIVE_NOT_OPENED);
+                tally.skip(SkipReason::ArchiveNotOpened);
                 return tally;
             }
             NameClass::Binary if item.size < sniff::BINARY_EXTENSION_SNIFF_MIN => {
-                tally.skip(skip_reason::NOT_A_CANDIDATE);
+                tally.skip(SkipReason::NotACandidate);
                 return tally;
             }
             _ => {}
@@ -908,7 +924,7 @@ fn search_entry(
     let opened = match source.open(&item.path) {
         Ok(opened) => opened,
         Err(error) => {
-            tally.skip(skip_reason::UNREADABLE);
+            tally.skip(SkipReason::Unreadable);
             tally.findings.push(source_error_finding(rel, &error));
             return tally;
         }
@@ -939,7 +955,7 @@ fn search_opened(
     let rel = &item.rel;
     let ctx = FileContext { path: rel, key_config };
     let unreadable = |mut tally: Tally, error: &io::Error| {
-        tally.skip(skip_reason::UNREADABLE);
+        tally.skip(SkipReason::Unreadable);
         tally.findings.push(unreadable_finding(rel, error));
         tally
     };
@@ -968,7 +984,7 @@ fn search_opened(
     if let Some(kind) = container {
         tally.findings.push(container_finding(rel, kind));
         if !options.deep {
-            tally.skip(skip_reason::CONTAINER_NOT_OPENED);
+            tally.skip(SkipReason::ContainerNotOpened);
             return tally;
         }
     }
@@ -980,8 +996,8 @@ fn search_opened(
     if binary {
         if !options.deep && !item.explicit {
             tally.skip(match archive {
-                Some(_) => skip_reason::ARCHIVE_NOT_OPENED,
-                None => skip_reason::NOT_A_CANDIDATE,
+                Some(_) => SkipReason::ArchiveNotOpened,
+                None => SkipReason::NotACandidate,
             });
             return tally;
         }
@@ -1137,6 +1153,34 @@ impl<R: Read> Read for CountingReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skip_reasons_keep_their_json_names() {
+        let names: Vec<&str> = [
+            SkipReason::NotACandidate,
+            SkipReason::ArchiveNotOpened,
+            SkipReason::ContainerNotOpened,
+            SkipReason::SpecialFile,
+            SkipReason::Symlink,
+            SkipReason::Excluded,
+            SkipReason::Unreadable,
+        ]
+        .into_iter()
+        .map(SkipReason::as_str)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "not-a-candidate",
+                "archive-not-opened",
+                "container-not-opened",
+                "special-file",
+                "symlink",
+                "excluded",
+                "unreadable"
+            ]
+        );
+    }
 
     #[test]
     fn invalid_globs_are_reported_by_validate() {

@@ -60,7 +60,7 @@ pub(crate) fn scan_wim_file_roots(path: &Path, display: &str, setup: &TreeSetup<
         Err(error) => {
             let mut tally = Tally::default();
             tally.files_walked += 1;
-            tally.skip(super::skip_reason::UNREADABLE);
+            tally.skip(super::SkipReason::Unreadable);
             tally.findings.push(wim_error_finding(&file_name(display), &error));
             return vec![(file_root(), tally)];
         }

@@ -342,9 +342,29 @@ fn explain_by_code_or_name() {
         "{}",
         out.stdout
     );
+    for heading in [
+        "\nWhat it does\n",
+        "\nWhy is this bad?\n",
+        "\nHow to fix\n",
+        "\nFix safety\n",
+    ] {
+        assert!(out.stdout.contains(heading), "{heading:?} in {}", out.stdout);
+    }
+    assert!(
+        out.stdout.contains("category: key in image; product: Windows"),
+        "{}",
+        out.stdout
+    );
     let out = run(&["explain", "mak-installed"]);
     assert_eq!(out.code, 0);
     assert!(out.stdout.contains("MG301"), "{}", out.stdout);
+    assert!(out.stdout.contains("not fixable by editing files"), "{}", out.stdout);
+    let out = run(&["explain", "installed-gvlk"]);
+    assert!(
+        !out.stdout.contains("\nHow to fix\n"),
+        "an informational rule has nothing to fix: {}",
+        out.stdout
+    );
     let out = run(&["explain", "MG999"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("MG999"), "{}", out.stderr);

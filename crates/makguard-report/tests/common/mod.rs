@@ -152,7 +152,7 @@ pub fn sample_report(image_root: &str) -> ScanReport {
     };
     let odd = positioned(
         Finding::new(
-            &rules::TEXT_KEY,
+            &rules::TEXT_NON_KMS_KEY,
             odd_path,
             "A text file holds a checksum-valid key that is not a KMS client key (GVLK)",
         ),

@@ -2,7 +2,7 @@
 //! ConfigMgr's `OSDProductKey=` in any section (`MG221`).
 
 use makguard_core::Rule;
-use makguard_core::rules::MDT_KEY;
+use makguard_core::rules::DEPLOYMENT_SETTING_NON_KMS_KEY;
 
 use super::{FileKind, KindSpec, NameRules, Scanner};
 use crate::ini;
@@ -31,5 +31,5 @@ fn key_setting(section: &str, name: &str) -> Option<(&'static Rule, String)> {
     } else {
         return None;
     };
-    Some((&MDT_KEY, format!("The {meaning} in [{section}]")))
+    Some((&DEPLOYMENT_SETTING_NON_KMS_KEY, format!("The {meaning} in [{section}]")))
 }

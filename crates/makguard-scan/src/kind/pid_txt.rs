@@ -1,7 +1,7 @@
 //! Install media `sources/pid.txt`: `[PID] Value=` (`MG231`).
 
 use makguard_core::Rule;
-use makguard_core::rules::PID_TXT_KEY;
+use makguard_core::rules::INSTALL_MEDIA_NON_KMS_KEY;
 
 use super::{FileKind, KindSpec, NameRules, Scanner};
 use crate::ini;
@@ -21,5 +21,5 @@ pub(super) const KIND: KindSpec = KindSpec {
 
 fn key_setting(section: &str, name: &str) -> Option<(&'static Rule, String)> {
     (section.eq_ignore_ascii_case("PID") && name.eq_ignore_ascii_case("Value"))
-        .then(|| (&PID_TXT_KEY, "The install-media pid.txt [PID] Value".to_string()))
+        .then(|| (&INSTALL_MEDIA_NON_KMS_KEY, "The install-media pid.txt [PID] Value".to_string()))
 }

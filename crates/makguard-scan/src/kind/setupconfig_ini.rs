@@ -1,7 +1,7 @@
 //! Windows Setup `SetupConfig.ini`: `PKey=` in any section (`MG231`, the rule pid.txt uses).
 
 use makguard_core::Rule;
-use makguard_core::rules::PID_TXT_KEY;
+use makguard_core::rules::INSTALL_MEDIA_NON_KMS_KEY;
 
 use super::{FileKind, KindSpec, NameRules, Scanner};
 use crate::ini;
@@ -21,5 +21,5 @@ pub(super) const KIND: KindSpec = KindSpec {
 
 fn key_setting(section: &str, name: &str) -> Option<(&'static Rule, String)> {
     name.eq_ignore_ascii_case("PKey")
-        .then(|| (&PID_TXT_KEY, format!("The SetupConfig.ini PKey in [{section}]")))
+        .then(|| (&INSTALL_MEDIA_NON_KMS_KEY, format!("The SetupConfig.ini PKey in [{section}]")))
 }

@@ -2,7 +2,7 @@
 //! `makguard explain CODE|NAME`.
 
 use anyhow::bail;
-use makguard_core::rules;
+use makguard_core::rules::{self, Rule, Status};
 
 use crate::cli::{ExplainArgs, RulesArgs};
 
@@ -14,7 +14,7 @@ pub fn run_rules(args: &RulesArgs) -> anyhow::Result<u8> {
     let name_width = rules::ALL.iter().map(|r| r.name.len()).max().unwrap_or(0);
     println!("{:<6} {:<name_width$} {:<8} SUMMARY", "CODE", "NAME", "SEVERITY");
     for rule in rules::ALL {
-        let retired = if rule.retired { " (retired)" } else { "" };
+        let retired = if rule.is_retired() { " (retired)" } else { "" };
         println!(
             "{:<6} {:<name_width$} {:<8} {}{retired}",
             rule.code, rule.name, rule.default_severity, rule.summary
@@ -27,16 +27,23 @@ pub fn run_explain(args: &ExplainArgs) -> anyhow::Result<u8> {
     let Some(rule) = rules::find(args.rule.trim()) else {
         bail!("unknown rule '{}'; `makguard rules` lists them", args.rule.trim());
     };
-    let fixable = if rule.fixable {
-        "fixable by `makguard fix`"
-    } else {
-        "not fixable by editing files"
-    };
-    println!("{} {}", rule.code, rule.name);
-    println!("default severity: {}; {fixable}", rule.default_severity);
-    println!();
-    println!("{}.", rule.summary);
-    println!();
-    println!("{}", rule.doc);
+    print!("{}", explanation(rule));
     Ok(0)
+}
+
+/// What `explain` prints: the facts about the rule, its summary and its doc sections.
+fn explanation(rule: &Rule) -> String {
+    let fixable = rule.fixability.phrase();
+    let status = match rule.status {
+        Status::Active => format!("since {}", rule.changed_in),
+        Status::Retired { since } => format!("retired in {since}"),
+    };
+    let mut out = format!(
+        "{} {}\ndefault severity: {}; {fixable}\ncategory: {}; product: {}; {status}\n\n{}.\n",
+        rule.code, rule.name, rule.default_severity, rule.category, rule.product, rule.summary
+    );
+    for (title, text) in rule.doc_sections() {
+        out.push_str(&format!("\n{title}\n{text}\n"));
+    }
+    out
 }
