@@ -9,7 +9,7 @@
 use crate::rng::Rng;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// `.dll`, `.exe`, `.sys`: PE-like binaries.
     Pe,
     /// `.mui`: resource-only binaries, mostly UTF-16 strings.
@@ -45,14 +45,14 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn is_text(self) -> bool {
+    pub(crate) fn is_text(self) -> bool {
         !matches!(self, Kind::Pe | Kind::Mui | Kind::Catalog | Kind::Pnf | Kind::Data)
     }
 }
 
 /// A key the generator plants in a file.
 #[derive(Debug, Clone)]
-pub enum Plant {
+pub(crate) enum Plant {
     /// The whole file is this text (an answer file, a script, an Office configuration).
     Whole { text: String, utf16: bool },
     /// This line stands somewhere in the middle of the file's usual text.
@@ -568,7 +568,7 @@ fn insert_line(text: &mut String, line: &str) {
 }
 
 /// The bytes of one file of `kind`, about `size` bytes long, with `plant` in it.
-pub fn generate(kind: Kind, size: u64, rng: &mut Rng, plant: Option<&Plant>) -> Vec<u8> {
+pub(crate) fn generate(kind: Kind, size: u64, rng: &mut Rng, plant: Option<&Plant>) -> Vec<u8> {
     let size = size as usize;
     match plant {
         Some(Plant::Whole { text, utf16 }) => {
@@ -594,17 +594,17 @@ pub fn generate(kind: Kind, size: u64, rng: &mut Rng, plant: Option<&Plant>) -> 
 }
 
 /// A random language folder name, as under `System32`.
-pub fn language(rng: &mut Rng) -> &'static str {
+pub(crate) fn language(rng: &mut Rng) -> &'static str {
     rng.pick(LANGS)
 }
 
 /// A random word, for names.
-pub fn name_word(rng: &mut Rng) -> &'static str {
+pub(crate) fn name_word(rng: &mut Rng) -> &'static str {
     word(rng)
 }
 
 /// A random hexadecimal string, for names.
-pub fn name_hex(rng: &mut Rng, digits: usize) -> String {
+pub(crate) fn name_hex(rng: &mut Rng, digits: usize) -> String {
     hex(rng, digits)
 }
 

@@ -3,7 +3,7 @@
 //! a benchmark tree must never carry a real product key.
 
 /// The synthetic MAK stand-ins (groups 990001 and 990002), in the order of the reference file.
-pub const SYNTHETIC_MAKS: [&str; 10] = [
+pub(crate) const SYNTHETIC_MAKS: [&str; 10] = [
     "6QWQ4-8NRCW-KHGHV-CR226-3PPQC",
     "NMVQ8-C6P9M-GWX2J-9G4QJ-H82QC",
     "7N3Q7-T3FJC-Y4CMG-YH7G8-H82QC",
@@ -17,7 +17,7 @@ pub const SYNTHETIC_MAKS: [&str; 10] = [
 ];
 
 /// The key as the summary may show it: only its last group, like makguard's own masking.
-pub fn masked(key: &str) -> String {
+pub(crate) fn masked(key: &str) -> String {
     let last = key.rsplit('-').next().unwrap_or("");
     format!("*****-*****-*****-*****-{last}")
 }

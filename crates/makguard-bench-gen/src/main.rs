@@ -43,7 +43,7 @@ fn parse_args() -> Result<Options, String> {
         out: PathBuf::new(),
         seed: 2026,
         scale: 1.0,
-        jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        jobs: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
         plan_only: false,
         software_reg: None,
     };
@@ -61,7 +61,7 @@ fn parse_args() -> Result<Options, String> {
                 options.jobs = value("--jobs")?
                     .parse::<usize>()
                     .map_err(|e| format!("--jobs: {e}"))?
-                    .max(1)
+                    .max(1);
             }
             "--plan-only" => options.plan_only = true,
             "--software-reg" => options.software_reg = Some(PathBuf::from(value("--software-reg")?)),

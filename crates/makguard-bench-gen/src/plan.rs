@@ -13,7 +13,7 @@ use crate::keys::SYNTHETIC_MAKS;
 use crate::rng::Rng;
 
 #[derive(Debug, Clone)]
-pub struct FileSpec {
+pub(crate) struct FileSpec {
     /// Relative to the output root, `/`-separated.
     pub path: String,
     pub kind: Kind,
@@ -23,7 +23,7 @@ pub struct FileSpec {
 
 /// Where a key was planted, for the summary (and for judging a scan's findings).
 #[derive(Debug, Clone)]
-pub struct PlantRecord {
+pub(crate) struct PlantRecord {
     pub path: String,
     pub key: &'static str,
     pub how: String,
@@ -32,7 +32,7 @@ pub struct PlantRecord {
 }
 
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub files: Vec<FileSpec>,
     pub planted: Vec<PlantRecord>,
 }
@@ -627,7 +627,7 @@ fn unattend_user_data(key: &str) -> String {
 }
 
 /// The whole plan for `seed` at `scale` (1.0: about 164k files and 3 GiB).
-pub fn plan(seed: u64, scale: f64) -> Plan {
+pub(crate) fn plan(seed: u64, scale: f64) -> Plan {
     let mut builder = Builder {
         rng: Rng::new(seed),
         scale,

@@ -9,9 +9,9 @@ use crate::rng::Rng;
 const CLASSES_PER_GROUP: u64 = 20;
 
 /// `.reg` sections under `HKEY_LOCAL_MACHINE\SOFTWARE`: the image identity, the
-/// SoftwareProtectionPlatform key holding a planted synthetic MAK in `BackupProductKeyDefault`,
+/// `SoftwareProtectionPlatform` key holding a planted synthetic MAK in `BackupProductKeyDefault`,
 /// and `classes` COM class registrations so the hive has a realistic bulk to walk.
-pub fn software_reg(seed: u64, classes: u64) -> String {
+pub(crate) fn software_reg(seed: u64, classes: u64) -> String {
     let mut rng = Rng::new(seed ^ 0x5EED_4E61_5354_5259);
     let mut out = String::from("Windows Registry Editor Version 5.00\n\n");
     let base = r"HKEY_LOCAL_MACHINE\SOFTWARE";
@@ -54,7 +54,7 @@ pub fn software_reg(seed: u64, classes: u64) -> String {
     out
 }
 
-/// REG_EXPAND_SZ data as regedit writes it: UTF-16LE with a terminating NUL, as hex bytes.
+/// `REG_EXPAND_SZ` data as regedit writes it: UTF-16LE with a terminating NUL, as hex bytes.
 fn expand_sz_hex(text: &str) -> String {
     let bytes: Vec<String> = text
         .encode_utf16()

@@ -1,9 +1,9 @@
 //! The generator's only source of randomness: a seeded xoshiro256** stream, so that one seed
 //! always yields the same tree, byte for byte, whatever the number of writer threads.
 
-/// xoshiro256** seeded through SplitMix64 (the seeding its authors recommend).
+/// xoshiro256** seeded through `SplitMix64` (the seeding its authors recommend).
 #[derive(Debug, Clone)]
-pub struct Rng {
+pub(crate) struct Rng {
     state: [u64; 4],
 }
 
@@ -16,7 +16,7 @@ fn splitmix64(x: &mut u64) -> u64 {
 }
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         let mut x = seed;
         Rng {
             state: [
@@ -30,11 +30,11 @@ impl Rng {
 
     /// An independent stream for item `index` of stream `seed`: files are written in parallel,
     /// so each one draws from its own stream instead of a shared sequence.
-    pub fn derive(seed: u64, index: u64) -> Self {
+    pub(crate) fn derive(seed: u64, index: u64) -> Self {
         Rng::new(seed ^ index.wrapping_mul(0xD134_2543_DE82_EF95).rotate_left(17))
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         let result = self.state[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.state[1] << 17;
         self.state[2] ^= self.state[0];
@@ -47,31 +47,31 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (`n > 0`); the tiny modulo bias does not matter for test data.
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n.max(1) as u64) as usize
     }
 
     /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next_u64() % (hi.saturating_sub(lo) + 1)
     }
 
     /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    pub fn chance(&mut self, p: f64) -> bool {
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
         self.unit() < p
     }
 
-    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+    pub(crate) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len())]
     }
 
     /// A log-normal size with the given median and spread, clamped to `min..=max`: file sizes
     /// in a real image are heavy-tailed (many small files, a few very large ones).
-    pub fn lognormal(&mut self, median: f64, sigma: f64, min: u64, max: u64) -> u64 {
+    pub(crate) fn lognormal(&mut self, median: f64, sigma: f64, min: u64, max: u64) -> u64 {
         // Box-Muller; 1 - unit() is in (0, 1], so ln() is finite.
         let u1 = 1.0 - self.unit();
         let u2 = self.unit();
@@ -80,7 +80,7 @@ impl Rng {
         (value as u64).clamp(min, max)
     }
 
-    pub fn fill(&mut self, out: &mut [u8]) {
+    pub(crate) fn fill(&mut self, out: &mut [u8]) {
         let mut chunks = out.chunks_exact_mut(8);
         for chunk in &mut chunks {
             chunk.copy_from_slice(&self.next_u64().to_le_bytes());

@@ -142,8 +142,8 @@ pub fn windows_gvlk_for(edition_id: &str, build: Option<u32>) -> Result<&'static
     if candidates.is_empty() {
         return Err(GvlkLookupError::UnknownEdition(edition_id.to_string()));
     }
-    match build {
-        Some(build) => candidates
+    if let Some(build) = build {
+        candidates
             .iter()
             .filter(|e| e.covers_build(build))
             // The most specific generation wins, e.g. LTSB 2016's 14393..=14393 over nothing.
@@ -152,19 +152,18 @@ pub fn windows_gvlk_for(edition_id: &str, build: Option<u32>) -> Result<&'static
             .ok_or_else(|| GvlkLookupError::NoKeyForBuild {
                 edition: edition_id.to_string(),
                 build,
-            }),
-        None => {
-            let first = candidates[0];
-            if candidates.iter().all(|e| e.key == first.key) {
-                Ok(first)
-            } else {
-                let mut products: Vec<&str> = candidates.iter().map(|e| e.product).collect();
-                products.dedup();
-                Err(GvlkLookupError::NeedsBuild {
-                    edition: edition_id.to_string(),
-                    products: products.join("; "),
-                })
-            }
+            })
+    } else {
+        let first = candidates[0];
+        if candidates.iter().all(|e| e.key == first.key) {
+            Ok(first)
+        } else {
+            let mut products: Vec<&str> = candidates.iter().map(|e| e.product).collect();
+            products.dedup();
+            Err(GvlkLookupError::NeedsBuild {
+                edition: edition_id.to_string(),
+                products: products.join("; "),
+            })
         }
     }
 }

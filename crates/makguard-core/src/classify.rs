@@ -52,7 +52,7 @@ impl KeyClass {
         )
     }
 
-    /// Maps a pkeyconfig / DigitalProductId4 `ProductKeyType` to a class.
+    /// Maps a pkeyconfig / `DigitalProductId4` `ProductKeyType` to a class.
     pub fn from_product_key_type(key_type: &str) -> Option<KeyClass> {
         let key_type = key_type.trim();
         if key_type.eq_ignore_ascii_case("Volume:GVLK") {

@@ -4,6 +4,8 @@
 //! Every other makguard crate builds on these types. A [`ProductKey`] never prints in full
 //! unless it is a public GVLK.
 
+#![warn(missing_docs)]
+
 pub mod catalog;
 pub mod classify;
 pub mod finding;

@@ -46,7 +46,7 @@ impl ImageInfo {
 pub struct RootReport {
     pub path: String,
     pub image: Option<ImageInfo>,
-    /// Candidate files searched, relative to the root (JUnit test cases).
+    /// Candidate files searched, relative to the root (`JUnit` test cases).
     pub searched: Vec<String>,
     /// True when `path` names a single file: its findings' paths are then its file name,
     /// and reports name the file by `path` alone instead of joining the two.

@@ -1161,7 +1161,7 @@ mod tests {
                 | Category::InstalledKey
                 | Category::EditionMismatch
                 | Category::IncompleteScan => {
-                    assert_ne!(rule.default_severity, Severity::Note, "{}", rule.code)
+                    assert_ne!(rule.default_severity, Severity::Note, "{}", rule.code);
                 }
                 Category::Informational => assert_ne!(rule.default_severity, Severity::Error, "{}", rule.code),
                 Category::Policy => {}

@@ -184,7 +184,7 @@ pub enum DeclaredEncoding {
     /// UTF-8, UTF-16, UCS-2: read from the BOM or byte pattern, whatever the declaration.
     Unicode,
     /// An encoding in which every ASCII character is its ASCII byte (ISO 8859, Windows and DOS
-    /// code pages, KOI8, Mac, and the multi-byte EUC, Shift_JIS, GBK/GB18030, Big5 and UHC
+    /// code pages, KOI8, Mac, and the multi-byte EUC, `Shift_JIS`, GBK/GB18030, Big5 and UHC
     /// encodings): key characters are ASCII, so reading byte by byte finds every key.
     AsciiCompatible,
     /// EBCDIC, UTF-7, ISO-2022, HZ, and every name not listed: an ASCII key need not be

@@ -484,7 +484,7 @@ mod tests {
         assert_eq!(applied(&rewrite.outcomes[1]), ByteRange::new(5, 34));
         match &rewrite.outcomes[2] {
             EditOutcome::NotApplied(reason) => {
-                assert!(reason.contains("overlaps") && reason.contains("5..34"), "{reason}")
+                assert!(reason.contains("overlaps") && reason.contains("5..34"), "{reason}");
             }
             other => panic!("{other:?}"),
         }

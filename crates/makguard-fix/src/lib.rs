@@ -9,6 +9,8 @@
 //!
 //! [`Fix`]: makguard_core::Fix
 
+#![warn(missing_docs)]
+
 pub mod changelog;
 pub mod choose;
 pub mod edit;

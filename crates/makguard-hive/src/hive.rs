@@ -82,7 +82,7 @@ pub(crate) struct Cell<'h> {
     pub data: Cow<'h, [u8]>,
 }
 
-impl<'h> Cell<'h> {
+impl Cell<'_> {
     pub(crate) fn u16(&self, at: usize, what: &'static str) -> Result<u16, HiveError> {
         u16_at(&self.data, at).ok_or_else(|| corrupt(self.offset, what))
     }

@@ -60,6 +60,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 mod base;
 mod error;
 mod hive;

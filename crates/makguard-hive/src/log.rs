@@ -1,4 +1,4 @@
-//! Dirty-hive detection and replay of new-format ("HvLE") transaction logs.
+//! Dirty-hive detection and replay of new-format ("`HvLE`") transaction logs.
 //!
 //! Owns [`DirtyState`], the Marvin32 hash that guards log entries, and the
 //! replay itself. Replay only ever happens on the in-memory copy; the files on
@@ -229,18 +229,15 @@ pub(crate) fn replay(image: &mut Vec<u8>, logs: &[LogInput], state: &mut DirtySt
     }
     if state.checksum_mismatch {
         // The primary base block cannot be trusted; the log carries a copy.
-        match (new_base, image.get_mut(..LOG_BLOCK)) {
-            (Some(src), Some(dst)) => {
-                dst.copy_from_slice(src);
-                base::put_u32(image, OFF_FILE_TYPE, 0);
-                if let Some(block) = image.get_mut(..LOG_BLOCK) {
-                    base::rewrite_checksum(block);
-                }
+        if let (Some(src), Some(dst)) = (new_base, image.get_mut(..LOG_BLOCK)) {
+            dst.copy_from_slice(src);
+            base::put_u32(image, OFF_FILE_TYPE, 0);
+            if let Some(block) = image.get_mut(..LOG_BLOCK) {
+                base::rewrite_checksum(block);
             }
-            _ => {
-                state.note("base block checksum is wrong and no usable log carries a copy".into());
-                return;
-            }
+        } else {
+            state.note("base block checksum is wrong and no usable log carries a copy".into());
+            return;
         }
     }
     let Some(start) = u32_at(image, OFF_SEQ1) else {

@@ -1,5 +1,5 @@
 //! Text decoding and name comparison: UTF-16LE and Latin-1 ("compressed")
-//! names, REG_SZ / REG_MULTI_SZ payloads, and the case-insensitive name
+//! names, `REG_SZ` / `REG_MULTI_SZ` payloads, and the case-insensitive name
 //! matching used for key and value lookups.
 //!
 //! Decoding never fails: registry strings written by buggy software contain
@@ -9,7 +9,7 @@
 /// Decodes UTF-16LE bytes up to (not including) the first NUL code unit.
 ///
 /// Unpaired surrogates become U+FFFD; a trailing odd byte is ignored. This is
-/// how REG_SZ / REG_EXPAND_SZ data is meant to be read: the stored size often
+/// how `REG_SZ` / `REG_EXPAND_SZ` data is meant to be read: the stored size often
 /// includes the terminator and sometimes garbage after it.
 pub fn decode_utf16le_lossy(bytes: &[u8]) -> String {
     let units = bytes
@@ -36,7 +36,7 @@ pub(crate) fn decode_latin1(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| char::from(b)).collect()
 }
 
-/// Splits REG_MULTI_SZ data into its strings.
+/// Splits `REG_MULTI_SZ` data into its strings.
 ///
 /// The list is NUL-separated and ends with an empty string; trailing empty
 /// strings (the terminator and any padding) are dropped, while empty strings

@@ -53,25 +53,25 @@ pub struct Value<'h> {
 /// Value data interpreted according to its type.
 ///
 /// Data that does not fit its declared type (a DWORD that is not 4 bytes, a
-/// REG_NONE that carries bytes, any unknown type) is returned as
+/// `REG_NONE` that carries bytes, any unknown type) is returned as
 /// [`ValueData::Other`] with the raw bytes, so nothing is hidden.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ValueData {
-    /// REG_SZ, decoded up to the first NUL.
+    /// `REG_SZ`, decoded up to the first NUL.
     Sz(String),
-    /// REG_EXPAND_SZ, decoded up to the first NUL (not expanded).
+    /// `REG_EXPAND_SZ`, decoded up to the first NUL (not expanded).
     ExpandSz(String),
-    /// REG_MULTI_SZ; trailing empty strings dropped, inner ones kept.
+    /// `REG_MULTI_SZ`; trailing empty strings dropped, inner ones kept.
     MultiSz(Vec<String>),
-    /// REG_BINARY.
+    /// `REG_BINARY`.
     Binary(Vec<u8>),
-    /// REG_DWORD with exactly 4 bytes.
+    /// `REG_DWORD` with exactly 4 bytes.
     Dword(u32),
-    /// REG_DWORD_BIG_ENDIAN with exactly 4 bytes.
+    /// `REG_DWORD_BIG_ENDIAN` with exactly 4 bytes.
     DwordBigEndian(u32),
-    /// REG_QWORD with exactly 8 bytes.
+    /// `REG_QWORD` with exactly 8 bytes.
     Qword(u64),
-    /// REG_NONE without data.
+    /// `REG_NONE` without data.
     None,
     /// Any other type, or data that does not fit its type.
     Other {
@@ -229,7 +229,7 @@ impl Value<'_> {
         Ok(ValueData::from_raw(self.value_type, self.raw_data()?))
     }
 
-    /// The string of a REG_SZ or REG_EXPAND_SZ value (not expanded);
+    /// The string of a `REG_SZ` or `REG_EXPAND_SZ` value (not expanded);
     /// `None` for other types.
     pub fn as_string(&self) -> Result<Option<String>, HiveError> {
         match self.value_type {

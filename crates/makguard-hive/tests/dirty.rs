@@ -1,5 +1,5 @@
 //! Dirty-hive detection and transaction log handling: sequence mismatches,
-//! logs found beside a hive (any letter case), HvLE replay when it is valid,
+//! logs found beside a hive (any letter case), `HvLE` replay when it is valid,
 //! and an honest "may be stale" when it is not.
 
 mod common;
@@ -148,7 +148,7 @@ fn hive_with(text: &str, seq1: u32, seq2: u32) -> Vec<u8> {
     b.finish(root)
 }
 
-/// A new-format log: base block copy (type 6) and one HvLE entry per item of
+/// A new-format log: base block copy (type 6) and one `HvLE` entry per item of
 /// `entries` = (sequence number, page offset, page bytes).
 fn new_log(primary: &[u8], entries: &[(u32, u32, &[u8])]) -> Vec<u8> {
     let mut log = primary[..512].to_vec();

@@ -138,7 +138,7 @@ fn hivex_written_values_read_back_exactly() {
     );
     assert_eq!(key.value("Dword").unwrap().unwrap().as_string().unwrap(), None);
 
-    let names: Vec<String> = key.values().unwrap().iter().map(|v| v.name()).collect();
+    let names: Vec<String> = key.values().unwrap().iter().map(makguard_hive::Value::name).collect();
     assert_eq!(
         names,
         [

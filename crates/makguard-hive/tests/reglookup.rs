@@ -7,7 +7,7 @@
 //! must not print lines we lack or vice versa. reglookup's stderr warnings
 //! on these hives are only about the name and data conversions that
 //! `regcmp` reproduces, and about the nt-hive test hive's root key lacking
-//! the KEY_HIVE_ENTRY flag (reglookup then finds the root by scanning; both
+//! the `KEY_HIVE_ENTRY` flag (reglookup then finds the root by scanning; both
 //! walks still agree).
 
 mod common;

@@ -110,7 +110,7 @@ fn list_kinds_hive() -> Vec<u8> {
 fn every_subkey_list_kind_resolves() {
     let hive = Hive::from_bytes(list_kinds_hive()).unwrap();
     let root = hive.root().unwrap();
-    let names: Vec<String> = root.subkeys().unwrap().iter().map(|k| k.name()).collect();
+    let names: Vec<String> = root.subkeys().unwrap().iter().map(makguard_hive::Key::name).collect();
     assert_eq!(names, ["Alpha", "Beta", "Gamma"]);
     let gamma: Vec<String> = hive
         .key("gamma")
@@ -119,7 +119,7 @@ fn every_subkey_list_kind_resolves() {
         .subkeys()
         .unwrap()
         .iter()
-        .map(|k| k.name())
+        .map(makguard_hive::Key::name)
         .collect();
     assert_eq!(gamma, ["x", "y", "z"]);
     assert!(hive.key(r"ALPHA\Under-LF").unwrap().is_some());
@@ -139,7 +139,7 @@ fn every_subkey_list_kind_resolves() {
         ValueData::Sz("default!".into())
     );
     assert!(z.value("missing").unwrap().is_none());
-    let names: Vec<String> = z.values().unwrap().iter().map(|v| v.name()).collect();
+    let names: Vec<String> = z.values().unwrap().iter().map(makguard_hive::Value::name).collect();
     assert_eq!(names, ["Text", ""]);
 }
 

@@ -32,7 +32,7 @@ pub(crate) struct Application<'a> {
 impl Application<'_> {
     /// Changes the findings of the governed roots and returns the policy's own findings, which
     /// the caller adds once every policy has been applied (so no policy suppresses another's).
-    pub fn run(&self, report: &mut ScanReport) -> Vec<Finding> {
+    pub(crate) fn run(&self, report: &mut ScanReport) -> Vec<Finding> {
         self.override_severities(report);
         let mut own = Vec::new();
         for entry in &self.policy.allow {

@@ -1,5 +1,5 @@
 //! Planning fixes with each root's `[editions]`: a root whose policy names the GVLK for its
-//! image's EditionID is planned with that key, the other roots with the user's choice.
+//! image's `EditionID` is planned with that key, the other roots with the user's choice.
 //!
 //! The planner takes one choice per call, so findings are grouped by the choice that applies
 //! to them and each group is planned on its own; the roots are moved into each group's view

@@ -12,6 +12,8 @@
 //!
 //! docs/policy.md is the reference for the format and the discovery; keep them in step.
 
+#![warn(missing_docs)]
+
 mod apply;
 pub mod date;
 pub mod discover;

@@ -144,7 +144,7 @@ pub struct Policy {
     /// Rule code → new severity, `None` for `off`.
     pub severity: BTreeMap<&'static str, Option<Severity>>,
     pub scan: ScanSettings,
-    /// EditionID → the GVLK `makguard fix` writes for it.
+    /// `EditionID` → the GVLK `makguard fix` writes for it.
     pub editions: BTreeMap<String, ProductKey>,
 }
 
@@ -194,7 +194,7 @@ impl Policy {
         Ok(policy)
     }
 
-    /// The `[editions]` choice for an image whose EditionID is `edition` (any case).
+    /// The `[editions]` choice for an image whose `EditionID` is `edition` (any case).
     pub fn edition_choice(&self, edition: &str) -> Option<(&String, &ProductKey)> {
         self.editions
             .iter()

@@ -62,13 +62,12 @@ impl Workspace {
                     origin: location.origin.describe(),
                 });
             }
-            let index = match by_identity.get(&location.identity()) {
-                Some(&index) => index,
-                None => {
-                    workspace.policies.push(Policy::load(&location)?);
-                    by_identity.insert(location.identity(), workspace.policies.len() - 1);
-                    workspace.policies.len() - 1
-                }
+            let index = if let Some(&index) = by_identity.get(&location.identity()) {
+                index
+            } else {
+                workspace.policies.push(Policy::load(&location)?);
+                by_identity.insert(location.identity(), workspace.policies.len() - 1);
+                workspace.policies.len() - 1
             };
             workspace.path_policy.push(Some(index));
         }
@@ -264,7 +263,7 @@ impl<'w> JudgedScan<'w> {
         self.root_policy.get(root).copied().flatten()
     }
 
-    /// The `[editions]` choice of root `root`'s policy for the EditionID of its image.
+    /// The `[editions]` choice of root `root`'s policy for the `EditionID` of its image.
     pub fn edition_choice(&self, root: usize) -> Option<(&'w String, &'w ProductKey)> {
         let edition = self.report.roots.get(root)?.image.as_ref()?.edition_id.as_deref()?;
         self.policy_of_root(root)?.edition_choice(edition)

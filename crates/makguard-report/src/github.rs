@@ -5,7 +5,7 @@
 //! GitHub shows at most [`ANNOTATIONS_PER_LEVEL`] annotations of each level per step and drops
 //! the rest silently, so the most important come first and no more than that are written:
 //! errors, then warnings, then notices (suppressed findings and notes); within a level, findings
-//! that made the scan incomplete (MG9xx), then findings holding a key that is not a GVLK (a MAK
+//! that made the scan incomplete (`MG9xx`), then findings holding a key that is not a GVLK (a MAK
 //! or another non-KMS key), then the rest, each group in the report's order. The last annotation
 //! of a level that overflows says how many more there are, and [`step_summary`] has every count.
 

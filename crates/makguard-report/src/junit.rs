@@ -1,4 +1,4 @@
-//! JUnit XML for test dashboards (GitLab, Azure DevOps, Jenkins): one `testsuite` per scanned
+//! `JUnit` XML for test dashboards (GitLab, Azure DevOps, Jenkins): one `testsuite` per scanned
 //! root and, in it, one `testcase` per finding plus one passing `testcase` per searched file
 //! without findings. A finding that fails the gate (unsuppressed, at or above `--fail-on`) holds
 //! a `failure`; a file makguard could not read or parse (`MG9xx`, [`Rule::is_incomplete_scan`])
@@ -121,13 +121,13 @@ fn unique_name(taken: &mut HashSet<String>, name: String) -> String {
     }
 }
 
-fn suites<'a>(report: &'a ScanReport, fail_on: Severity) -> Vec<Suite<'a>> {
+fn suites(report: &ScanReport, fail_on: Severity) -> Vec<Suite<'_>> {
     let mut suites: Vec<Suite> = report
         .roots
         .iter()
         .map(|root| Suite {
             name: root.path.clone(),
-            image: root.image.as_ref().map(|i| i.describe()),
+            image: root.image.as_ref().map(makguard_core::ImageInfo::describe),
             cases: Vec::new(),
         })
         .collect();

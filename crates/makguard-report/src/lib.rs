@@ -1,5 +1,5 @@
 //! makguard-report: renders a [`ScanReport`] in every output format makguard speaks: text for
-//! people, the JSON contract, SARIF 2.1.0 for code-scanning services, JUnit XML for test
+//! people, the JSON contract, SARIF 2.1.0 for code-scanning services, `JUnit` XML for test
 //! dashboards, GitLab's Code Quality report, GitHub workflow-command annotations and Markdown
 //! for step summaries.
 //!
@@ -7,6 +7,8 @@
 //! document prints a non-GVLK key in full: every one passes one masking step over its whole
 //! text ([`safe`]), keys appear masked with their `sha256:` fingerprint, and only the text
 //! and JSON formats reveal a key, and only with [`RenderOptions::show_keys`]. The formats are documented in `docs/output-formats.md`.
+
+#![warn(missing_docs)]
 
 mod github;
 mod gitlab;
@@ -47,7 +49,7 @@ pub fn rule_help_uri(code: &str) -> String {
 pub struct RenderOptions {
     /// ANSI colour in the text format (the CLI turns it on for a terminal only).
     pub color: bool,
-    /// `--show-keys`: full keys in the text and JSON formats only. Never in SARIF, JUnit,
+    /// `--show-keys`: full keys in the text and JSON formats only. Never in SARIF, `JUnit`,
     /// annotations or Markdown, which end up in CI systems.
     pub show_keys: bool,
     /// makguard's version, e.g. `env!("CARGO_PKG_VERSION")` of the CLI.

@@ -9,7 +9,7 @@ use makguard_core::{ExitStatus, Finding, ScanReport, Severity};
 use crate::{RenderOptions, TOOL_NAME, file_location, position_suffix, rule_help_uri, verdict};
 
 /// Rows per table: GitHub refuses a step summary over 1 MiB, and past a few hundred rows the
-/// SARIF, JSON or JUnit report is the place to read findings anyway.
+/// SARIF, JSON or `JUnit` report is the place to read findings anyway.
 pub const MAX_TABLE_ROWS: usize = 500;
 
 /// Escapes text for a GitHub-flavoured Markdown table cell: `|` would end the cell, a line

@@ -281,7 +281,7 @@ pub(crate) fn may_reveal(format: Format, options: &RenderOptions) -> bool {
     options.show_keys && matches!(format, Format::Text | Format::Json)
 }
 
-/// True when `format` shows text raw to a person or a log (JSON, SARIF and JUnit escape
+/// True when `format` shows text raw to a person or a log (JSON, SARIF and `JUnit` escape
 /// control characters through their own serialisers).
 pub(crate) fn needs_escaped_report(format: Format) -> bool {
     matches!(format, Format::Text | Format::Github)

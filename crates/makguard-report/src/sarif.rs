@@ -1,7 +1,7 @@
 //! SARIF 2.1.0 for code-scanning services (GitHub code scanning, Azure DevOps, Sonar, ...).
 //!
 //! Shaped to pass Microsoft's SARIF Multitool under its SARIF and GitHub rule kinds: every
-//! rule in the registry with a PascalCase `name` and help, exactly one location per result
+//! rule in the registry with a `PascalCase` `name` and help, exactly one location per result
 //! with a relative URI and a region that has a `startLine`, and a
 //! `partialFingerprints.primaryLocationLineHash` built from the rule, the path and the key's
 //! fingerprint, so an alert survives edits that only move lines. Keys appear only masked,
@@ -75,7 +75,7 @@ struct Run<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Invocation<'a> {
-    /// False when the scan was incomplete (an unsuppressed MG9xx finding).
+    /// False when the scan was incomplete (an unsuppressed `MG9xx` finding).
     execution_successful: bool,
     exit_code: i32,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -317,7 +317,7 @@ struct RunSummary<'a> {
     exit_code: i32,
 }
 
-/// `unattend-non-kms-key` -> `UnattendNonKmsKey` (the Multitool wants PascalCase names).
+/// `unattend-non-kms-key` -> `UnattendNonKmsKey` (the Multitool wants `PascalCase` names).
 pub(crate) fn pascal_case(kebab: &str) -> String {
     kebab
         .split('-')
@@ -399,10 +399,10 @@ impl Area {
 ///
 /// | rule | error | warning | note |
 /// | --- | --- | --- | --- |
-/// | a key installed in the image's registry (MG3xx) | 9.5 critical | 5.0 medium | 2.0 low |
-/// | a key in an answer file or an image file (MG1xx, MG2xx) | 8.5 high | 5.0 medium | 2.0 low |
+/// | a key installed in the image's registry (`MG3xx`) | 9.5 critical | 5.0 medium | 2.0 low |
+/// | a key in an answer file or an image file (`MG1xx`, `MG2xx`) | 8.5 high | 5.0 medium | 2.0 low |
 /// | the scan is incomplete (MG9xx): the image is not known to be clean | 7.5 high | 5.0 medium | 2.0 low |
-/// | fix and policy (MG4xx, MG5xx) | 5.5 medium | 4.0 medium | 2.0 low |
+/// | fix and policy (`MG4xx`, `MG5xx`) | 5.5 medium | 4.0 medium | 2.0 low |
 ///
 /// Documented in docs/output-formats.md; a property of the rule, so it moves onto the rule
 /// declaration when that carries a category.

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/gitlab-codequality.schema.json");
 
 /// Validates the document against the schema (Draft 7) and prints every error's message.
-const VALIDATOR: &str = r#"
+const VALIDATOR: &str = r"
 import json, sys
 from jsonschema import Draft7Validator
 schema = json.load(open(sys.argv[1]))
@@ -25,7 +25,7 @@ Draft7Validator.check_schema(schema)
 document = json.load(open(sys.argv[2]))
 errors = [e.message for e in Draft7Validator(schema).iter_errors(document)]
 print(json.dumps(errors))
-"#;
+";
 
 /// The schema's complaints about `document`, or `None` when jsonschema is missing outside CI.
 fn schema_errors(document: &str) -> Option<Vec<String>> {

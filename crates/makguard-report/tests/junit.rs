@@ -1,4 +1,4 @@
-//! JUnit XML read back by two consumers no one here wrote: Python's `junitparser` and
+//! `JUnit` XML read back by two consumers no one here wrote: Python's `junitparser` and
 //! `junit2html` (the HTML report generator, which shows only the last `failure` of a case: the
 //! reason makguard writes one case per finding). Both are installed in the test virtual
 //! environment by `ci/install-test-tools.sh`.

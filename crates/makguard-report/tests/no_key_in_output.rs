@@ -1,5 +1,5 @@
 //! No format prints a non-GVLK key in any spelling, whichever text field of the report holds
-//! it (paths, the image identity, messages, justifications, JUnit test-case names), and the
+//! it (paths, the image identity, messages, justifications, `JUnit` test-case names), and the
 //! formats shown to people or logs print no raw control character.
 
 mod common;

@@ -3,7 +3,7 @@
 //!
 //! The Multitool comes from npm:
 //! `npm install --prefix target/sarif-tools @microsoft/sarif-multitool-linux`, or set
-//! MAKGUARD_SARIF_MULTITOOL to its `Sarif.Multitool` executable.
+//! `MAKGUARD_SARIF_MULTITOOL` to its `Sarif.Multitool` executable.
 
 mod common;
 

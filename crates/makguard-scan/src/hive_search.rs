@@ -1,4 +1,4 @@
-//! The search of a whole hive: every string value (REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ) for a
+//! The search of a whole hive: every string value (`REG_SZ`, `REG_EXPAND_SZ`, `REG_MULTI_SZ`) for a
 //! key (`MG311`), and every `DigitalProductId` / `DigitalProductId4` outside the installed
 //! key's own `CurrentVersion` (`MG310`).
 //!

@@ -37,8 +37,8 @@ const REPLAYABLE_LOG_SUFFIXES: &[&str] = &[".log1", ".log2"];
 pub struct ImageScan {
     pub info: ImageInfo,
     pub key_config: KeyConfigIndex,
-    /// Registry findings (MG3xx: installed keys, logon commands, strings, hive logs) and
-    /// unreadable or unknown-state hive and key-configuration findings (MG9xx).
+    /// Registry findings (`MG3xx`: installed keys, logon commands, strings, hive logs) and
+    /// unreadable or unknown-state hive and key-configuration findings (`MG9xx`).
     pub findings: Vec<Finding>,
     /// Files read (hives, key configuration), relative to the root, `/`-separated.
     pub files_read: Vec<String>,

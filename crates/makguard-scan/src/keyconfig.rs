@@ -1,7 +1,7 @@
 //! The image's key configuration: finding and parsing `pkeyconfig*.xrm-ms` files into a
 //! [`KeyConfigIndex`] (key-format.md §6).
 //!
-//! Each file is an XrML licence whose `infoBin` named `pkeyConfigData` holds, in base64, a
+//! Each file is an `XrML` licence whose `infoBin` named `pkeyConfigData` holds, in base64, a
 //! UTF-8 `ProductKeyConfiguration` document. Its `Configuration` elements map a key group
 //! (`RefGroupId`) to a channel (`ProductKeyType`) and an edition, which is how a post-2009
 //! key is told apart as a MAK, retail, OEM, KMS host or KMS client key. Elements are matched by
@@ -80,7 +80,7 @@ pub enum Base64Error {
 }
 
 /// Decodes standard base64 (RFC 4648 §4) with optional padding, ignoring ASCII whitespace
-/// (XrML wraps the payload across lines). Twenty lines do not earn a dependency.
+/// (`XrML` wraps the payload across lines). Twenty lines do not earn a dependency.
 pub fn decode_base64(text: &str) -> Result<Vec<u8>, Base64Error> {
     let mut out = Vec::with_capacity(text.len() / 4 * 3);
     let mut quantum: u32 = 0;

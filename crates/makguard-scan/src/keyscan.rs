@@ -168,7 +168,7 @@ fn key_word_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r#"(?i)(?:product[\s_-]*key|pid[\s_-]*key|\bpkey|[/-]ipk\b|[/-]inpkey|set-productkey|installproductkey|\bkey\s*[=:]|\bserial|licen[cs]e[\s_-]*key|\bcd[\s_-]*key|activation[\s_-]*key|\bmak\b|\bgvlk\b)"#,
+            r"(?i)(?:product[\s_-]*key|pid[\s_-]*key|\bpkey|[/-]ipk\b|[/-]inpkey|set-productkey|installproductkey|\bkey\s*[=:]|\bserial|licen[cs]e[\s_-]*key|\bcd[\s_-]*key|activation[\s_-]*key|\bmak\b|\bgvlk\b)",
         )
         .expect("static regex")
     })

@@ -8,7 +8,7 @@
 //! The modules are private; what other crates and the integration tests use is re-exported
 //! here.
 
-#![warn(unreachable_pub)]
+#![warn(missing_docs)]
 
 mod binary;
 mod fs_source;

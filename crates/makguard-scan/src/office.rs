@@ -40,7 +40,7 @@ pub(crate) fn sniff(text: &str) -> Option<OfficeLayout> {
     let root_tag = loop {
         let start = position(&reader);
         match reader.read_event() {
-            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+            Ok(Event::Start(e) | Event::Empty(e)) => {
                 if e.local_name().as_ref() != b"Configuration" {
                     return None;
                 }
@@ -231,7 +231,7 @@ pub(crate) fn scan(rule: &'static Rule, decoded: &DecodedText, ctx: &FileContext
             open_elements += 1;
         }
         match event {
-            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+            Ok(Event::Start(e) | Event::Empty(e)) => {
                 let name = e.local_name();
                 if name.as_ref().eq_ignore_ascii_case(b"Product") {
                     let id = attribute(start, tag, "ID").map(|r| text[r.start..r.end].to_string());

@@ -701,7 +701,7 @@ struct HiveReader<'a> {
     reported: ReportedValues,
 }
 
-impl<'a> HiveReader<'a> {
+impl HiveReader<'_> {
     fn corrupt(&mut self, what: &str, error: &HiveError) {
         self.findings.push(Finding::new(
             &rules::HIVE_CORRUPT,

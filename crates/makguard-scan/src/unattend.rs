@@ -60,7 +60,7 @@ pub fn is_answer_file(text: &str) -> bool {
     let mut reader = Reader::from_str(body);
     loop {
         match reader.read_event() {
-            Ok(Event::Start(start)) | Ok(Event::Empty(start)) => return declares_answer_file_root(&start),
+            Ok(Event::Start(start) | Event::Empty(start)) => return declares_answer_file_root(&start),
             Ok(Event::Eof) | Err(_) => return false,
             Ok(_) => {}
         }
@@ -856,7 +856,7 @@ fn key_tokens(raw: &str, escaped: bool) -> Vec<(KeyToken, Option<&'static str>)>
     }
     for token in real_keys(find_bare_keys(raw), raw) {
         let prefix = prefix_before(raw, token.range.start, escaped);
-        let command = install_command_before(&prefix, prefix.len()).map(|c| c.describe());
+        let command = install_command_before(&prefix, prefix.len()).map(super::keyscan::InstallCommand::describe);
         if command.is_some() || key_word_before(&prefix, prefix.len()) {
             out.push((token, command));
         }
@@ -875,7 +875,7 @@ fn real_keys(tokens: Vec<KeyToken>, raw: &str) -> Vec<KeyToken> {
 
 fn command_before(raw: &str, offset: usize, escaped: bool) -> Option<&'static str> {
     let prefix = prefix_before(raw, offset, escaped);
-    install_command_before(&prefix, prefix.len()).map(|c| c.describe())
+    install_command_before(&prefix, prefix.len()).map(super::keyscan::InstallCommand::describe)
 }
 
 /// The text of the line before `offset` within `raw` (bounded), unescaped when XML escapes

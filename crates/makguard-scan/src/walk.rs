@@ -198,11 +198,14 @@ pub struct GlobHits {
 impl GlobHits {
     /// True when `pattern` (as given in the options) matched some file or folder.
     pub fn matched(&self, pattern: &str) -> bool {
-        self.matched.lock().unwrap_or_else(|p| p.into_inner()).contains(pattern)
+        self.matched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(pattern)
     }
 
     fn record(&self, pattern: &str) {
-        let mut matched = self.matched.lock().unwrap_or_else(|p| p.into_inner());
+        let mut matched = self.matched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if !matched.contains(pattern) {
             matched.insert(pattern.to_string());
         }
@@ -327,7 +330,7 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> ScanReport {
     let mut images_scanned = 0usize;
     let jobs = options
         .jobs
-        .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(|| thread::available_parallelism().map_or(1, std::num::NonZero::get))
         .max(1);
     let setup = TreeSetup {
         options,

@@ -35,7 +35,7 @@ pub struct WimImageSource {
     tree: ImageTree,
     label: String,
     /// (folder dentry, name) → what the name is; built once so lookups cost no scan of large
-    /// folders (WinSxS holds tens of thousands of entries).
+    /// folders (`WinSxS` holds tens of thousands of entries).
     children: HashMap<(usize, OsString), Node>,
 }
 

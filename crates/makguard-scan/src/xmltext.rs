@@ -130,8 +130,8 @@ impl Dtd {
             .unwrap_or(body.len());
         let name = &body[..name_end];
         let after_name = body[name_end..].trim_start();
-        let (entity, rest) = match after_name.chars().next() {
-            Some(quote @ ('"' | '\'')) => match after_name[1..].find(quote) {
+        let (entity, rest) = if let Some(quote @ ('"' | '\'')) = after_name.chars().next() {
+            match after_name[1..].find(quote) {
                 Some(end) => {
                     let literal = &after_name[1..1 + end];
                     if literal.contains('%') {
@@ -141,17 +141,16 @@ impl Dtd {
                     (Entity::Internal(text), skip_declaration(&after_name[2 + end..]))
                 }
                 None => (Entity::External, ""),
-            },
-            _ => {
-                let end = declaration_end(after_name);
-                let declaration = &after_name[..end.unwrap_or(after_name.len())];
-                let entity = if declaration.contains("NDATA") {
-                    Entity::Unparsed
-                } else {
-                    Entity::External
-                };
-                (entity, end.map_or("", |e| &after_name[e + 1..]))
             }
+        } else {
+            let end = declaration_end(after_name);
+            let declaration = &after_name[..end.unwrap_or(after_name.len())];
+            let entity = if declaration.contains("NDATA") {
+                Entity::Unparsed
+            } else {
+                Entity::External
+            };
+            (entity, end.map_or("", |e| &after_name[e + 1..]))
         };
         if !name.is_empty() {
             // The first declaration of an entity binds (XML 1.0 §4.2).
@@ -187,18 +186,15 @@ fn expand_char_refs(literal: &str) -> String {
     while let Some(at) = rest.find("&#") {
         out.push_str(&rest[..at]);
         let after = &rest[at..];
-        match after
+        if let Some((c, end)) = after
             .find(';')
             .and_then(|end| char_ref(&after[2..end]).map(|c| (c, end)))
         {
-            Some((c, end)) => {
-                out.push(c);
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push_str("&#");
-                rest = &after[2..];
-            }
+            out.push(c);
+            rest = &after[end + 1..];
+        } else {
+            out.push_str("&#");
+            rest = &after[2..];
         }
     }
     out.push_str(rest);
@@ -362,15 +358,12 @@ impl Expander {
         if open.is_empty() {
             return Ok(());
         }
-        match self.budget.checked_sub(chars) {
-            Some(left) => {
-                self.budget = left;
-                Ok(())
-            }
-            None => {
-                self.budget = 0;
-                Err(ValueError::ExpansionLimit(open[0].clone()))
-            }
+        if let Some(left) = self.budget.checked_sub(chars) {
+            self.budget = left;
+            Ok(())
+        } else {
+            self.budget = 0;
+            Err(ValueError::ExpansionLimit(open[0].clone()))
         }
     }
 }

@@ -408,7 +408,7 @@ fn pkeyconfig_files_classify_keys_inside_and_outside_image_roots() {
             .iter()
             .find(|f| f.path.display == path)
             .and_then(|f| f.key.as_ref())
-            .map(|k| k.class())
+            .map(makguard_core::KeyInfo::class)
     };
     // Synthetic group 990001 is a MAK in the fixture's key configuration.
     let in_image = scan(&image.root, &options);

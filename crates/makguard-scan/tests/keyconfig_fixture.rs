@@ -18,7 +18,7 @@ fn payload_xml() -> String {
     std::fs::read_to_string(Path::new(FIXTURE_DIR).join("payload.xml")).unwrap()
 }
 
-/// A licence around `base64` built like the fixture (prefix `tm`, the real XrML namespaces).
+/// A licence around `base64` built like the fixture (prefix `tm`, the real `XrML` namespaces).
 fn licence(base64: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="utf-8"?><rg:licenseGroup xmlns:rg="urn:mpeg:mpeg21:2003:01-REL-R-NS:licenseGroup"><r:license xmlns:r="urn:mpeg:mpeg21:2003:01-REL-R-NS"><r:otherInfo><tm:infoTables xmlns:tm="http://www.microsoft.com/DRM/XrML2/TM/v2"><tm:infoList tag="&#35;global"><tm:infoBin name="somethingElse">AAAA</tm:infoBin></tm:infoList><tm:infoList tag="&#35;pkeyConfigData"><tm:infoBin name="pkeyConfigData">{base64}</tm:infoBin></tm:infoList></tm:infoTables></r:otherInfo></r:license></rg:licenseGroup>"#

@@ -1,5 +1,5 @@
-//! Every place in the registry that can hold or run a key: RunOnceEx and the 32-bit view, the
-//! Default user's hive, DigitalProductId copies, any string value of SOFTWARE, SYSTEM and the
+//! Every place in the registry that can hold or run a key: `RunOnceEx` and the 32-bit view, the
+//! Default user's hive, `DigitalProductId` copies, any string value of SOFTWARE, SYSTEM and the
 //! Default NTUSER.DAT, and what `DigitalProductId4` claims. Hives are written by hivex
 //! (`hivexregedit --merge`) and value paths cross-checked with `reglookup`.
 
@@ -464,7 +464,7 @@ fn digital_product_id4_volume_gvlk_is_only_a_claim() {
     assert_eq!(codes(&scan), ["MG300"], "{:#?}", scan.findings);
 }
 
-/// Test-side Marvin32 (the hash guarding HvLE log entries), as in makguard-hive's tests.
+/// Test-side Marvin32 (the hash guarding `HvLE` log entries), as in makguard-hive's tests.
 fn marvin32(data: &[u8], seed: u64) -> u64 {
     fn mix(lo: &mut u32, hi: &mut u32) {
         *hi ^= *lo;
@@ -504,7 +504,7 @@ fn log_base_block(primary: &[u8], file_type: u32) -> Vec<u8> {
     block
 }
 
-/// A new-format log holding one HvLE entry (sequence `seq`) with every 4 KiB page of `fresh`
+/// A new-format log holding one `HvLE` entry (sequence `seq`) with every 4 KiB page of `fresh`
 /// that differs from `primary`.
 fn new_format_log(primary: &[u8], fresh: &[u8], seq: u32) -> Vec<u8> {
     const SEED: u64 = 0x82EF_4D88_7A4E_55C5;

@@ -48,7 +48,7 @@ fn shell_setup(body: &str) -> String {
     answer_file("specialize", "Microsoft-Windows-Shell-Setup", "amd64", body)
 }
 
-/// 1-based line and character column of byte `offset`, counted independently of LineIndex.
+/// 1-based line and character column of byte `offset`, counted independently of `LineIndex`.
 fn line_col(text: &str, offset: usize) -> (u32, u32) {
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;

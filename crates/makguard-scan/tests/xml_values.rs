@@ -3,7 +3,7 @@
 //! predefined and internal DTD entities, nested ones) in every key-bearing place of an answer
 //! file and an Office configuration; entity expansion limits and external entities; encodings
 //! makguard decodes (UTF-32) and those it does not; UTF-16 inside UTF-8; truncated answer
-//! files. Python's ElementTree, where installed, confirms each input spells the key.
+//! files. Python's `ElementTree`, where installed, confirms each input spells the key.
 
 use std::process::Command;
 
@@ -120,16 +120,16 @@ fn assert_masked(findings: &[Finding], key: &str) {
     }
 }
 
-/// The stripped text of every `tag` element, as Python's ElementTree reads the file; `None`
+/// The stripped text of every `tag` element, as Python's `ElementTree` reads the file; `None`
 /// when python3 is not installed.
 fn python_texts(bytes: &[u8], tag: &str) -> Option<Vec<String>> {
-    let script = r#"
+    let script = r"
 import sys, xml.etree.ElementTree as ET
 root = ET.fromstring(sys.stdin.buffer.read())
 for el in root.iter():
     if el.tag.split('}')[-1] == sys.argv[1]:
         print((el.text or '').strip())
-"#;
+";
     let mut child = Command::new("python3")
         .args(["-c", script, tag])
         .stdin(std::process::Stdio::piped())

@@ -21,7 +21,7 @@ pub(crate) struct WordBitReader<'a> {
 
 impl<'a> WordBitReader<'a> {
     /// A reader whose first word starts at byte `pos` of `input`.
-    pub fn new(input: &'a [u8], pos: usize) -> WordBitReader<'a> {
+    pub(crate) fn new(input: &'a [u8], pos: usize) -> WordBitReader<'a> {
         WordBitReader {
             input,
             pos,
@@ -34,14 +34,13 @@ impl<'a> WordBitReader<'a> {
     #[inline(always)]
     fn refill(&mut self) {
         while self.count <= 48 {
-            let word = match self.input.get(self.pos..self.pos.saturating_add(2)) {
-                Some(&[low, high]) => u16::from_le_bytes([low, high]),
-                _ => {
-                    // Bounded: phantom words accumulate only until the decoder's next
-                    // overrun check, and every caller loop is bounded by the output size.
-                    self.phantom = self.phantom.saturating_add(16);
-                    0
-                }
+            let word = if let Some(&[low, high]) = self.input.get(self.pos..self.pos.saturating_add(2)) {
+                u16::from_le_bytes([low, high])
+            } else {
+                // Bounded: phantom words accumulate only until the decoder's next
+                // overrun check, and every caller loop is bounded by the output size.
+                self.phantom = self.phantom.saturating_add(16);
+                0
             };
             self.pos = self.pos.saturating_add(2);
             self.bits |= u64::from(word) << (48 - self.count);
@@ -51,7 +50,7 @@ impl<'a> WordBitReader<'a> {
 
     /// The next bits, left-aligned, with at least 16 of them valid (enough for any code).
     #[inline(always)]
-    pub fn peek(&mut self) -> u64 {
+    pub(crate) fn peek(&mut self) -> u64 {
         if self.count < 16 {
             self.refill();
         }
@@ -60,7 +59,7 @@ impl<'a> WordBitReader<'a> {
 
     /// Drops `n` bits (at most 16) that [`Self::peek`] made available.
     #[inline(always)]
-    pub fn consume(&mut self, n: u32) {
+    pub(crate) fn consume(&mut self, n: u32) {
         debug_assert!(n <= self.count);
         self.bits <<= n;
         self.count -= n;
@@ -68,7 +67,7 @@ impl<'a> WordBitReader<'a> {
 
     /// Reads an `n`-bit (0..=32) unsigned value.
     #[inline(always)]
-    pub fn read(&mut self, n: u32) -> u32 {
+    pub(crate) fn read(&mut self, n: u32) -> u32 {
         if n == 0 {
             return 0;
         }
@@ -82,14 +81,14 @@ impl<'a> WordBitReader<'a> {
     }
 
     /// Whether any bit handed out so far came from beyond the end of the input.
-    pub fn overran(&self) -> bool {
+    pub(crate) fn overran(&self) -> bool {
         self.phantom > self.count
     }
 
     /// Skips to the next 16-bit boundary, skipping a whole word when already on one (LZX's
     /// rule before an uncompressed block's byte-aligned fields), and returns the byte position
     /// the following data starts at (possibly past the end of the input).
-    pub fn align_to_bytes(&mut self) -> usize {
+    pub(crate) fn align_to_bytes(&mut self) -> usize {
         let remainder = self.count % 16;
         let skip = if remainder == 0 { 16 } else { remainder };
         self.read(skip);

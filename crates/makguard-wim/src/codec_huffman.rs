@@ -33,7 +33,7 @@ pub(crate) struct Decoded {
 
 impl HuffmanTable {
     /// An empty table whose primary lookup uses `primary_bits` bits (1..=16).
-    pub fn new(primary_bits: u32) -> HuffmanTable {
+    pub(crate) fn new(primary_bits: u32) -> HuffmanTable {
         debug_assert!((1..=MAX_CODE_LEN).contains(&primary_bits));
         HuffmanTable {
             primary_bits,
@@ -44,7 +44,7 @@ impl HuffmanTable {
     /// Rebuilds the table for the code whose symbol `i` has code length `lens[i]` (0 = unused).
     /// An all-zero code is accepted (it is sent for alphabets a block never uses) and decodes
     /// nothing; an over-subscribed code is an error.
-    pub fn rebuild(&mut self, lens: &[u8]) -> Result<(), CodecError> {
+    pub(crate) fn rebuild(&mut self, lens: &[u8]) -> Result<(), CodecError> {
         let mut count = [0u32; MAX_CODE_LEN as usize + 1];
         for &len in lens {
             if u32::from(len) > MAX_CODE_LEN {
@@ -110,7 +110,7 @@ impl HuffmanTable {
     /// Decodes the symbol at the top of `bits`, a left-aligned window holding at least as many
     /// valid bits as the code's longest code length.
     #[inline(always)]
-    pub fn decode(&self, bits: u64) -> Result<Decoded, CodecError> {
+    pub(crate) fn decode(&self, bits: u64) -> Result<Decoded, CodecError> {
         let mut entry = self.entries[(bits >> (64 - self.primary_bits)) as usize];
         if entry & SUBTABLE_FLAG != 0 {
             let sub_bits = (entry >> LEN_SHIFT) & LEN_MASK;

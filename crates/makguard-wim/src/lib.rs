@@ -60,6 +60,8 @@
 //! refused; a chunk must decode to exactly its size; and every blob read is checked against
 //! its SHA-1, a mismatch being [`WimError::HashMismatch`].
 
+#![warn(missing_docs)]
+
 mod blob_table;
 mod codec;
 mod codec_bits;

@@ -516,17 +516,16 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
         if hash.is_zero() {
             return Stream::default();
         }
-        match (self.blob_size)(hash) {
-            Some(size) => Stream { hash, size },
-            None => {
-                let mut path = self.child_path(parent, name);
-                if let Some(stream_name) = stream_name {
-                    path = format!("{path}:{stream_name}");
-                }
-                self.problems
-                    .push(TreeProblem::new(path, TreeProblemKind::MissingBlob(hash)));
-                Stream { hash, size: 0 }
+        if let Some(size) = (self.blob_size)(hash) {
+            Stream { hash, size }
+        } else {
+            let mut path = self.child_path(parent, name);
+            if let Some(stream_name) = stream_name {
+                path = format!("{path}:{stream_name}");
             }
+            self.problems
+                .push(TreeProblem::new(path, TreeProblemKind::MissingBlob(hash)));
+            Stream { hash, size: 0 }
         }
     }
 

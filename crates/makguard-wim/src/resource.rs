@@ -357,7 +357,7 @@ impl BlobRandomAccess {
     }
 
     fn chunk(&self, unit: u64) -> Result<Arc<Vec<u8>>, WimError> {
-        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(place) = cache.chunks.iter().position(|(cached, _)| *cached == unit) {
             let entry = cache.chunks.remove(place).expect("position is in range");
             let chunk = Arc::clone(&entry.1);

@@ -235,7 +235,10 @@ impl Wim {
 
 /// The typed error inside an `io::Error` from a [`BlobReader`], or the I/O error itself.
 fn io_to_wim(error: std::io::Error) -> WimError {
-    if error.get_ref().is_some_and(|inner| inner.is::<WimError>()) {
+    if error
+        .get_ref()
+        .is_some_and(<dyn std::error::Error + std::marker::Send + std::marker::Sync + 'static>::is::<WimError>)
+    {
         let inner = error.into_inner().expect("checked above");
         return *inner.downcast::<WimError>().expect("checked above");
     }

@@ -202,12 +202,11 @@ impl<'a> XpressBits<'a> {
 
     #[inline(always)]
     fn load_word(&mut self) {
-        let word = match self.input.get(self.pos..self.pos.saturating_add(2)) {
-            Some(&[low, high]) => u16::from_le_bytes([low, high]),
-            _ => {
-                self.phantom = self.phantom.saturating_add(16);
-                0
-            }
+        let word = if let Some(&[low, high]) = self.input.get(self.pos..self.pos.saturating_add(2)) {
+            u16::from_le_bytes([low, high])
+        } else {
+            self.phantom = self.phantom.saturating_add(16);
+            0
         };
         self.pos = self.pos.saturating_add(2);
         self.bits |= u64::from(word) << (48 - self.count);

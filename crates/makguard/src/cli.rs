@@ -40,13 +40,13 @@ Examples:
 
 #[derive(Debug, Parser)]
 #[command(name = "makguard", version, about = ABOUT, long_about = LONG_ABOUT)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Scan answer files, configs and mounted images for embedded product keys
     Scan(ScanArgs),
     /// Rewrite embedded non-KMS keys to the GVLK for the image's edition, then scan again
@@ -67,14 +67,14 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum, value_name = "SHELL")]
     pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
-pub struct ManpagesArgs {
+pub(crate) struct ManpagesArgs {
     /// Folder to write makguard.1 and makguard-COMMAND.1 into
     #[arg(value_name = "DIR")]
     pub out_dir: PathBuf,
@@ -82,7 +82,7 @@ pub struct ManpagesArgs {
 
 /// When a finding fails the gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
+pub(crate) enum FailOn {
     Error,
     Warning,
     Note,
@@ -92,7 +92,7 @@ pub enum FailOn {
 
 impl FailOn {
     /// The severity the verdict is judged at; `never` is judged as `error`, then not gated.
-    pub fn severity(self) -> Severity {
+    pub(crate) fn severity(self) -> Severity {
         match self {
             FailOn::Error | FailOn::Never => Severity::Error,
             FailOn::Warning => Severity::Warning,
@@ -103,7 +103,7 @@ impl FailOn {
 
 /// How much of each finding the text report shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Detail {
+pub(crate) enum Detail {
     /// One line per finding
     Concise,
     /// Each finding with its XML place, key fingerprint, fix and remediation
@@ -111,7 +111,7 @@ pub enum Detail {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     Auto,
     Always,
     Never,
@@ -119,7 +119,7 @@ pub enum ColorChoice {
 
 /// One `--format FORMAT[=FILE]`: a report format and where it goes (standard output when no file).
 #[derive(Debug, Clone)]
-pub struct OutputSpec {
+pub(crate) struct OutputSpec {
     pub format: Format,
     pub format_name: String,
     pub file: Option<PathBuf>,
@@ -144,11 +144,11 @@ fn parse_output_spec(text: &str) -> Result<OutputSpec, String> {
     })
 }
 
-pub use makguard_policy::parse_size;
+pub(crate) use makguard_policy::parse_size;
 
 /// The options `scan` and `fix` share.
 #[derive(Debug, Args)]
-pub struct ScanOpts {
+pub(crate) struct ScanOpts {
     /// Files and directories to scan (a directory may be a mounted image root); `-` alone
     /// reads one file from standard input
     #[arg(required = true, value_name = "PATH")]
@@ -204,7 +204,7 @@ pub struct ScanOpts {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
 
-    /// Do not exit 3 when a candidate file could not be read or parsed (the MG9xx findings stay)
+    /// Do not exit 3 when a candidate file could not be read or parsed (the `MG9xx` findings stay)
     #[arg(long)]
     pub allow_incomplete: bool,
 
@@ -212,7 +212,7 @@ pub struct ScanOpts {
     #[arg(long = "pkeyconfig", value_name = "FILE")]
     pub pkeyconfig: Vec<PathBuf>,
 
-    /// Policy file for every PATH; wins over MAKGUARD_CONFIG [default: for each PATH, the
+    /// Policy file for every PATH; wins over `MAKGUARD_CONFIG` [default: for each PATH, the
     /// nearest makguard.toml walking up from it, else the one in the working directory]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -221,8 +221,8 @@ pub struct ScanOpts {
     #[arg(long)]
     pub show_keys: bool,
 
-    /// Colour the text report on standard output [auto: on a terminal, unless NO_COLOR is set
-    /// or CLICOLOR_FORCE asks for it]; always and never win over the environment
+    /// Colour the text report on standard output [auto: on a terminal, unless `NO_COLOR` is set
+    /// or `CLICOLOR_FORCE` asks for it]; always and never win over the environment
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
@@ -233,24 +233,24 @@ pub struct ScanOpts {
 
 impl ScanOpts {
     /// The gate as given by --fail-on or --exit-zero.
-    pub fn gate(&self) -> FailOn {
+    pub(crate) fn gate(&self) -> FailOn {
         if self.exit_zero { FailOn::Never } else { self.fail_on }
     }
 
     /// True for `scan -`: standard input is the one file scanned.
-    pub fn reads_stdin(&self) -> bool {
+    pub(crate) fn reads_stdin(&self) -> bool {
         self.paths.iter().any(|path| path.as_os_str() == "-")
     }
 }
 
 #[derive(Debug, Args)]
-pub struct ScanArgs {
+pub(crate) struct ScanArgs {
     #[command(flatten)]
     pub scan: ScanOpts,
 }
 
 #[derive(Debug, Args)]
-pub struct FixArgs {
+pub(crate) struct FixArgs {
     #[command(flatten)]
     pub scan: ScanOpts,
 
@@ -258,7 +258,7 @@ pub struct FixArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// The image's EditionID, when it cannot be read from the image (e.g. Enterprise)
+    /// The image's `EditionID`, when it cannot be read from the image (e.g. Enterprise)
     #[arg(long, value_name = "EDITIONID")]
     pub edition: Option<String>,
 
@@ -267,7 +267,7 @@ pub struct FixArgs {
     pub gvlk: Option<String>,
 
     /// The Windows build (e.g. 22631), when it cannot be read from the image: picks the release
-    /// for editions whose GVLK differs by release (EnterpriseS, Professional, ServerStandard, ...)
+    /// for editions whose GVLK differs by release (`EnterpriseS`, Professional, `ServerStandard`, ...)
     #[arg(long, value_name = "BUILD")]
     pub build: Option<u32>,
 
@@ -292,13 +292,13 @@ pub struct FixArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KeyFormat {
+pub(crate) enum KeyFormat {
     Text,
     Json,
 }
 
 #[derive(Debug, Args)]
-pub struct KeyArgs {
+pub(crate) struct KeyArgs {
     /// Keys to classify; without any, read one per line from standard input
     #[arg(value_name = "KEY")]
     pub keys: Vec<String>,
@@ -317,21 +317,21 @@ pub struct KeyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RulesArgs {
+pub(crate) struct RulesArgs {
     /// Print the generated rules reference (docs/rules.md) instead of the table
     #[arg(long)]
     pub markdown: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// Rule code or name, e.g. MG101 or unattend-non-kms-key
     #[arg(value_name = "CODE|NAME")]
     pub rule: String,
 }
 
 #[derive(Debug, Args)]
-pub struct AllowArgs {
+pub(crate) struct AllowArgs {
     /// The key's fingerprint as reports print it: sha256: and 64 lower-case hex digits
     #[arg(value_name = "FINGERPRINT")]
     pub fingerprint: String,
@@ -356,7 +356,7 @@ pub struct AllowArgs {
     #[arg(value_name = "PATH", default_value = ".")]
     pub scan_path: PathBuf,
 
-    /// Policy file to change (created if absent); wins over MAKGUARD_CONFIG [default: the
+    /// Policy file to change (created if absent); wins over `MAKGUARD_CONFIG` [default: the
     /// file a scan of PATH reads, else makguard.toml in the working directory]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

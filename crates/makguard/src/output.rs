@@ -26,7 +26,7 @@ use makguard_report::{Format, RenderOptions, TextDetail, render, render_github_s
 /// Rejects output lists that would interleave two reports on standard output, and report
 /// files that could not be written (a missing folder, a read-only place); checked before
 /// scanning so a usage error costs nothing and a long scan is not lost at the end.
-pub fn check_outputs(outputs: &[OutputSpec]) -> anyhow::Result<()> {
+pub(crate) fn check_outputs(outputs: &[OutputSpec]) -> anyhow::Result<()> {
     if outputs.iter().filter(|o| o.file.is_none()).count() > 1 {
         bail!(
             "at most one --format may write to standard output; give the others a file (--format sarif=makguard.sarif)"
@@ -90,7 +90,7 @@ fn text_detail(opts: &ScanOpts) -> TextDetail {
 /// Writes every report `opts` asks for and returns the exit code by the contract. Under
 /// `--fail-on never` / `--exit-zero` findings never make exit 1; an incomplete scan still
 /// exits 3.
-pub fn report_and_exit(report: &mut ScanReport, opts: &ScanOpts) -> anyhow::Result<u8> {
+pub(crate) fn report_and_exit(report: &mut ScanReport, opts: &ScanOpts) -> anyhow::Result<u8> {
     report.report_only = opts.gate() == FailOn::Never;
     if opts.verbose > 0 {
         list_searched_files(report);
@@ -123,7 +123,7 @@ fn list_searched_files(report: &ScanReport) {
 /// Renders `report` once per output and writes each, recording `exit_code` (the code the
 /// process ends with) in SARIF. The `github` format also appends its annotation counts to
 /// `$GITHUB_STEP_SUMMARY` when set.
-pub fn write_reports(report: &ScanReport, opts: &ScanOpts, exit_code: u8) -> anyhow::Result<()> {
+pub(crate) fn write_reports(report: &ScanReport, opts: &ScanOpts, exit_code: u8) -> anyhow::Result<()> {
     let default = [OutputSpec {
         format: Format::Text,
         format_name: "text".to_string(),
@@ -189,17 +189,17 @@ fn append_step_summary(markdown: &str) -> anyhow::Result<()> {
 
 /// `text` as makguard may print it: every non-GVLK key masked (the one masking step), then
 /// every control character but line feeds and tabs shown as an escape.
-pub fn safe_text(text: &str) -> String {
+pub(crate) fn safe_text(text: &str) -> String {
     escape_controls(&mask_keys_in(text), true)
 }
 
 /// Prints one diagnostic line on standard error, `makguard: ` first, through [`safe_text`].
-pub fn diag(message: &str) {
+pub(crate) fn diag(message: &str) {
     eprintln!("makguard: {}", safe_text(message));
 }
 
 /// Prints `text` on standard output through [`safe_text`].
-pub fn print_safe(text: &str) {
+pub(crate) fn print_safe(text: &str) {
     print!("{}", safe_text(text));
 }
 
@@ -207,7 +207,7 @@ pub fn print_safe(text: &str) {
 /// atomically: a temporary file beside it, synced, renamed over it, so a full disk or a kill
 /// leaves the old file or none, never a truncated one (the temporary file is removed on error).
 /// Anything else (`/dev/stdout`, a pipe) is written in place, and every write error counts.
-pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // A link to a report is kept a link: the file it names is replaced.
     let resolved;
     let path = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {

@@ -16,7 +16,7 @@ use makguard_scan::ScanProgress;
 
 /// Runs `work`, showing `label`, the counters and the elapsed time on standard error when
 /// `progress` is given.
-pub fn with_progress<T>(progress: Option<Arc<ScanProgress>>, label: &str, work: impl FnOnce() -> T) -> T {
+pub(crate) fn with_progress<T>(progress: Option<Arc<ScanProgress>>, label: &str, work: impl FnOnce() -> T) -> T {
     let Some(progress) = progress else {
         return work();
     };

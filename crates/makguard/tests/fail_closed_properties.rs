@@ -3,7 +3,7 @@
 //! issue 9 names (a text file of any name, a scheduled task without extension, a large log, an
 //! answer file whose key is split by CDATA, comments or internal entities, UTF-16 and UTF-32
 //! files, a file or folder name), among random traps (FIFOs, links, binary blobs, a WIM of the
-//! tree), the run ends, the exit code is never 0, and no format (text, JSON, SARIF, JUnit,
+//! tree), the run ends, the exit code is never 0, and no format (text, JSON, SARIF, `JUnit`,
 //! GitHub annotations, Markdown) holds the key in any spelling: dashed, undashed, lower case,
 //! UTF-16.
 #![cfg(unix)]

@@ -1,6 +1,6 @@
 //! The command line on an image root (a folder with `Windows/System32/config/SOFTWARE`, written
 //! by hivex's `hivexregedit`, never by makguard): `fix` chooses the GVLK from the image's
-//! EditionID, and the policy's `[editions]` overrides it. Also `key --pkeyconfig` against the
+//! `EditionID`, and the policy's `[editions]` overrides it. Also `key --pkeyconfig` against the
 //! scan crate's synthetic key configuration.
 
 mod common;

@@ -9,7 +9,7 @@
 //! The recipes scan the WIM file directly: each runs with a `PATH` from which wimlib-imagex and
 //! fusermount are removed, so a recipe that still mounted or extracted would fail here.
 //!
-//! YAML is read by Python's PyYAML, a parser no one here wrote; without it the YAML-driven tests
+//! YAML is read by Python's `PyYAML`, a parser no one here wrote; without it the YAML-driven tests
 //! print `skipped:` and return. Missing wimlib/hivex (needed to build the test WIMs) and packer
 //! follow the project's tool policy.
 #![cfg(unix)]
@@ -487,8 +487,8 @@ fn wim_gate_rejects_bad_arguments_and_calls_a_file_that_is_not_a_wim_incomplete(
     }
 }
 
-/// The YAML file at `relative` (from the repository root) as JSON, read by PyYAML; `None` when
-/// PyYAML is not available (after printing `skipped:`).
+/// The YAML file at `relative` (from the repository root) as JSON, read by `PyYAML`; `None` when
+/// `PyYAML` is not available (after printing `skipped:`).
 fn yaml(relative: &str) -> Option<Value> {
     let probe = Command::new("python3").args(["-c", "import yaml"]).output();
     if !probe.is_ok_and(|out| out.status.success()) {
@@ -1046,12 +1046,12 @@ fn github_action_sarif_upload_does_not_fail_a_fork_pull_request() {
 struct ActionRun<'a> {
     target: &'a Path,
     index: &'a str,
-    /// The workspace; `runner-temp` inside it is RUNNER_TEMP, kept between runs.
+    /// The workspace; `runner-temp` inside it is `RUNNER_TEMP`, kept between runs.
     work: &'a Path,
     path: &'a str,
 }
 
-/// Runs the scan step of the action with fresh GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and GITHUB_ENV
+/// Runs the scan step of the action with fresh `GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY` and `GITHUB_ENV`
 /// files in `run.work`.
 fn run_action_scan(action: &Action, run: &ActionRun<'_>) -> Output {
     let scan = action.step("scan", |s| s["id"] == "scan");
@@ -1276,7 +1276,7 @@ fn packer_post_processor_command_gates_the_wim_directly() {
 }
 
 /// `packer validate` (Packer's own parser and the qemu builder's checks) accepts the example,
-/// whose image_index defaults to every image.
+/// whose `image_index` defaults to every image.
 #[test]
 fn packer_validates_the_example_template() {
     let hcl = std::fs::read_to_string(repo_root().join("ci/packer/windows.pkr.hcl")).unwrap();

@@ -228,7 +228,7 @@ fn makguard_exe_reads_a_wim_file_directly_like_the_linux_build() {
 }
 
 /// `makguard.exe scan -` reads an answer file from a Windows standard input, names it by
-/// `--stdin-filename`, and colours only when told to (NO_COLOR is set for every run here).
+/// `--stdin-filename`, and colours only when told to (`NO_COLOR` is set for every run here).
 #[test]
 fn makguard_exe_scans_standard_input_and_colours_only_when_told() {
     let Some(wine) = wine() else { return };

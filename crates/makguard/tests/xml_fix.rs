@@ -1,6 +1,6 @@
 //! `makguard fix` on keys an XML file spells with character references, CDATA sections,
 //! comments or processing instructions: the file is rewritten so that an independent XML
-//! parser (Python's ElementTree) reads the GVLK where the MAK was, and nothing else changes;
+//! parser (Python's `ElementTree`) reads the GVLK where the MAK was, and nothing else changes;
 //! a key spelled with DTD entities is left alone with a truthful reason. Skips the parser
 //! check when python3 is missing.
 
@@ -54,10 +54,10 @@ fn answer_file(doctype: &str, product_key: &str, command_key: &str) -> String {
     )
 }
 
-/// `(tag, stripped text)` of the Key and CommandLine elements as ElementTree reads `path`;
+/// `(tag, stripped text)` of the Key and `CommandLine` elements as `ElementTree` reads `path`;
 /// `None` when python3 is not installed.
 fn python_texts(path: &Path) -> Option<Vec<(String, String)>> {
-    let script = r#"
+    let script = r"
 import sys, codecs, xml.etree.ElementTree as ET
 data = open(sys.argv[1], 'rb').read()
 for bom, name in ((codecs.BOM_UTF32_LE, 'utf-32'), (codecs.BOM_UTF32_BE, 'utf-32'), (b'<\0\0\0', 'utf-32-le'), (b'\0\0\0<', 'utf-32-be')):
@@ -70,7 +70,7 @@ for el in root.iter():
     tag = el.tag.split('}')[-1]
     if tag in ('Key', 'CommandLine', 'ProductKey') and (el.text or '').strip():
         print(tag + '\t' + el.text.strip())
-"#;
+";
     let output = Command::new("python3")
         .args(["-c", script])
         .arg(path)

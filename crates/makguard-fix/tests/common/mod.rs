@@ -10,33 +10,33 @@ use makguard_core::{
 };
 
 /// Synthetic MAK stand-ins from ../shared/reference/synthetic-keys.tsv.
-pub const MAK_A: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
-pub const MAK_B: &str = "NMVQ8-C6P9M-GWX2J-9G4QJ-H82QC";
-pub const MAK_C: &str = "7N3Q7-T3FJC-Y4CMG-YH7G8-H82QC";
+pub(crate) const MAK_A: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
+pub(crate) const MAK_B: &str = "NMVQ8-C6P9M-GWX2J-9G4QJ-H82QC";
+pub(crate) const MAK_C: &str = "7N3Q7-T3FJC-Y4CMG-YH7G8-H82QC";
 /// Windows 11/10 Enterprise GVLK (public).
-pub const ENTERPRISE_GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
-pub const PRO_GVLK: &str = "W269N-WFGWX-YVC9B-4J6C9-T83GX";
-pub const PROPLUS_2021_GVLK: &str = "FXYTK-NJJ8C-GB6DW-3DYQT-6F7TH";
-pub const PROPLUS_2016_GVLK: &str = "XQNVK-8JYDB-WJ9W3-YJ8YR-WFG99";
+pub(crate) const ENTERPRISE_GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
+pub(crate) const PRO_GVLK: &str = "W269N-WFGWX-YVC9B-4J6C9-T83GX";
+pub(crate) const PROPLUS_2021_GVLK: &str = "FXYTK-NJJ8C-GB6DW-3DYQT-6F7TH";
+pub(crate) const PROPLUS_2016_GVLK: &str = "XQNVK-8JYDB-WJ9W3-YJ8YR-WFG99";
 
 /// Every non-GVLK key in the synthetic-keys reference file, read at run time.
 #[allow(unused_imports)]
-pub use makguard_testkit::synthetic_keys;
+pub(crate) use makguard_testkit::synthetic_keys;
 
 /// Asserts `text` holds no synthetic key in full, dashed or bare, in any case.
-pub fn assert_no_full_synthetic_key(text: &str) {
+pub(crate) fn assert_no_full_synthetic_key(text: &str) {
     makguard_testkit::assert_no_synthetic_key(text, "the output");
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Variant {
+pub(crate) enum Variant {
     Utf8,
     Utf8Bom,
     Utf16LeBom,
     Utf16BeBom,
 }
 
-pub const VARIANTS: [Variant; 4] = [
+pub(crate) const VARIANTS: [Variant; 4] = [
     Variant::Utf8,
     Variant::Utf8Bom,
     Variant::Utf16LeBom,
@@ -44,7 +44,7 @@ pub const VARIANTS: [Variant; 4] = [
 ];
 
 impl Variant {
-    pub fn encoding(self) -> TextEncoding {
+    pub(crate) fn encoding(self) -> TextEncoding {
         match self {
             Variant::Utf8 => TextEncoding::Utf8,
             Variant::Utf8Bom => TextEncoding::Utf8Bom,
@@ -54,13 +54,13 @@ impl Variant {
     }
 
     /// Encodes `text` (written with `\n`) with CRLF line ends.
-    pub fn encode(self, text: &str) -> Vec<u8> {
+    pub(crate) fn encode(self, text: &str) -> Vec<u8> {
         let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
         text::encode(&crlf, self.encoding()).expect("encodable")
     }
 
     /// The bytes `fragment` takes in this encoding, without a BOM.
-    pub fn fragment(self, fragment: &str) -> Vec<u8> {
+    pub(crate) fn fragment(self, fragment: &str) -> Vec<u8> {
         let encoding = match self {
             Variant::Utf8 | Variant::Utf8Bom => TextEncoding::Utf8,
             Variant::Utf16LeBom => TextEncoding::Utf16Le { bom: false },
@@ -71,7 +71,7 @@ impl Variant {
 }
 
 /// Findings for every non-GVLK key in `bytes`, as a scanner of `rule` reports them.
-pub fn findings_for(relative: &str, bytes: &[u8], rule: &'static Rule, hints: &FixHints) -> Vec<Finding> {
+pub(crate) fn findings_for(relative: &str, bytes: &[u8], rule: &'static Rule, hints: &FixHints) -> Vec<Finding> {
     let decoded = text::decode(bytes);
     let index = LineIndex::new(&decoded.text);
     let mut tokens = makguard_scan::find_dashed_keys(&decoded.text);
@@ -93,7 +93,7 @@ pub fn findings_for(relative: &str, bytes: &[u8], rule: &'static Rule, hints: &F
         .collect()
 }
 
-pub fn enterprise_image(root: &str) -> ImageInfo {
+pub(crate) fn enterprise_image(root: &str) -> ImageInfo {
     ImageInfo {
         root: root.to_string(),
         edition_id: Some("Enterprise".to_string()),
@@ -103,7 +103,7 @@ pub fn enterprise_image(root: &str) -> ImageInfo {
     }
 }
 
-pub fn report(root: &Path, image: Option<ImageInfo>, findings: Vec<Finding>) -> ScanReport {
+pub(crate) fn report(root: &Path, image: Option<ImageInfo>, findings: Vec<Finding>) -> ScanReport {
     ScanReport {
         roots: vec![RootReport {
             path: root.to_string_lossy().into_owned(),
@@ -118,6 +118,6 @@ pub fn report(root: &Path, image: Option<ImageInfo>, findings: Vec<Finding>) -> 
     }
 }
 
-pub fn key(text: &str) -> ProductKey {
+pub(crate) fn key(text: &str) -> ProductKey {
     ProductKey::parse(text).expect("test key parses")
 }

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-pub mod regcmp;
+pub(crate) mod regcmp;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,15 +14,15 @@ use makguard_hive::{Hive, HiveError, Key};
 
 /// `<workspace>/../shared/corpus/hives`, computed from this crate's manifest
 /// directory (`<workspace>/crates/makguard-hive`).
-pub fn corpus_dir() -> PathBuf {
+pub(crate) fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/hives")
 }
 
 /// A temp directory removed on drop.
-pub struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let nanos = std::time::SystemTime::now()
@@ -34,7 +34,7 @@ impl TempDir {
         TempDir(dir)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -47,11 +47,11 @@ impl Drop for TempDir {
 
 /// True when `tool` is on PATH; otherwise fails (in CI) or prints why the test is skipped.
 #[allow(unused_imports)]
-pub use makguard_testkit::require_tool;
+pub(crate) use makguard_testkit::require_tool;
 
 /// The path of a corpus hive ready to read: plain files are used in place;
 /// `.xz` files are decompressed with `xz -dc` into `tmp`.
-pub fn hive_file(name: &str, tmp: &TempDir) -> PathBuf {
+pub(crate) fn hive_file(name: &str, tmp: &TempDir) -> PathBuf {
     let src = corpus_dir().join(name);
     assert!(src.is_file(), "corpus hive missing: {}", src.display());
     let Some(stem) = name.strip_suffix(".xz") else {
@@ -65,7 +65,7 @@ pub fn hive_file(name: &str, tmp: &TempDir) -> PathBuf {
 }
 
 /// Plain (uncompressed) corpus hives.
-pub const PLAIN_HIVES: [&str; 5] = [
+pub(crate) const PLAIN_HIVES: [&str; 5] = [
     "ColinFinck__nt-hive__testdata__testhive",
     "msuhanov__yarp__hives_for_tests__StringValuesHive",
     "libguestfs__hivex__images__special",
@@ -74,7 +74,7 @@ pub const PLAIN_HIVES: [&str; 5] = [
 ];
 
 /// Compressed corpus hives.
-pub const XZ_HIVES: [&str; 5] = [
+pub(crate) const XZ_HIVES: [&str; 5] = [
     "mkorman90__regipy__regipy_tests__data__SYSTEM.xz",
     "mkorman90__regipy__regipy_tests__data__SYSTEM_WIN_10_1709.xz",
     "mkorman90__regipy__regipy_tests__data__SAM.xz",
@@ -84,7 +84,7 @@ pub const XZ_HIVES: [&str; 5] = [
 
 /// What a full walk saw.
 #[derive(Debug, Default)]
-pub struct WalkStats {
+pub(crate) struct WalkStats {
     pub keys: usize,
     pub values: usize,
     pub errors: usize,
@@ -92,14 +92,13 @@ pub struct WalkStats {
 
 /// Visits every key, value name, type and data item, counting errors instead
 /// of stopping at them. Depth-first, iterative (no recursion limit issues).
-pub fn walk_all(hive: &Hive) -> WalkStats {
+pub(crate) fn walk_all(hive: &Hive) -> WalkStats {
     let mut stats = WalkStats::default();
-    let root = match hive.root() {
-        Ok(r) => r,
-        Err(_) => {
-            stats.errors += 1;
-            return stats;
-        }
+    let root = if let Ok(r) = hive.root() {
+        r
+    } else {
+        stats.errors += 1;
+        return stats;
     };
     let mut stack: Vec<Key<'_>> = vec![root];
     while let Some(key) = stack.pop() {
@@ -132,7 +131,7 @@ pub fn walk_all(hive: &Hive) -> WalkStats {
 }
 
 /// Builds small, hand-made hives (one hive bin) for structural tests.
-pub struct Builder {
+pub(crate) struct Builder {
     /// Hive bin bytes, starting with the 32-byte hbin header.
     bin: Vec<u8>,
     pub minor: u32,
@@ -147,7 +146,7 @@ impl Default for Builder {
 }
 
 impl Builder {
-    pub fn new() -> Builder {
+    pub(crate) fn new() -> Builder {
         let mut bin = vec![0u8; 32];
         bin[..4].copy_from_slice(b"hbin");
         Builder {
@@ -160,7 +159,7 @@ impl Builder {
 
     /// Appends an allocated cell with `payload`; returns its offset relative
     /// to the hive bins data.
-    pub fn cell(&mut self, payload: &[u8]) -> u32 {
+    pub(crate) fn cell(&mut self, payload: &[u8]) -> u32 {
         let offset = self.bin.len() as u32;
         let size = (payload.len() + 4).div_ceil(8) * 8;
         self.bin.extend_from_slice(&(-(size as i32)).to_le_bytes());
@@ -170,12 +169,12 @@ impl Builder {
     }
 
     /// Overwrites a u32 inside the payload of the cell at `cell`.
-    pub fn patch_u32(&mut self, cell: u32, at: usize, v: u32) {
+    pub(crate) fn patch_u32(&mut self, cell: u32, at: usize, v: u32) {
         let p = cell as usize + 4 + at;
         self.bin[p..p + 4].copy_from_slice(&v.to_le_bytes());
     }
 
-    pub fn nk(&mut self, name: &str, parent: u32) -> u32 {
+    pub(crate) fn nk(&mut self, name: &str, parent: u32) -> u32 {
         let mut p = vec![0u8; 0x4C];
         p[..2].copy_from_slice(b"nk");
         p[2..4].copy_from_slice(&0x0020u16.to_le_bytes());
@@ -191,13 +190,13 @@ impl Builder {
     }
 
     /// Points key `nk` at subkey list `list` holding `count` keys.
-    pub fn set_subkeys(&mut self, nk: u32, count: u32, list: u32) {
+    pub(crate) fn set_subkeys(&mut self, nk: u32, count: u32, list: u32) {
         self.patch_u32(nk, 0x14, count);
         self.patch_u32(nk, 0x1C, list);
     }
 
     /// Gives key `nk` the values at `values` (builds the value list cell).
-    pub fn set_values(&mut self, nk: u32, values: &[u32]) {
+    pub(crate) fn set_values(&mut self, nk: u32, values: &[u32]) {
         let list: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         let list = self.cell(&list);
         self.patch_u32(nk, 0x24, values.len() as u32);
@@ -205,7 +204,7 @@ impl Builder {
     }
 
     /// A subkey list cell (`li`, `lf`, `lh` or `ri`) naming `entries`.
-    pub fn list(&mut self, sig: &[u8; 2], entries: &[u32]) -> u32 {
+    pub(crate) fn list(&mut self, sig: &[u8; 2], entries: &[u32]) -> u32 {
         let mut p = sig.to_vec();
         p.extend_from_slice(&(entries.len() as u16).to_le_bytes());
         for e in entries {
@@ -218,7 +217,7 @@ impl Builder {
     }
 
     /// A value record with an ASCII name.
-    pub fn vk(&mut self, name: &str, value_type: u32, size_field: u32, data_off: u32) -> u32 {
+    pub(crate) fn vk(&mut self, name: &str, value_type: u32, size_field: u32, data_off: u32) -> u32 {
         let mut p = vec![0u8; 0x14];
         p[..2].copy_from_slice(b"vk");
         p[2..4].copy_from_slice(&(name.len() as u16).to_le_bytes());
@@ -231,13 +230,13 @@ impl Builder {
     }
 
     /// A value whose data lives in its own cell.
-    pub fn value(&mut self, name: &str, value_type: u32, data: &[u8]) -> u32 {
+    pub(crate) fn value(&mut self, name: &str, value_type: u32, data: &[u8]) -> u32 {
         let cell = self.cell(data);
         self.vk(name, value_type, data.len() as u32, cell)
     }
 
     /// The finished file: base block plus the bin padded to 4096 bytes.
-    pub fn finish(mut self, root: u32) -> Vec<u8> {
+    pub(crate) fn finish(mut self, root: u32) -> Vec<u8> {
         let bin_len = self.bin.len().div_ceil(4096) * 4096;
         // The unused tail of the bin is one free cell.
         let tail = bin_len - self.bin.len();
@@ -266,14 +265,14 @@ impl Builder {
 }
 
 /// Recomputes the XOR-32 checksum of a base block (first 508 bytes).
-pub fn fix_checksum(block: &mut [u8]) {
+pub(crate) fn fix_checksum(block: &mut [u8]) {
     let x = block[..508]
         .chunks_exact(4)
         .fold(0u32, |a, c| a ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
     block[508..512].copy_from_slice(&x.to_le_bytes());
 }
 
-pub fn utf16z(s: &str) -> Vec<u8> {
+pub(crate) fn utf16z(s: &str) -> Vec<u8> {
     s.encode_utf16()
         .chain(std::iter::once(0))
         .flat_map(u16::to_le_bytes)

@@ -4,21 +4,21 @@
 //! reglookup prints CSV lines `path,type,value,mtime` in depth-first order,
 //! values right after their key, in stored order, so the two walks are
 //! compared line by line. Our side renders its data the way reglookup does
-//! (reglookup 1.0, run with LC_ALL=C so its iconv conversions are stable):
+//! (reglookup 1.0, run with `LC_ALL=C` so its iconv conversions are stable):
 //!
 //! * bytes below 0x20, above 0x7E and "special" bytes are written `%XX`;
 //!   special are `,"%/` in key and value names, `,"%` in NONE / BINARY /
-//!   RSRC_* data, and `,"%|` inside MULTI_SZ elements and in any data
+//!   RSRC_* data, and `,"%|` inside `MULTI_SZ` elements and in any data
 //!   reglookup could not interpret (printed as raw bytes, see below);
 //! * names are converted to ASCII; a name that cannot be converted (any
 //!   non-ASCII character) is printed as its raw stored bytes — Latin-1 for
 //!   "compressed" names, UTF-16LE otherwise — so for such names both renderings
 //!   of our decoded name are candidates;
-//! * SZ / EXPAND_SZ / LINK data is converted from UTF-16LE as a whole and
+//! * SZ / `EXPAND_SZ` / LINK data is converted from UTF-16LE as a whole and
 //!   printed up to the first NUL; if the whole buffer is not ASCII-convertible
 //!   (odd length, any non-ASCII unit) the raw bytes are printed instead;
-//! * MULTI_SZ likewise, elements joined with `|`;
-//! * DWORD / DWORD_BE / QWORD print `0x%08X` / `0x%016X` of the leading
+//! * `MULTI_SZ` likewise, elements joined with `|`;
+//! * DWORD / `DWORD_BE` / QWORD print `0x%08X` / `0x%016X` of the leading
 //!   bytes when there are enough of them, raw bytes otherwise;
 //! * NONE, BINARY and RSRC_* print their bytes; unknown types print raw
 //!   bytes with a `0x%08X` type column; empty data prints `(null)`.
@@ -285,7 +285,7 @@ fn render_typed(raw: &[u8], typed: &ValueData) -> Option<String> {
 
 /// Runs reglookup on the hive at `path` and asserts that our walk agrees
 /// with every line it prints. Returns the number of keys and values compared.
-pub fn assert_agrees(path: &Path, name: &str) -> (usize, usize) {
+pub(crate) fn assert_agrees(path: &Path, name: &str) -> (usize, usize) {
     let out = Command::new("reglookup")
         .arg("-H")
         .arg(path)

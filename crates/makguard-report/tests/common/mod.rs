@@ -15,22 +15,22 @@ use makguard_report::RenderOptions;
 use std::collections::BTreeMap;
 
 /// Synthetic MAK stand-ins (never printed in full by any format without --show-keys).
-pub const SYNTHETIC_MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
-pub const SYNTHETIC_MAK_REGISTRY: &str = "NMVQ8-C6P9M-GWX2J-9G4QJ-H82QC";
-pub const SYNTHETIC_MAK_SUPPRESSED: &str = "7N3Q7-T3FJC-Y4CMG-YH7G8-H82QC";
-pub const SYNTHETIC_MAK_ODD_PATH: &str = "N626J-X9XJH-63FFJ-PM9DV-W8QKP";
-pub const SECRET_KEYS: [&str; 4] = [
+pub(crate) const SYNTHETIC_MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
+pub(crate) const SYNTHETIC_MAK_REGISTRY: &str = "NMVQ8-C6P9M-GWX2J-9G4QJ-H82QC";
+pub(crate) const SYNTHETIC_MAK_SUPPRESSED: &str = "7N3Q7-T3FJC-Y4CMG-YH7G8-H82QC";
+pub(crate) const SYNTHETIC_MAK_ODD_PATH: &str = "N626J-X9XJH-63FFJ-PM9DV-W8QKP";
+pub(crate) const SECRET_KEYS: [&str; 4] = [
     SYNTHETIC_MAK,
     SYNTHETIC_MAK_REGISTRY,
     SYNTHETIC_MAK_SUPPRESSED,
     SYNTHETIC_MAK_ODD_PATH,
 ];
 /// Windows 11 Enterprise GVLK (public).
-pub const ENTERPRISE_GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
+pub(crate) const ENTERPRISE_GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
 
-pub const TOOL_VERSION: &str = "0.1.0-test";
+pub(crate) const TOOL_VERSION: &str = "0.1.0-test";
 
-pub fn options() -> RenderOptions {
+pub(crate) fn options() -> RenderOptions {
     RenderOptions::new(TOOL_VERSION)
 }
 
@@ -61,7 +61,7 @@ fn image(root: &str) -> ImageInfo {
 }
 
 /// The full report: an image root at `image_root` (a directory) and a single answer file.
-pub fn sample_report(image_root: &str) -> ScanReport {
+pub(crate) fn sample_report(image_root: &str) -> ScanReport {
     let unattend = FindingPath::new("Windows/Panther/unattend.xml");
     let gvlk = ProductKey::parse(ENTERPRISE_GVLK).expect("GVLK parses");
 
@@ -219,7 +219,7 @@ pub fn sample_report(image_root: &str) -> ScanReport {
 }
 
 /// A clean report: one answer file with a GVLK.
-pub fn clean_report() -> ScanReport {
+pub(crate) fn clean_report() -> ScanReport {
     let mut gvlk = Finding::new(
         &rules::UNATTEND_GVLK,
         FindingPath::new("unattend.xml"),
@@ -249,7 +249,7 @@ pub fn clean_report() -> ScanReport {
 }
 
 /// Asserts no secret key appears in `output`, dashed or bare, in any case.
-pub fn assert_no_secret_key(output: &str, what: &str) {
+pub(crate) fn assert_no_secret_key(output: &str, what: &str) {
     let upper = output.to_ascii_uppercase();
     for key in SECRET_KEYS {
         assert!(
@@ -268,11 +268,11 @@ pub fn assert_no_secret_key(output: &str, what: &str) {
 
 // Re-exported so every test file of this crate reaches the shared tool policy through `common`.
 #[allow(unused_imports)]
-pub use makguard_testkit::{external_tool, runs, skipping_missing_tools, workspace_target};
+pub(crate) use makguard_testkit::{external_tool, runs, skipping_missing_tools, workspace_target};
 
 /// `report` plus a stale-exception warning (MG502) about a policy file outside every root, as
 /// the CLI reports one given with `--config`: its root index is past the last root.
-pub fn with_policy_finding(mut report: ScanReport, policy_file: &str) -> ScanReport {
+pub(crate) fn with_policy_finding(mut report: ScanReport, policy_file: &str) -> ScanReport {
     let mut stale = Finding::new(
         &rules::ALLOW_UNUSED,
         FindingPath::new(policy_file),

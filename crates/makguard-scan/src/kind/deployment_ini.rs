@@ -1,5 +1,5 @@
 //! MDT `CustomSettings.ini` / `Bootstrap.ini`: `ProductKey=`, `OverrideProductKey=` and
-//! ConfigMgr's `OSDProductKey=` in any section (`MG221`).
+//! `ConfigMgr`'s `OSDProductKey=` in any section (`MG221`).
 
 use makguard_core::Rule;
 use makguard_core::rules::DEPLOYMENT_SETTING_NON_KMS_KEY;

@@ -13,42 +13,42 @@ use std::path::{Path, PathBuf};
 use makguard_core::{Finding, ProductKey, ScanReport};
 use makguard_scan::BINARY_CHUNK_SIZE;
 
-pub const K_AUTOUNATTEND: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
-pub const K_PANTHER: &str = "NMVQ8-C6P9M-GWX2J-9G4QJ-H82QC";
-pub const K_SETUPCOMPLETE: &str = "7N3Q7-T3FJC-Y4CMG-YH7G8-H82QC";
-pub const K_UTF16_SCRIPT: &str = "N626J-X9XJH-63FFJ-PM9DV-W8QKP";
-pub const K_C2R: &str = "9GNTF-JW8PJ-FYX6B-3D7CM-JFRG2";
-pub const K_MSI: &str = "FKV9N-PQMDY-2VWBR-MMT4X-GCYT2";
-pub const K_MDT: &str = "YNTHT-YF2BV-TTMDY-RHH7J-VCPQD";
-pub const K_MDT_UNATTEND: &str = "X8JHN-BMPRJ-29XJM-7MC4J-69BT3";
-pub const K_PID_TXT: &str = "WNP6R-TTVTX-Q8QKV-3GBRW-H82QD";
-pub const K_SETUPCONFIG: &str = "VCVN8-VKDGP-W4927-FCYPC-JXKXQ";
-pub const K_LOG: &str = "9G4BR-NKWJV-XC3WT-FMHYF-FYHFV";
-pub const K_BINARY: &str = "HBJN8-DQ2DB-VP47J-YMFCH-W8QRV";
-pub const K_SPLIT: &str = "2NHJ4-R82GQ-HDKFD-MYKBC-CDWB7";
-pub const K_OUTSIDE: &str = "NCV9B-6GGCB-W848Q-QTQJW-BP992";
-pub const K_NON_UTF8_NAME: &str = "H4XMC-NWQYC-QW6WQ-PHXBJ-2BHK2";
+pub(crate) const K_AUTOUNATTEND: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
+pub(crate) const K_PANTHER: &str = "NMVQ8-C6P9M-GWX2J-9G4QJ-H82QC";
+pub(crate) const K_SETUPCOMPLETE: &str = "7N3Q7-T3FJC-Y4CMG-YH7G8-H82QC";
+pub(crate) const K_UTF16_SCRIPT: &str = "N626J-X9XJH-63FFJ-PM9DV-W8QKP";
+pub(crate) const K_C2R: &str = "9GNTF-JW8PJ-FYX6B-3D7CM-JFRG2";
+pub(crate) const K_MSI: &str = "FKV9N-PQMDY-2VWBR-MMT4X-GCYT2";
+pub(crate) const K_MDT: &str = "YNTHT-YF2BV-TTMDY-RHH7J-VCPQD";
+pub(crate) const K_MDT_UNATTEND: &str = "X8JHN-BMPRJ-29XJM-7MC4J-69BT3";
+pub(crate) const K_PID_TXT: &str = "WNP6R-TTVTX-Q8QKV-3GBRW-H82QD";
+pub(crate) const K_SETUPCONFIG: &str = "VCVN8-VKDGP-W4927-FCYPC-JXKXQ";
+pub(crate) const K_LOG: &str = "9G4BR-NKWJV-XC3WT-FMHYF-FYHFV";
+pub(crate) const K_BINARY: &str = "HBJN8-DQ2DB-VP47J-YMFCH-W8QRV";
+pub(crate) const K_SPLIT: &str = "2NHJ4-R82GQ-HDKFD-MYKBC-CDWB7";
+pub(crate) const K_OUTSIDE: &str = "NCV9B-6GGCB-W848Q-QTQJW-BP992";
+pub(crate) const K_NON_UTF8_NAME: &str = "H4XMC-NWQYC-QW6WQ-PHXBJ-2BHK2";
 /// Legacy (pre-2009) keys: reported in text only beside a key word, in scripts always.
-pub const LEGACY_SCRIPT: &str = "Y7BYD-BQG8X-7THCD-3XHD2-JGBRF";
-pub const LEGACY_LOG: &str = "YG7PW-CVM7C-HMGPG-WC3TR-XQ3WX";
-pub const LEGACY_LONG_PATH: &str = "CX4HW-9YWPM-FHVVF-YFXT7-M6JRF";
+pub(crate) const LEGACY_SCRIPT: &str = "Y7BYD-BQG8X-7THCD-3XHD2-JGBRF";
+pub(crate) const LEGACY_LOG: &str = "YG7PW-CVM7C-HMGPG-WC3TR-XQ3WX";
+pub(crate) const LEGACY_LONG_PATH: &str = "CX4HW-9YWPM-FHVVF-YFXT7-M6JRF";
 /// Checksum fails and no key word: never reported in text.
-pub const BAD_CHECKSUM: &str = "8PK8C-NPFMR-3GQGB-RY3DQ-TX762";
-pub const GVLK_ENTERPRISE: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
+pub(crate) const BAD_CHECKSUM: &str = "8PK8C-NPFMR-3GQGB-RY3DQ-TX762";
+pub(crate) const GVLK_ENTERPRISE: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
 /// Installed by the `$OEM$` copy of SetupComplete.cmd.
-pub const LEGACY_OEM: &str = "88H3M-G9QW9-DDTJC-PCKYD-8QPWD";
+pub(crate) const LEGACY_OEM: &str = "88H3M-G9QW9-DDTJC-PCKYD-8QPWD";
 
 /// Where the large binary holds its key, and where the split key starts (across the first
 /// chunk boundary).
-pub const BINARY_KEY_OFFSET: usize = 2 * BINARY_CHUNK_SIZE + 4096 + 1;
-pub const SPLIT_KEY_OFFSET: usize = BINARY_CHUNK_SIZE - 13;
+pub(crate) const BINARY_KEY_OFFSET: usize = 2 * BINARY_CHUNK_SIZE + 4096 + 1;
+pub(crate) const SPLIT_KEY_OFFSET: usize = BINARY_CHUNK_SIZE - 13;
 
-pub fn fingerprint(key: &str) -> String {
+pub(crate) fn fingerprint(key: &str) -> String {
     ProductKey::parse(key).expect("test key parses").fingerprint()
 }
 
 /// The relative path of the long-path file (more than 260 characters).
-pub fn long_path() -> String {
+pub(crate) fn long_path() -> String {
     let segment = "LongFolderName_".repeat(4);
     let mut path = String::from("WINDOWS/Temp");
     for i in 0..5 {
@@ -60,7 +60,7 @@ pub fn long_path() -> String {
 }
 
 /// The non-UTF-8 file name's raw bytes, relative to the image root.
-pub const NON_UTF8_NAME: &[u8] = b"WINDOWS/Temp/notes-\xff\xfe.txt";
+pub(crate) const NON_UTF8_NAME: &[u8] = b"WINDOWS/Temp/notes-\xff\xfe.txt";
 
 fn write(root: &Path, rel: &str, bytes: impl AsRef<[u8]>) {
     let path = root.join(rel);
@@ -93,7 +93,7 @@ fn utf16le_with_bom(text: &str) -> Vec<u8> {
 }
 
 /// A test image under `dir/image`, with a folder `dir/outside` the image links to.
-pub struct TestImage {
+pub(crate) struct TestImage {
     pub root: PathBuf,
     pub outside: PathBuf,
 }
@@ -101,7 +101,7 @@ pub struct TestImage {
 /// `require_tool(tool, why)`: true when `tool` is on the PATH; otherwise fails, or with
 /// outside CI prints `skipped: <tool> is not installed (<why>)`.
 #[allow(unused_imports)]
-pub use makguard_testkit::require_tool_for as require_tool;
+pub(crate) use makguard_testkit::require_tool_for as require_tool;
 
 const CORPUS_MINIMAL_HIVE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -111,7 +111,7 @@ const CORPUS_MINIMAL_HIVE: &str = concat!(
 /// Writes a SOFTWARE hive naming the image (Windows Enterprise, build 22631) with hivex's own
 /// `hivexregedit --merge` into hivex's minimal hive. `None` when the tool is missing and skipping
 /// is allowed.
-pub fn write_software_hive(path: &Path) -> Option<()> {
+pub(crate) fn write_software_hive(path: &Path) -> Option<()> {
     if !require_tool("hivexregedit", "the test image needs a SOFTWARE hive") {
         return None;
     }
@@ -139,7 +139,7 @@ pub fn write_software_hive(path: &Path) -> Option<()> {
 }
 
 /// Builds the full test image; `None` when a tool it needs is missing and skipping is allowed.
-pub fn build(dir: &Path) -> Option<TestImage> {
+pub(crate) fn build(dir: &Path) -> Option<TestImage> {
     let root = dir.join("image");
     let outside = dir.join("outside");
     write_software_hive(&root.join("WINDOWS/system32/config/SOFTWARE"))?;
@@ -282,7 +282,7 @@ fn plant_unix_specials(root: &Path) {
 fn plant_unix_specials(_root: &Path) {}
 
 /// A clean image: only a GVLK, in a script.
-pub fn build_clean(dir: &Path) -> Option<PathBuf> {
+pub(crate) fn build_clean(dir: &Path) -> Option<PathBuf> {
     let root = dir.join("clean");
     write_software_hive(&root.join("Windows/System32/config/SOFTWARE"))?;
     write(
@@ -295,9 +295,9 @@ pub fn build_clean(dir: &Path) -> Option<PathBuf> {
 }
 
 /// One finding as the tests compare it: code, path, line, key fingerprint.
-pub type Row = (String, String, Option<u32>, Option<String>);
+pub(crate) type Row = (String, String, Option<u32>, Option<String>);
 
-pub fn rows(report: &ScanReport) -> Vec<Row> {
+pub(crate) fn rows(report: &ScanReport) -> Vec<Row> {
     report
         .findings
         .iter()
@@ -312,12 +312,12 @@ pub fn rows(report: &ScanReport) -> Vec<Row> {
         .collect()
 }
 
-pub fn row(code: &str, path: &str, line: Option<u32>, key: Option<&str>) -> Row {
+pub(crate) fn row(code: &str, path: &str, line: Option<u32>, key: Option<&str>) -> Row {
     (code.to_string(), path.to_string(), line, key.map(fingerprint))
 }
 
 /// The findings the default scan of the test image must produce, in report order.
-pub fn expected_default_rows() -> Vec<Row> {
+pub(crate) fn expected_default_rows() -> Vec<Row> {
     let non_utf8 = String::from_utf8_lossy(NON_UTF8_NAME).into_owned();
     let mut rows = vec![
         row(
@@ -403,7 +403,7 @@ pub fn expected_default_rows() -> Vec<Row> {
 }
 
 /// The extra findings `--deep` adds.
-pub fn expected_deep_extra_rows() -> Vec<Row> {
+pub(crate) fn expected_deep_extra_rows() -> Vec<Row> {
     vec![
         row("MG251", "WINDOWS/system32/Licensing.dat", None, Some(K_BINARY)),
         row("MG251", "WINDOWS/system32/split.bin", None, Some(K_SPLIT)),
@@ -411,7 +411,7 @@ pub fn expected_deep_extra_rows() -> Vec<Row> {
 }
 
 /// A fixed, key-free rendering of findings for snapshots: every key masked, with its fingerprint.
-pub fn render(report: &ScanReport) -> String {
+pub(crate) fn render(report: &ScanReport) -> String {
     let mut out = String::new();
     for f in &report.findings {
         out.push_str(&format!(

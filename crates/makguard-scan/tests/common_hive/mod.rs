@@ -11,24 +11,24 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The hand-made minimal hive from hivex (root key only), read by path, never copied into the repo.
-pub const MINIMAL_HIVE: &str = concat!(
+pub(crate) const MINIMAL_HIVE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/corpus/hives/libguestfs__hivex__images__minimal"
 );
 
 /// The synthetic `pkeyconfig.xrm-ms` (see tests/fixtures/pkeyconfig/make-fixture.sh). Named
 /// through `../makguard-scan` so the path holds from any crate that includes this module.
-pub const PKEYCONFIG_FIXTURE: &str = concat!(
+pub(crate) const PKEYCONFIG_FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../makguard-scan/tests/fixtures/pkeyconfig/pkeyconfig.xrm-ms"
 );
 
 /// The prefix every `.reg` section passed to [`build_software_hive`] starts with.
-pub const SOFTWARE_PREFIX: &str = r"HKEY_LOCAL_MACHINE\SOFTWARE";
+pub(crate) const SOFTWARE_PREFIX: &str = r"HKEY_LOCAL_MACHINE\SOFTWARE";
 
 /// True when `tool` is on PATH; otherwise fails in CI, or prints `skipped:` elsewhere.
 #[allow(unused_imports)]
-pub use makguard_testkit::require_tool;
+pub(crate) use makguard_testkit::require_tool;
 
 /// Writes a SOFTWARE hive at `dir/SOFTWARE`: hivex's minimal hive with `reg_text` merged in by
 /// `hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE'`. `reg_text` holds `.reg`
@@ -36,7 +36,7 @@ pub use makguard_testkit::require_tool;
 /// `Windows Registry Editor Version 5.00` header); missing parent keys are added, since
 /// hivexregedit creates only the last key of a section. Panics with hivexregedit's stderr if
 /// the merge fails.
-pub fn build_software_hive(dir: &Path, reg_text: &str) -> PathBuf {
+pub(crate) fn build_software_hive(dir: &Path, reg_text: &str) -> PathBuf {
     std::fs::create_dir_all(dir).expect("create hive directory");
     let hive = dir.join("SOFTWARE");
     std::fs::copy(MINIMAL_HIVE, &hive).expect("copy hivex's minimal hive (is ../shared/corpus present?)");
@@ -62,7 +62,7 @@ pub fn build_software_hive(dir: &Path, reg_text: &str) -> PathBuf {
 /// Lays out a minimal image root at `root`: `Windows/System32/config/SOFTWARE` built from
 /// `reg_text` and, when `with_pkeyconfig`, the synthetic key configuration at
 /// `Windows/System32/spp/tokens/pkeyconfig/pkeyconfig.xrm-ms`. Returns the hive's path.
-pub fn build_image_root(root: &Path, reg_text: &str, with_pkeyconfig: bool) -> PathBuf {
+pub(crate) fn build_image_root(root: &Path, reg_text: &str, with_pkeyconfig: bool) -> PathBuf {
     let hive = build_software_hive(&root.join("Windows/System32/config"), reg_text);
     if with_pkeyconfig {
         let dir = root.join("Windows/System32/spp/tokens/pkeyconfig");
@@ -106,14 +106,14 @@ fn with_parent_sections(reg_text: &str) -> String {
 }
 
 /// `hex:01,02,…` (or `hex(N):…` for other types) as regedit writes binary data.
-pub fn reg_hex(type_prefix: &str, bytes: &[u8]) -> String {
+pub(crate) fn reg_hex(type_prefix: &str, bytes: &[u8]) -> String {
     let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("{type_prefix}:{}", hex.join(","))
 }
 
 /// A 164-byte `DigitalProductId` holding the key integer `value` at offsets 52..67 (15 bytes,
 /// little-endian), with byte 66 bit 3 set for an N-form key (key-format.md §5.1).
-pub fn digital_product_id(value: u128, n_form: bool) -> Vec<u8> {
+pub(crate) fn digital_product_id(value: u128, n_form: bool) -> Vec<u8> {
     let mut blob = vec![0u8; 164];
     blob[..4].copy_from_slice(&164u32.to_le_bytes());
     blob[4..6].copy_from_slice(&3u16.to_le_bytes());
@@ -126,7 +126,7 @@ pub fn digital_product_id(value: u128, n_form: bool) -> Vec<u8> {
 
 /// A 1272-byte `DigitalProductId4` with `edition_id` at 0x378 and `key_type` at 0x3F8, both
 /// UTF-16LE and NUL-padded (key-format.md §5.2).
-pub fn digital_product_id4(edition_id: &str, key_type: &str) -> Vec<u8> {
+pub(crate) fn digital_product_id4(edition_id: &str, key_type: &str) -> Vec<u8> {
     let mut blob = vec![0u8; 1272];
     blob[..4].copy_from_slice(&1272u32.to_le_bytes());
     for (offset, text) in [(0x378usize, edition_id), (0x3F8usize, key_type)] {
@@ -138,7 +138,7 @@ pub fn digital_product_id4(edition_id: &str, key_type: &str) -> Vec<u8> {
 }
 
 /// The value lines for `Microsoft\Windows NT\CurrentVersion` of a Windows 11 23H2 Enterprise image.
-pub fn enterprise_identity_values() -> String {
+pub(crate) fn enterprise_identity_values() -> String {
     [
         r#""EditionID"="Enterprise""#,
         r#""ProductName"="Windows 10 Enterprise""#,

@@ -12,25 +12,25 @@ use makguard_core::{Finding, FindingPath, ProductKey};
 use makguard_scan::FileContext;
 use makguard_scan::{find_bare_keys, find_dashed_keys};
 
-pub fn fixture_path(name: &str) -> PathBuf {
+pub(crate) fn fixture_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/unattend")
         .join(name)
 }
 
-pub fn fixture_bytes(name: &str) -> Vec<u8> {
+pub(crate) fn fixture_bytes(name: &str) -> Vec<u8> {
     let path = fixture_path(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// The fixture's text re-encoded as `encoding`, with CRLF line ends when `crlf`.
-pub fn fixture_as(name: &str, encoding: TextEncoding, crlf: bool) -> Vec<u8> {
+pub(crate) fn fixture_as(name: &str, encoding: TextEncoding, crlf: bool) -> Vec<u8> {
     let text = String::from_utf8(fixture_bytes(name)).expect("fixtures are UTF-8 templates");
     let text = if crlf { text.replace('\n', "\r\n") } else { text };
     encode(&text, encoding).expect("encodable")
 }
 
-pub fn scan_bytes(name: &str, bytes: &[u8]) -> (DecodedText, Vec<Finding>) {
+pub(crate) fn scan_bytes(name: &str, bytes: &[u8]) -> (DecodedText, Vec<Finding>) {
     let decoded = decode(bytes);
     let path = FindingPath::new(name);
     let ctx = FileContext {
@@ -41,13 +41,13 @@ pub fn scan_bytes(name: &str, bytes: &[u8]) -> (DecodedText, Vec<Finding>) {
     (decoded, findings)
 }
 
-pub fn scan_fixture(name: &str) -> (DecodedText, Vec<Finding>) {
+pub(crate) fn scan_fixture(name: &str) -> (DecodedText, Vec<Finding>) {
     scan_bytes(name, &fixture_bytes(name))
 }
 
 /// Asserts that no non-GVLK key appears in full in `text` (dashed or bare); placeholders such
 /// as `XXXXX-XXXXX-…` are key-shaped but no secret.
-pub fn assert_no_secret_key(text: &str) {
+pub(crate) fn assert_no_secret_key(text: &str) {
     for token in find_dashed_keys(text).into_iter().chain(find_bare_keys(text)) {
         if is_placeholder(&text[token.range.start..token.range.end]) {
             continue;
@@ -63,7 +63,7 @@ pub fn assert_no_secret_key(text: &str) {
 /// Asserts every finding's range lies on character boundaries of the text and that a key
 /// finding's range holds exactly that key (or an XML spelling of it that the fixer can replace,
 /// or the finding says it cannot).
-pub fn assert_ranges_exact(decoded: &DecodedText, findings: &[Finding]) {
+pub(crate) fn assert_ranges_exact(decoded: &DecodedText, findings: &[Finding]) {
     let text = &decoded.text;
     for finding in findings {
         let range = finding.range.expect("every answer-file finding has a range");
@@ -95,7 +95,7 @@ pub fn assert_ranges_exact(decoded: &DecodedText, findings: &[Finding]) {
 
 /// One block per finding: code, position, severity, message, key (masked) and its
 /// fingerprint and class, XML context and fix hints.
-pub fn render(decoded: &DecodedText, findings: &[Finding]) -> String {
+pub(crate) fn render(decoded: &DecodedText, findings: &[Finding]) -> String {
     let mut out = format!("encoding: {}\n", decoded.encoding.name());
     for f in findings {
         let range = f.range.map_or("-".to_string(), |r| format!("{}..{}", r.start, r.end));
@@ -154,7 +154,7 @@ pub fn render(decoded: &DecodedText, findings: &[Finding]) -> String {
 }
 
 /// The synthetic keys of `../shared/reference/synthetic-keys.tsv`.
-pub fn synthetic_keys() -> Vec<ProductKey> {
+pub(crate) fn synthetic_keys() -> Vec<ProductKey> {
     let keys: Vec<ProductKey> = makguard_testkit::synthetic_keys()
         .iter()
         .filter_map(|key| ProductKey::parse(key).ok())
@@ -165,7 +165,7 @@ pub fn synthetic_keys() -> Vec<ProductKey> {
 
 /// Asserts that every key in `text` is a public GVLK or a synthetic key: the only keys the
 /// repository may hold.
-pub fn assert_only_public_or_synthetic_keys(what: &str, text: &str) {
+pub(crate) fn assert_only_public_or_synthetic_keys(what: &str, text: &str) {
     let synthetic = synthetic_keys();
     for token in find_dashed_keys(text).into_iter().chain(find_bare_keys(text)) {
         if is_placeholder(&text[token.range.start..token.range.end]) {

@@ -24,7 +24,7 @@ const HEADER_FLAG_LZX: u32 = 0x0004_0000;
 /// True when wimlib-imagex can be used; otherwise the house policy applies (fail, or skip
 /// with a printed reason under `MAKGUARD_SKIP_MISSING_TOOLS=1`), except that under CI (`CI`
 /// set) a missing oracle always fails: the codecs must never go unchecked there.
-pub fn have_wimlib() -> bool {
+pub(crate) fn have_wimlib() -> bool {
     const WHY: &str = "the oracle that compresses the chunks these tests decode";
     if std::env::var_os("CI").is_some() && !on_path("wimlib-imagex") {
         panic!("wimlib-imagex is required under CI ({WHY})");
@@ -33,31 +33,31 @@ pub fn have_wimlib() -> bool {
 }
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+    pub(crate) fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next() as u8).collect()
     }
 }
 
 /// English-like text: compresses well, with many repeat offsets and long matches.
-pub fn text(rng: &mut Rng, len: usize) -> Vec<u8> {
+pub(crate) fn text(rng: &mut Rng, len: usize) -> Vec<u8> {
     const WORDS: &[&str] = &[
         "product",
         "key",
@@ -91,7 +91,7 @@ pub fn text(rng: &mut Rng, len: usize) -> Vec<u8> {
 /// zeros, small and negative targets, targets that translate to exactly 0 (operand = minus the
 /// position in its chunk), targets near the 12,000,000 translation size, and E8 bytes in the
 /// last 10 bytes of chunks (where no translation happens).
-pub fn x86_like(rng: &mut Rng, len: usize, chunk_size: usize) -> Vec<u8> {
+pub(crate) fn x86_like(rng: &mut Rng, len: usize, chunk_size: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
         let pos_in_chunk = (out.len() % chunk_size) as i64;
@@ -133,7 +133,7 @@ pub fn x86_like(rng: &mut Rng, len: usize, chunk_size: usize) -> Vec<u8> {
 /// Writes the standard tree of awkward contents into `dir`, sized for `chunk_size`: text,
 /// incompressible, zero, x86-like and mixed files at sizes around chunk boundaries, tiny files,
 /// and (when `large`) files of a few MiB.
-pub fn build_tree(dir: &Path, chunk_size: usize, large: bool) {
+pub(crate) fn build_tree(dir: &Path, chunk_size: usize, large: bool) {
     let mut rng = Rng::new(chunk_size as u64 ^ u64::from(large));
     let c = chunk_size;
     let mut sizes = vec![
@@ -165,7 +165,7 @@ pub fn build_tree(dir: &Path, chunk_size: usize, large: bool) {
 }
 
 /// Alternating runs of text, random, zero and x86-like bytes, so chunks mix block types.
-pub fn mixed(rng: &mut Rng, len: usize, chunk_size: usize) -> Vec<u8> {
+pub(crate) fn mixed(rng: &mut Rng, len: usize, chunk_size: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 4096);
     while out.len() < len {
         let run = 1 + rng.below(6000) as usize;
@@ -188,7 +188,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) {
 
 /// Captures `dir` into `wim` with wimlib, compressed with `compress` (`lzx`/`xpress`) in
 /// chunks of `chunk_size` bytes (`None`: wimlib's default, 32 KiB).
-pub fn capture(dir: &Path, wim: &Path, compress: &str, chunk_size: Option<usize>) {
+pub(crate) fn capture(dir: &Path, wim: &Path, compress: &str, chunk_size: Option<usize>) {
     let mut args = vec![format!("--compress={compress}")];
     if let Some(size) = chunk_size {
         args.push(format!("--chunk-size={size}"));
@@ -199,13 +199,13 @@ pub fn capture(dir: &Path, wim: &Path, compress: &str, chunk_size: Option<usize>
 
 /// The compression a WIM's header announces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
+pub(crate) enum Compression {
     Lzx,
     Xpress,
 }
 
 /// The parts of a WIM the codec tests need.
-pub struct Wim {
+pub(crate) struct Wim {
     pub bytes: Vec<u8>,
     pub compression: Compression,
     pub chunk_size: usize,
@@ -213,14 +213,14 @@ pub struct Wim {
 }
 
 /// One blob table entry.
-pub struct BlobEntry {
+pub(crate) struct BlobEntry {
     pub resource: Resource,
     pub sha1: [u8; 20],
 }
 
 /// A resource header: where a blob's stored bytes are and how large it is.
 #[derive(Clone, Copy)]
-pub struct Resource {
+pub(crate) struct Resource {
     pub stored_size: u64,
     pub flags: u8,
     pub offset: u64,
@@ -228,7 +228,7 @@ pub struct Resource {
 }
 
 /// A compressed chunk as stored, with its uncompressed size.
-pub struct Chunk<'a> {
+pub(crate) struct Chunk<'a> {
     pub stored: &'a [u8],
     pub uncompressed_len: usize,
 }
@@ -254,7 +254,7 @@ fn resource_at(bytes: &[u8]) -> Resource {
 
 impl Wim {
     /// Reads a wimlib-written, non-solid WIM's header and blob table.
-    pub fn open(path: &Path) -> Wim {
+    pub(crate) fn open(path: &Path) -> Wim {
         let bytes = std::fs::read(path).unwrap();
         assert!(
             bytes.len() >= HEADER_SIZE && bytes.starts_with(b"MSWIM\0\0\0"),
@@ -289,7 +289,7 @@ impl Wim {
     }
 
     /// The stored chunks of a compressed, non-solid resource.
-    pub fn chunks(&self, resource: &Resource) -> Vec<Chunk<'_>> {
+    pub(crate) fn chunks(&self, resource: &Resource) -> Vec<Chunk<'_>> {
         assert_eq!(resource.flags & FLAG_SOLID, 0, "solid resources are not used here");
         let start = resource.offset as usize;
         let stored = &self.bytes[start..start + resource.stored_size as usize];
@@ -320,7 +320,7 @@ impl Wim {
     }
 
     /// A resource's bytes, decoding each compressed chunk with this crate's decoder.
-    pub fn read_resource(&self, resource: &Resource) -> Result<Vec<u8>, CodecError> {
+    pub(crate) fn read_resource(&self, resource: &Resource) -> Result<Vec<u8>, CodecError> {
         if resource.flags & FLAG_COMPRESSED == 0 {
             let start = resource.offset as usize;
             return Ok(self.bytes[start..start + resource.original_size as usize].to_vec());
@@ -333,7 +333,7 @@ impl Wim {
     }
 
     /// One chunk's bytes: stored raw when it did not shrink, else decoded.
-    pub fn decode_chunk(&self, chunk: &Chunk<'_>) -> Result<Vec<u8>, CodecError> {
+    pub(crate) fn decode_chunk(&self, chunk: &Chunk<'_>) -> Result<Vec<u8>, CodecError> {
         if chunk.stored.len() == chunk.uncompressed_len {
             return Ok(chunk.stored.to_vec());
         }
@@ -349,7 +349,7 @@ impl Wim {
     }
 
     /// Every compressed chunk in the WIM (those stored raw are left out).
-    pub fn compressed_chunks(&self) -> Vec<Chunk<'_>> {
+    pub(crate) fn compressed_chunks(&self) -> Vec<Chunk<'_>> {
         self.blobs
             .iter()
             .filter(|blob| blob.resource.flags & FLAG_COMPRESSED != 0)
@@ -361,7 +361,7 @@ impl Wim {
 
 /// What [`verify_all_blobs`] checked.
 #[derive(Debug, Default)]
-pub struct Verified {
+pub(crate) struct Verified {
     pub blobs: usize,
     pub metadata_blobs: usize,
     pub compressed_chunks: usize,
@@ -370,7 +370,7 @@ pub struct Verified {
 
 /// Decodes every blob of `wim` chunk by chunk and asserts each one's SHA-1 is the blob
 /// table's; returns the counts, after asserting every blob table entry was checked.
-pub fn verify_all_blobs(wim: &Wim) -> Verified {
+pub(crate) fn verify_all_blobs(wim: &Wim) -> Verified {
     let mut verified = Verified::default();
     for (index, blob) in wim.blobs.iter().enumerate() {
         let resource = &blob.resource;
@@ -404,7 +404,7 @@ pub fn verify_all_blobs(wim: &Wim) -> Verified {
 
 /// Builds the standard tree for `chunk_size`, captures it with `compress`, and verifies every
 /// blob; returns the counts.
-pub fn capture_and_verify(compress: &str, chunk_size: Option<usize>, large: bool) -> Verified {
+pub(crate) fn capture_and_verify(compress: &str, chunk_size: Option<usize>, large: bool) -> Verified {
     let temp = tempfile::tempdir().unwrap();
     let tree = temp.path().join("tree");
     build_tree(&tree, chunk_size.unwrap_or(32_768), large);

@@ -10,12 +10,12 @@ use makguard_testkit::{require_tool_for, wimlib};
 use makguard_wim::{ImageTree, Wim, WimError};
 
 /// Whether wimlib-imagex is installed (else the test skips or, in CI, fails).
-pub fn have_wimlib() -> bool {
+pub(crate) fn have_wimlib() -> bool {
     require_tool_for("wimlib-imagex", "the WIM reader's oracle")
 }
 
 /// Deterministic pseudo-random bytes (xorshift), incompressible for the codecs.
-pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed | 1;
     (0..len)
         .map(|_| {
@@ -28,21 +28,21 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
 }
 
 /// `wimlib-imagex capture source wim name args…`.
-pub fn capture(source: &Path, wim: &Path, name: &str, args: &[&str]) {
+pub(crate) fn capture(source: &Path, wim: &Path, name: &str, args: &[&str]) {
     let mut all: Vec<&OsStr> = vec!["capture".as_ref(), source.as_os_str(), wim.as_os_str(), name.as_ref()];
     all.extend(args.iter().map(OsStr::new));
     wimlib(&all);
 }
 
 /// `wimlib-imagex append source wim name args…`.
-pub fn append(source: &Path, wim: &Path, name: &str, args: &[&str]) {
+pub(crate) fn append(source: &Path, wim: &Path, name: &str, args: &[&str]) {
     let mut all: Vec<&OsStr> = vec!["append".as_ref(), source.as_os_str(), wim.as_os_str(), name.as_ref()];
     all.extend(args.iter().map(OsStr::new));
     wimlib(&all);
 }
 
 /// The paths `wimlib-imagex dir wim index` lists, sorted.
-pub fn wimlib_dir(wim: &Path, index: u32) -> Vec<String> {
+pub(crate) fn wimlib_dir(wim: &Path, index: u32) -> Vec<String> {
     let index = index.to_string();
     let listing = wimlib(&["dir".as_ref(), wim.as_os_str(), index.as_ref()]);
     let mut paths: Vec<String> = listing.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect();
@@ -51,7 +51,7 @@ pub fn wimlib_dir(wim: &Path, index: u32) -> Vec<String> {
 }
 
 /// The paths our reader lists (the root as `/`), sorted.
-pub fn our_paths(tree: &ImageTree) -> Vec<String> {
+pub(crate) fn our_paths(tree: &ImageTree) -> Vec<String> {
     let mut paths: Vec<String> = std::iter::once("/".to_owned())
         .chain(tree.walk().map(|(_, path)| path))
         .collect();
@@ -59,12 +59,12 @@ pub fn our_paths(tree: &ImageTree) -> Vec<String> {
     paths
 }
 
-pub fn open(path: &Path) -> Result<Wim, WimError> {
+pub(crate) fn open(path: &Path) -> Result<Wim, WimError> {
     Wim::open(std::fs::File::open(path).expect("open WIM"))
 }
 
 /// Reads a blob with the streaming reader in odd-sized pieces.
-pub fn stream_blob(wim: &Wim, hash: makguard_wim::Sha1Hash) -> std::io::Result<Vec<u8>> {
+pub(crate) fn stream_blob(wim: &Wim, hash: makguard_wim::Sha1Hash) -> std::io::Result<Vec<u8>> {
     let mut reader = wim.open_blob(hash).map_err(WimError::into_io)?;
     let mut out = Vec::new();
     let mut piece = [0u8; 7777];
@@ -79,7 +79,7 @@ pub fn stream_blob(wim: &Wim, hash: makguard_wim::Sha1Hash) -> std::io::Result<V
 /// Checks image `index` of `wim` against the directory it was captured from: the same paths
 /// as `wimlib-imagex dir`, and every regular file's bytes (streamed and random-access) equal
 /// to the source's. Returns the tree.
-pub fn assert_image_matches(wim_path: &Path, wim: &Wim, index: u32, source: &Path) -> ImageTree {
+pub(crate) fn assert_image_matches(wim_path: &Path, wim: &Wim, index: u32, source: &Path) -> ImageTree {
     let tree = wim.image_tree(index).expect("image tree");
     assert!(tree.problems.is_empty(), "problems: {:?}", tree.problems);
     assert_eq!(

@@ -10,7 +10,7 @@ use crate::output::{diag, print_safe};
 use makguard_core::key::mask_keys_in;
 use makguard_policy::{CivilDate, Discovery, NewException, add_exception, is_fingerprint};
 
-pub fn run(args: &AllowArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &AllowArgs) -> anyhow::Result<u8> {
     if !is_fingerprint(&args.fingerprint) {
         bail!("FINGERPRINT must be 'sha256:' followed by 64 lower-case hex digits, as reports print it");
     }

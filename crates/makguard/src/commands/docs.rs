@@ -7,14 +7,14 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionsArgs, ManpagesArgs};
 
-pub fn run_completions(args: &CompletionsArgs) -> anyhow::Result<u8> {
+pub(crate) fn run_completions(args: &CompletionsArgs) -> anyhow::Result<u8> {
     let mut command = Cli::command();
     let mut stdout = std::io::stdout().lock();
     clap_complete::generate(args.shell, &mut command, "makguard", &mut stdout);
     Ok(0)
 }
 
-pub fn run_manpages(args: &ManpagesArgs) -> anyhow::Result<u8> {
+pub(crate) fn run_manpages(args: &ManpagesArgs) -> anyhow::Result<u8> {
     std::fs::create_dir_all(&args.out_dir).with_context(|| format!("cannot create {}", args.out_dir.display()))?;
     for (name, page) in man_pages()? {
         let file = args.out_dir.join(name);
@@ -24,7 +24,7 @@ pub fn run_manpages(args: &ManpagesArgs) -> anyhow::Result<u8> {
 }
 
 /// Every man page: `makguard.1`, then `makguard-COMMAND.1` for each visible subcommand.
-pub fn man_pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+pub(crate) fn man_pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let command = Cli::command();
     let mut pages = vec![("makguard.1".to_string(), render_page(command.clone())?)];
     for sub in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {

@@ -37,7 +37,7 @@ fn print_change_summary(log: &ChangeLog) {
     }
 }
 
-pub fn run(args: &FixArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &FixArgs) -> anyhow::Result<u8> {
     let opts = &args.scan;
     let choice =
         KeyChoice::new(args.edition.as_deref(), args.gvlk.as_deref(), args.unsafe_fixes)?.with_build(args.build);

@@ -13,30 +13,29 @@ use makguard_scan::WimImageSource;
 use makguard_wim::{Replacement, Wim, WriteTarget};
 
 /// The images of the report's WIM roots, opened for reading.
-pub struct WimImages {
+pub(crate) struct WimImages {
     sources: BTreeMap<usize, WimImageSource>,
 }
 
 impl WimImages {
     /// Opens every root of `report` that is an image of a WIM (`None` when there is none).
-    pub fn open(report: &ScanReport) -> Option<WimImages> {
+    pub(crate) fn open(report: &ScanReport) -> Option<WimImages> {
         let mut wims: BTreeMap<String, Arc<Wim>> = BTreeMap::new();
         let mut sources = BTreeMap::new();
         for (index, root) in report.roots.iter().enumerate() {
             let Some(container) = &root.container else {
                 continue;
             };
-            let wim = match wims.get(&root.path) {
-                Some(wim) => Arc::clone(wim),
-                None => {
-                    let Ok((file, _)) = makguard_scan::open_regular(Path::new(&root.path)) else {
-                        continue;
-                    };
-                    let Ok(wim) = Wim::open(file) else { continue };
-                    let wim = Arc::new(wim);
-                    wims.insert(root.path.clone(), Arc::clone(&wim));
-                    wim
-                }
+            let wim = if let Some(wim) = wims.get(&root.path) {
+                Arc::clone(wim)
+            } else {
+                let Ok((file, _)) = makguard_scan::open_regular(Path::new(&root.path)) else {
+                    continue;
+                };
+                let Ok(wim) = Wim::open(file) else { continue };
+                let wim = Arc::new(wim);
+                wims.insert(root.path.clone(), Arc::clone(&wim));
+                wim
             };
             if let Ok(source) = WimImageSource::open(wim, container.index, &root.path) {
                 sources.insert(index, source);
@@ -56,7 +55,7 @@ impl ImageFiles for WimImages {
 
 /// Writes each WIM's rewritten files into it (or into `output`); on failure, marks that WIM's
 /// files as failed in `log` and returns the message.
-pub fn write_wims(
+pub(crate) fn write_wims(
     report: &ScanReport,
     rewrites: Vec<ImageRewrite>,
     output: Option<&Path>,

@@ -108,7 +108,7 @@ fn load_key_config(args: &KeyArgs) -> anyhow::Result<Option<KeyConfigIndex>> {
     Ok(Some(index))
 }
 
-pub fn run(args: &KeyArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &KeyArgs) -> anyhow::Result<u8> {
     let key_config = load_key_config(args)?;
     let inputs: Vec<String> = if args.keys.is_empty() {
         let mut stdin = std::io::stdin();

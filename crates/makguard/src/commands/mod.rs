@@ -3,13 +3,13 @@
 //! judgements (makguard-policy's), through [`scan_and_judge`]: whatever `fix` would change,
 //! `scan` reports first.
 
-pub mod allow;
-pub mod docs;
-pub mod fix;
-pub mod fix_wim;
-pub mod key;
-pub mod rules;
-pub mod scan;
+pub(crate) mod allow;
+pub(crate) mod docs;
+pub(crate) mod fix;
+pub(crate) mod fix_wim;
+pub(crate) mod key;
+pub(crate) mod rules;
+pub(crate) mod scan;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -23,7 +23,7 @@ use crate::cli::ScanOpts;
 use crate::progress::with_progress;
 
 /// Everything a scan needs, resolved from the command line and the policy files.
-pub struct PreparedScan {
+pub(crate) struct PreparedScan {
     pub workspace: Workspace,
     pub request: ScanRequest,
     pub today: CivilDate,
@@ -32,7 +32,7 @@ pub struct PreparedScan {
 /// Checks the paths, finds and loads each path's policy and builds the scan request
 /// (command-line options win over a policy). Every failure here is a usage or configuration
 /// error (exit 2).
-pub fn prepare_scan(opts: &ScanOpts) -> anyhow::Result<PreparedScan> {
+pub(crate) fn prepare_scan(opts: &ScanOpts) -> anyhow::Result<PreparedScan> {
     crate::output::check_outputs(&opts.formats)?;
     for path in opts.paths.iter().filter(|path| path.as_os_str() != "-") {
         std::fs::symlink_metadata(path).with_context(|| format!("cannot scan {}", path.display()))?;
@@ -63,7 +63,7 @@ pub fn prepare_scan(opts: &ScanOpts) -> anyhow::Result<PreparedScan> {
 }
 
 /// The scan both `scan` and `fix` run: each path scanned and judged by its own policy.
-pub fn scan_and_judge<'w>(paths: &[PathBuf], prepared: &'w PreparedScan) -> JudgedScan<'w> {
+pub(crate) fn scan_and_judge<'w>(paths: &[PathBuf], prepared: &'w PreparedScan) -> JudgedScan<'w> {
     with_progress(prepared.request.options.progress.clone(), "scanning", || {
         prepared
             .workspace

@@ -6,7 +6,7 @@ use makguard_core::rules::{self, Rule, Status};
 
 use crate::cli::{ExplainArgs, RulesArgs};
 
-pub fn run_rules(args: &RulesArgs) -> anyhow::Result<u8> {
+pub(crate) fn run_rules(args: &RulesArgs) -> anyhow::Result<u8> {
     if args.markdown {
         print!("{}", rules::reference_markdown());
         return Ok(0);
@@ -23,7 +23,7 @@ pub fn run_rules(args: &RulesArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-pub fn run_explain(args: &ExplainArgs) -> anyhow::Result<u8> {
+pub(crate) fn run_explain(args: &ExplainArgs) -> anyhow::Result<u8> {
     let Some(rule) = rules::find(args.rule.trim()) else {
         bail!("unknown rule '{}'; `makguard rules` lists them", args.rule.trim());
     };

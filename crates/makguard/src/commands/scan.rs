@@ -12,9 +12,9 @@ use crate::commands::{prepare_scan, scan_and_judge};
 use crate::output::report_and_exit;
 
 /// What findings call standard input without `--stdin-filename`.
-pub const STDIN_NAME: &str = "-";
+pub(crate) const STDIN_NAME: &str = "-";
 
-pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     let opts = &args.scan;
     if opts.reads_stdin() {
         return run_on_stdin(opts);

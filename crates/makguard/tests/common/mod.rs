@@ -6,29 +6,29 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-pub const SYNTHETIC_MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
-pub const SECOND_SYNTHETIC_MAK: &str = "NMVQ8-C6P9M-GWX2J-9G4QJ-H82QC";
-pub const ENTERPRISE_GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
+pub(crate) const SYNTHETIC_MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
+pub(crate) const SECOND_SYNTHETIC_MAK: &str = "NMVQ8-C6P9M-GWX2J-9G4QJ-H82QC";
+pub(crate) const ENTERPRISE_GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
 
-pub struct Output {
+pub(crate) struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Output {
-    pub fn all(&self) -> String {
+    pub(crate) fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
 
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
     }
 }
 
 /// Runs makguard with `args` in `dir`, feeding `stdin`, with `env` set.
-pub fn run_in(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+pub(crate) fn run_in(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_makguard"));
     command
         .args(args)
@@ -59,15 +59,15 @@ pub fn run_in(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> O
     }
 }
 
-pub fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     run_in(Path::new(env!("CARGO_MANIFEST_DIR")), args, "", &[])
 }
 
-pub fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn reference(name: &str) -> PathBuf {
+pub(crate) fn reference(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/reference")
         .join(name)
@@ -75,14 +75,14 @@ pub fn reference(name: &str) -> PathBuf {
 
 /// Rows of a reference TSV as header-keyed maps.
 #[allow(unused_imports)]
-pub use makguard_testkit::read_tsv;
+pub(crate) use makguard_testkit::read_tsv;
 
-pub fn fingerprint(key: &str) -> String {
+pub(crate) fn fingerprint(key: &str) -> String {
     makguard_core::ProductKey::parse(key).expect("key").fingerprint()
 }
 
-/// An answer file with `specialize_key` in Shell-Setup and `pe_key` in windowsPE UserData.
-pub fn answer_file(pe_key: &str, specialize_key: &str) -> String {
+/// An answer file with `specialize_key` in Shell-Setup and `pe_key` in windowsPE `UserData`.
+pub(crate) fn answer_file(pe_key: &str, specialize_key: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="utf-8"?>
 <unattend xmlns="urn:schemas-microsoft-com:unattend">
@@ -107,7 +107,7 @@ pub fn answer_file(pe_key: &str, specialize_key: &str) -> String {
 }
 
 /// A temporary image-build folder holding `autounattend.xml` with two different synthetic MAKs.
-pub fn two_key_tree() -> tempfile::TempDir {
+pub(crate) fn two_key_tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("autounattend.xml"),
@@ -118,11 +118,11 @@ pub fn two_key_tree() -> tempfile::TempDir {
 }
 
 /// The findings array of a JSON report.
-pub fn findings(report: &serde_json::Value) -> Vec<serde_json::Value> {
+pub(crate) fn findings(report: &serde_json::Value) -> Vec<serde_json::Value> {
     report["findings"].as_array().expect("findings array").clone()
 }
 
-pub fn codes(report: &serde_json::Value) -> Vec<String> {
+pub(crate) fn codes(report: &serde_json::Value) -> Vec<String> {
     findings(report)
         .iter()
         .map(|f| f["code"].as_str().expect("code").to_string())
