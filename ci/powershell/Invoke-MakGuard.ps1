@@ -39,8 +39,8 @@
     Where to write makguard.json, makguard.sarif, makguard.xml (JUnit) and makguard.md.
     Default: the current directory.
 .PARAMETER Config
-    Policy file (makguard.toml). Default: makguard.toml beside the WIM (or, with -Fix, at the
-    image root), if any.
+    Policy file (makguard.toml). Default: the nearest makguard.toml walking up from the WIM
+    (or, with -Fix, from the mounted image), then the working directory, or MAKGUARD_CONFIG.
 .PARAMETER Deep
     Also search every binary file for keys.
 .PARAMETER Edition
