@@ -227,11 +227,20 @@ fn windows_by_edition(edition: &str, build: Option<u32>, origin: &str) -> Choice
     }
 }
 
+/// The replacement for `finding`'s key, by the first source that decides it, strongest
+/// first; `None` when no source applies.
 fn choose(finding: &Finding, choice: &KeyChoice, image: Option<&ImageInfo>) -> Option<Choice> {
     let family = key_family(finding);
     let build = choice.build.or_else(|| image.and_then(|i| i.build));
+    by_user_choice(family, choice, build)
+        .or_else(|| by_image_edition(family, image, build))
+        .or_else(|| by_key_group(finding, family, build))
+        .or_else(|| by_office_hints(finding, family))
+        .or_else(|| by_image_name(finding, family, choice, build))
+}
 
-    // 1. The user's choice, for keys of the family it names.
+/// 1. The user's `--gvlk` or `--edition`, for keys of the family it names.
+fn by_user_choice(family: KeyFamily, choice: &KeyChoice, build: Option<u32>) -> Option<Choice> {
     if let Some(gvlk) = &choice.gvlk
         && let Some(entry) = catalog::lookup_key(gvlk)
     {
@@ -262,15 +271,21 @@ fn choose(finding: &Finding, choice: &KeyChoice, image: Option<&ImageInfo>) -> O
             });
         }
     }
+    None
+}
 
-    // 2. The image's EditionID and build, for Windows keys only.
+/// 2. The image's `EditionID` and build, for Windows keys only.
+fn by_image_edition(family: KeyFamily, image: Option<&ImageInfo>, build: Option<u32>) -> Option<Choice> {
     if family == KeyFamily::Windows
         && let Some(edition) = image.and_then(|i| i.edition_id.as_deref())
     {
         return Some(windows_by_edition(edition, build, "image EditionID"));
     }
+    None
+}
 
-    // 3. The edition of the key's own group in the image's key configuration.
+/// 3. The edition of the key's own group in the image's key configuration.
+fn by_key_group(finding: &Finding, family: KeyFamily, build: Option<u32>) -> Option<Choice> {
     if let Some(info) = &finding.key
         && info.classification.source == ClassSource::ImageKeyConfiguration
         && let Some(edition) = info.classification.edition_id.as_deref()
@@ -291,40 +306,46 @@ fn choose(finding: &Finding, choice: &KeyChoice, image: Option<&ImageInfo>) -> O
             return Some(windows_by_edition(edition, build, &origin));
         }
     }
+    None
+}
 
-    // 4. Office: the Click-to-Run product ID, or the MSI product.
-    if family == KeyFamily::Office {
-        if let Some(id) = finding.hints.office_product_id.as_deref() {
-            return Some(match catalog::office_gvlk_for_product_id(id) {
-                Some(entry) => Choice::Key {
-                    entry,
-                    applicability: Applicability::Safe,
-                    chosen_by: format!("Office Click-to-Run product ID {id}"),
-                },
-                None => Choice::Stop(format!(
-                    "Office product ID {id} has no KMS client key in the catalog (not a volume product?): pass --gvlk KEY"
-                )),
-            });
-        }
-        if let Some(product) = finding.hints.office_msi_product.as_deref() {
-            return Some(match catalog::office_gvlk_for_edition_name(product) {
-                Some(entry) => Choice::Key {
-                    entry,
-                    applicability: Applicability::Safe,
-                    chosen_by: format!("MSI Office product {product}"),
-                },
-                None => Choice::Stop(format!(
-                    "MSI Office product '{product}' has no KMS client key in the catalog: pass --gvlk KEY"
-                )),
-            });
-        }
-        return Some(Choice::Stop(
-            "the Office product this key belongs to is unknown: pass --gvlk KEY (the product's GVLK) or --edition PRODUCTID (e.g. ProPlus2021Volume)"
-                .to_string(),
-        ));
+/// 4. Office: the Click-to-Run product ID, or the MSI product; else stop and ask.
+fn by_office_hints(finding: &Finding, family: KeyFamily) -> Option<Choice> {
+    if family != KeyFamily::Office {
+        return None;
     }
+    if let Some(id) = finding.hints.office_product_id.as_deref() {
+        return Some(match catalog::office_gvlk_for_product_id(id) {
+            Some(entry) => Choice::Key {
+                entry,
+                applicability: Applicability::Safe,
+                chosen_by: format!("Office Click-to-Run product ID {id}"),
+            },
+            None => Choice::Stop(format!(
+                "Office product ID {id} has no KMS client key in the catalog (not a volume product?): pass --gvlk KEY"
+            )),
+        });
+    }
+    if let Some(product) = finding.hints.office_msi_product.as_deref() {
+        return Some(match catalog::office_gvlk_for_edition_name(product) {
+            Some(entry) => Choice::Key {
+                entry,
+                applicability: Applicability::Safe,
+                chosen_by: format!("MSI Office product {product}"),
+            },
+            None => Choice::Stop(format!(
+                "MSI Office product '{product}' has no KMS client key in the catalog: pass --gvlk KEY"
+            )),
+        });
+    }
+    Some(Choice::Stop(
+        "the Office product this key belongs to is unknown: pass --gvlk KEY (the product's GVLK) or --edition PRODUCTID (e.g. ProPlus2021Volume)"
+            .to_string(),
+    ))
+}
 
-    // 5. The answer file's image name, only when the user accepts unsafe fixes.
+/// 5. The answer file's image name, only when the user accepts unsafe fixes.
+fn by_image_name(finding: &Finding, family: KeyFamily, choice: &KeyChoice, build: Option<u32>) -> Option<Choice> {
     if family == KeyFamily::Windows
         && let Some(name) = finding.hints.install_image_name.as_deref()
     {
