@@ -18,13 +18,16 @@ const CATALOG_TSV: &str = include_str!("../data/gvlk.tsv");
 /// Which product line a GVLK belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {
+    /// Windows client and server editions.
     Windows,
+    /// Microsoft Office (Click-to-Run and MSI) products.
     Office,
 }
 
 /// One row of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GvlkEntry {
+    /// The product line this key activates.
     pub family: Family,
     /// Product generation, e.g. `Windows Server 2022`.
     pub product: &'static str,
@@ -33,12 +36,18 @@ pub struct GvlkEntry {
     /// The image's `EditionID` (Windows) or the Click-to-Run product `ID` (Office); empty
     /// for MSI-only Office products.
     pub edition_id: &'static str,
+    /// The public KMS client setup key itself.
     pub key: ProductKey,
+    /// URL of the table that publishes this key.
     pub source: &'static str,
+    /// Provenance notes: checksum result, `RefGroupId`, where else the key was seen.
     pub note: &'static str,
     /// The pkeyconfig `RefGroupId`, when the note records it.
     pub ref_group_id: Option<u32>,
+    /// The first Windows build this product generation covers; `None` for Office rows, which
+    /// match no build.
     pub min_build: Option<u32>,
+    /// The last Windows build this generation covers (inclusive); `None` when open-ended.
     pub max_build: Option<u32>,
     /// False for keys that only third-party tables list.
     pub official: bool,
@@ -59,12 +68,25 @@ impl GvlkEntry {
 /// Why no single GVLK answers a lookup.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum GvlkLookupError {
+    /// No official Windows GVLK has this `EditionID` (the field holds it).
     #[error("no KMS client key is published for edition '{0}'")]
     UnknownEdition(String),
+    /// The edition has GVLKs, but none whose build range covers `build`.
     #[error("edition '{edition}' has no KMS client key for build {build}")]
-    NoKeyForBuild { edition: String, build: u32 },
+    NoKeyForBuild {
+        /// The `EditionID` looked up.
+        edition: String,
+        /// The image's build number.
+        build: u32,
+    },
+    /// No build was given and the edition's releases have different keys.
     #[error("edition '{edition}' has KMS client keys for several releases ({products}); the image's build decides")]
-    NeedsBuild { edition: String, products: String },
+    NeedsBuild {
+        /// The `EditionID` looked up.
+        edition: String,
+        /// The candidate product generations, joined with `; `.
+        products: String,
+    },
 }
 
 struct Catalog {
@@ -134,6 +156,13 @@ pub fn lookup_key(key: &ProductKey) -> Option<&'static GvlkEntry> {
 /// `EnterpriseS` shows why the build matters: LTSB 2015 (10240), LTSB 2016 (14393) and
 /// LTSC 2019 and later (17763+) share the edition ID but not the key. Without a build, an
 /// edition whose releases all share one key still answers; otherwise the caller must ask.
+///
+/// # Errors
+///
+/// [`GvlkLookupError::UnknownEdition`] when no official Windows GVLK has `edition_id`;
+/// [`GvlkLookupError::NoKeyForBuild`] when none covers `build`;
+/// [`GvlkLookupError::NeedsBuild`] when `build` is `None` and the edition's releases differ
+/// in key.
 pub fn windows_gvlk_for(edition_id: &str, build: Option<u32>) -> Result<&'static GvlkEntry, GvlkLookupError> {
     let candidates: Vec<&GvlkEntry> = entries()
         .iter()

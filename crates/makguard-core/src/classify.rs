@@ -18,18 +18,24 @@ pub enum KeyClass {
     Gvlk,
     /// Well-formed and not a GVLK; its channel is unknown (possibly a MAK).
     NonKms,
+    /// A Multiple Activation Key, as the image's key configuration or registry names it.
     Mak,
+    /// A retail key, as the image's key configuration or registry names it.
     Retail,
+    /// An OEM key, as the image's key configuration or registry names it.
     Oem,
     /// A KMS host key.
     Csvlk,
+    /// A stand-in such as `XXXXX-…`, all zeros or a template variable: no key at all.
     Placeholder,
     /// Four groups of five: a truncated key.
     Partial,
+    /// Text in a key slot that is neither a key, a placeholder nor a partial key.
     Malformed,
 }
 
 impl KeyClass {
+    /// The stable lower-case name used in reports, e.g. `non-kms`.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyClass::Gvlk => "gvlk",
@@ -80,8 +86,11 @@ impl fmt::Display for KeyClass {
 /// Which source decided a key's class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ClassSource {
+    /// The GVLK catalog compiled into makguard.
     BuiltinCatalog,
+    /// The image's own `pkeyconfig*.xrm-ms` key groups.
     ImageKeyConfiguration,
+    /// The `ProductKeyType` in the offline registry's `DigitalProductId4`.
     RegistryKeyType,
     /// Decided from the text's shape alone (placeholder, partial, malformed, or a
     /// well-formed key no source knows).
@@ -89,6 +98,7 @@ pub enum ClassSource {
 }
 
 impl ClassSource {
+    /// The name used in messages, e.g. `built-in catalog`.
     pub fn as_str(self) -> &'static str {
         match self {
             ClassSource::BuiltinCatalog => "built-in catalog",
@@ -102,10 +112,15 @@ impl ClassSource {
 /// One `Configuration` of a pkeyconfig file, keyed by its `RefGroupId`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyGroupInfo {
+    /// The `RefGroupId`: the group number a decoded key carries.
     pub group: u32,
+    /// The `ActConfigId` GUID, as the file writes it.
     pub act_config_id: String,
+    /// The `EditionId` the group activates, e.g. `Enterprise`.
     pub edition_id: String,
+    /// The `ProductDescription`.
     pub description: String,
+    /// The `ProductKeyType`, e.g. `Volume:MAK`; see [`KeyClass::from_product_key_type`].
     pub product_key_type: String,
     /// The file the group came from, relative to the image root or as given.
     pub source_file: String,
@@ -119,24 +134,29 @@ pub struct KeyConfigIndex {
 }
 
 impl KeyConfigIndex {
+    /// Adds a group unless one with the same `RefGroupId` is already known (the first wins).
     pub fn insert(&mut self, info: KeyGroupInfo) {
         self.groups.entry(info.group).or_insert(info);
     }
 
+    /// Adds every group of `other` that this index does not define yet.
     pub fn extend(&mut self, other: KeyConfigIndex) {
         for (_, info) in other.groups {
             self.insert(info);
         }
     }
 
+    /// The group with `RefGroupId` `group`, if any loaded file defines it.
     pub fn group(&self, group: u32) -> Option<&KeyGroupInfo> {
         self.groups.get(&group)
     }
 
+    /// How many distinct groups the index holds.
     pub fn len(&self) -> usize {
         self.groups.len()
     }
 
+    /// True when no file contributed a group.
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
     }
@@ -145,12 +165,19 @@ impl KeyConfigIndex {
 /// The verdict on one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Classification {
+    /// What the key is.
     pub class: KeyClass,
+    /// Which source decided `class`.
     pub source: ClassSource,
-    /// Product and edition when a source names them.
+    /// The product (catalog generation or pkeyconfig description); `None` when no source
+    /// names it.
     pub product: Option<String>,
+    /// The edition as the deciding source names it; `None` when no source names it.
     pub edition: Option<String>,
+    /// The `EditionID` the key belongs to; `None` when unknown (also for MSI-only Office
+    /// GVLKs).
     pub edition_id: Option<String>,
+    /// Whether the key's embedded checksum verifies.
     pub checksum: Checksum,
 }
 
@@ -226,14 +253,21 @@ pub fn classify_key(key: &ProductKey, key_config: Option<&KeyConfigIndex>) -> Cl
 /// What the text in a key slot turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SlotValue {
+    /// Nothing but whitespace.
     Empty,
+    /// Text that parses as a product key.
     Key(ProductKey),
+    /// A stand-in; see [`is_placeholder`].
     Placeholder,
+    /// A truncated key; see [`is_partial`].
     Partial,
+    /// Anything else.
     Malformed,
 }
 
 impl SlotValue {
+    /// The class of a value that is not a key; `None` for an empty slot or a real key (classify
+    /// that with [`classify_key`]).
     pub fn class(&self) -> Option<KeyClass> {
         match self {
             SlotValue::Empty | SlotValue::Key(_) => None,

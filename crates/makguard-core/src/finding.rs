@@ -12,12 +12,16 @@ use crate::rules::Rule;
 /// How serious a finding is. Ordered: `Note < Warning < Error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Severity {
+    /// Information, e.g. a GVLK that is fine; fails a run only with `--fail-on note`.
     Note,
+    /// A likely problem; fails a run at `--fail-on warning` or below.
     Warning,
+    /// A problem that fails a run at the default `--fail-on error`.
     Error,
 }
 
 impl Severity {
+    /// The lower-case name used in reports and configuration, e.g. `warning`.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Note => "note",
@@ -26,6 +30,7 @@ impl Severity {
         }
     }
 
+    /// The severity named `text` (any case); `None` for any other text.
     pub fn parse(text: &str) -> Option<Severity> {
         match text.to_ascii_lowercase().as_str() {
             "note" => Some(Severity::Note),
@@ -45,23 +50,29 @@ impl fmt::Display for Severity {
 /// A half-open byte range `start..end` into a decoded text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TextRange {
+    /// Byte offset of the first byte in the range.
     pub start: usize,
+    /// Byte offset just past the last byte in the range.
     pub end: usize,
 }
 
 impl TextRange {
+    /// The range `start..end`.
     pub fn new(start: usize, end: usize) -> TextRange {
         TextRange { start, end }
     }
 
+    /// The length in bytes; 0 when `end` is not past `start`.
     pub fn len(&self) -> usize {
         self.end.saturating_sub(self.start)
     }
 
+    /// True when the range covers no byte.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// True when the two ranges share at least one byte.
     pub fn overlaps(&self, other: &TextRange) -> bool {
         self.start < other.end && other.start < self.end
     }
@@ -72,19 +83,24 @@ impl TextRange {
 /// from [`TextRange`] so the two cannot be mixed up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ByteRange {
+    /// Offset of the first byte in the range.
     pub start: usize,
+    /// Offset just past the last byte in the range.
     pub end: usize,
 }
 
 impl ByteRange {
+    /// The range `start..end`.
     pub fn new(start: usize, end: usize) -> ByteRange {
         ByteRange { start, end }
     }
 
+    /// The length in bytes; 0 when `end` is not past `start`.
     pub fn len(&self) -> usize {
         self.end.saturating_sub(self.start)
     }
 
+    /// True when the range covers no byte.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -109,6 +125,7 @@ pub enum Applicability {
 }
 
 impl Applicability {
+    /// The name used in reports, e.g. `display-only`.
     pub fn as_str(self) -> &'static str {
         match self {
             Applicability::DisplayOnly => "display-only",
@@ -122,14 +139,18 @@ impl Applicability {
 /// [`Fix`] and for the fixer's change log alike.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
+    /// The decoded text to replace.
     pub range: TextRange,
+    /// The text written in its place.
     pub replacement: String,
 }
 
 /// A set of non-overlapping edits that together repair one finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fix {
+    /// How far the fix may be trusted; decides whether a run applies it.
     pub applicability: Applicability,
+    /// The edits, non-overlapping.
     pub edits: Vec<Edit>,
     /// The GVLK written in.
     pub new_key: ProductKey,
@@ -140,11 +161,16 @@ pub struct Fix {
 /// Where in the XML a finding sits (answer files and other XML).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct XmlContext {
+    /// The enclosing `settings pass`, e.g. `specialize`; `None` outside any `settings`.
     pub pass: Option<String>,
+    /// The enclosing `component name`, e.g. `Microsoft-Windows-Shell-Setup`; `None` outside
+    /// any component.
     pub component: Option<String>,
+    /// The component's `processorArchitecture`; `None` when it gives none.
     pub architecture: Option<String>,
     /// Element path below the component, e.g. `UserData/ProductKey/Key`.
     pub element_path: String,
+    /// True when the key sits inside an XML comment, which Setup ignores.
     pub in_comment: bool,
 }
 
@@ -167,11 +193,14 @@ pub struct FixHints {
 /// A key found by a scanner, with its verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {
+    /// The key as found (masked whenever it is displayed).
     pub key: ProductKey,
+    /// What the key is and what decided it.
     pub classification: Classification,
 }
 
 impl KeyInfo {
+    /// The key's class, from its classification.
     pub fn class(&self) -> KeyClass {
         self.classification.class
     }
@@ -187,6 +216,7 @@ pub struct FindingPath {
 }
 
 impl FindingPath {
+    /// A path that is valid text, so it needs no raw bytes.
     pub fn new(display: impl Into<String>) -> FindingPath {
         FindingPath {
             display: display.into(),
@@ -204,6 +234,7 @@ impl fmt::Display for FindingPath {
 /// A policy exception that covers a finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suppression {
+    /// The reason the exception gives for allowing the finding.
     pub justification: String,
     /// Where the exception is written, e.g. `makguard.toml:12`.
     pub origin: String,
@@ -212,21 +243,31 @@ pub struct Suppression {
 /// One thing a scanner found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
+    /// The rule the finding breaks.
     pub rule: &'static Rule,
+    /// The severity it is reported at: the rule's default unless configuration changes it.
     pub severity: Severity,
+    /// The file it is in, relative to the root [`Finding::root`] names.
     pub path: FindingPath,
     /// The key's (or problem's) range in the decoded text, when the file is text.
     pub range: Option<TextRange>,
+    /// The 1-based line `range` starts on; `None` when there is no text position.
     pub line: Option<u32>,
+    /// The 1-based column, in characters, `range` starts at; `None` with `line`.
     pub column: Option<u32>,
     /// Never holds a non-GVLK key in full.
     pub message: String,
+    /// The key the finding is about; `None` for findings about no particular key.
     pub key: Option<KeyInfo>,
+    /// Where in the XML the finding sits; `None` outside XML.
     pub xml: Option<XmlContext>,
     /// What to do when no file edit can repair it (installed keys), GVLK spelled out.
     pub remediation: Option<String>,
+    /// What the fixer needs to choose a replacement key.
     pub hints: FixHints,
+    /// The planned repair; `None` until the fixer plans one, or when it cannot.
     pub fix: Option<Fix>,
+    /// The policy exception covering the finding; `None` when it is not suppressed.
     pub suppressed: Option<Suppression>,
     /// Index into [`crate::model::ScanReport::roots`] of the root `path` is relative to
     /// (0 for a single-root scan). Reports join the two to name the file for CI systems.
@@ -263,6 +304,7 @@ impl Finding {
         self
     }
 
+    /// Attaches the key the finding is about.
     pub fn with_key(mut self, key: KeyInfo) -> Finding {
         self.key = Some(key);
         self

@@ -49,12 +49,19 @@ const CHECKSUM_MASK: u128 = 0x3FF;
 /// Why a string is not a product key.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum KeyParseError {
+    /// Neither 25 nor 29 bytes long; the field holds the length in characters.
     #[error("a product key has 25 characters (29 with dashes), this has {0}")]
     Length(usize),
+    /// 29 bytes long, but not five groups of five separated by `-`.
     #[error("dashes must separate five groups of five characters")]
     Dashes,
+    /// A symbol outside the product-key alphabet.
     #[error("character {position} is not in the product-key alphabet")]
-    Alphabet { position: usize },
+    Alphabet {
+        /// The 0-based byte offset of the offending symbol in the text.
+        position: usize,
+    },
+    /// More than one `N`; the field holds how many.
     #[error("a product key holds at most one 'N', this has {0}")]
     TooManyN(usize),
 }
@@ -71,12 +78,16 @@ pub enum KeyForm {
 /// The verdict of the 10-bit checksum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Checksum {
+    /// A post-2009 key whose stored checksum matches its CRC.
     Valid,
+    /// A post-2009 key whose stored checksum does not match: mistyped or made up.
     Invalid,
+    /// A legacy key, which carries no checksum.
     NotApplicable,
 }
 
 impl Checksum {
+    /// The name used in reports, e.g. `not-applicable`.
     pub fn as_str(self) -> &'static str {
         match self {
             Checksum::Valid => "valid",
@@ -89,12 +100,19 @@ impl Checksum {
 /// The bit fields of a post-2009 key (key-format.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodedKey {
+    /// The whole key integer the symbols encode.
     pub value: u128,
+    /// Bits 0-19: the key group, a pkeyconfig `RefGroupId`.
     pub group: u32,
+    /// Bits 20-49: the serial number within the group.
     pub serial: u32,
+    /// Bits 50-102: the security value, which cannot be checked offline.
     pub security: u64,
+    /// Bits 103-112: the stored 10-bit checksum.
     pub checksum: u16,
+    /// Bit 113: the upgrade bit.
     pub upgrade: bool,
+    /// Bit 114: the encoding's "extra" bit; "twin" keys differ only in it.
     pub extra: bool,
 }
 
@@ -107,6 +125,11 @@ pub struct ProductKey {
 impl ProductKey {
     /// Parses five dashed groups of five symbols (29 characters) or the 25-character form without dashes,
     /// in either case.
+    ///
+    /// # Errors
+    ///
+    /// A [`KeyParseError`] when `text` is not 25 or 29 bytes long, its dashes are misplaced, a
+    /// symbol is outside the key alphabet, or it holds more than one `N`.
     pub fn parse(text: &str) -> Result<ProductKey, KeyParseError> {
         let bytes = text.as_bytes();
         let mut symbols = Vec::with_capacity(25);
@@ -176,6 +199,7 @@ impl ProductKey {
         ProductKey { normalised }
     }
 
+    /// The encoding generation: post-2009 when the key holds an `N`.
     pub fn form(&self) -> KeyForm {
         if self.normalised.contains('N') {
             KeyForm::Pkey2009
@@ -317,7 +341,9 @@ fn key_token_at(text: &str, start: usize, stride: usize) -> Option<(usize, Strin
 pub struct KeyInText {
     /// The byte range the key spans in the text (NUL characters included for UTF-16).
     pub start: usize,
+    /// The byte offset just past the key's last byte.
     pub end: usize,
+    /// The key, normalised.
     pub key: ProductKey,
     /// Written with dashes.
     pub dashed: bool,

@@ -10,12 +10,17 @@ use crate::finding::{Finding, Severity};
 pub struct ImageInfo {
     /// The root as given on the command line.
     pub root: String,
+    /// The SOFTWARE hive's `EditionID`, e.g. `Enterprise`; `None` when unread or absent.
     pub edition_id: Option<String>,
+    /// The hive's `ProductName`; `None` when unread or absent.
     pub product_name: Option<String>,
     /// `CurrentBuild` (or `CurrentBuildNumber`).
     pub build: Option<u32>,
+    /// The update build revision (`UBR`), the number after the build's dot; `None` when absent.
     pub ubr: Option<u32>,
+    /// The hive's `DisplayVersion`, e.g. `23H2`; `None` when absent.
     pub display_version: Option<String>,
+    /// The hive's `InstallationType`, e.g. `Client` or `Server`; `None` when absent.
     pub installation_type: Option<String>,
     /// Key-configuration files read for classification, relative to the root.
     pub key_configuration_files: Vec<String>,
@@ -44,7 +49,9 @@ impl ImageInfo {
 /// One path given on the command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RootReport {
+    /// The path as given.
     pub path: String,
+    /// What is known of the Windows image at the root; `None` when it is not an image root.
     pub image: Option<ImageInfo>,
     /// Candidate files searched, relative to the root (`JUnit` test cases).
     pub searched: Vec<String>,
@@ -67,10 +74,12 @@ pub struct ContainerImage {
     pub index: u32,
     /// Images in the file.
     pub image_count: u32,
+    /// The image's `NAME` from the file's XML; `None` when it has none.
     pub name: Option<String>,
     /// `EDITIONID` and `BUILD` from the file's XML; the image's SOFTWARE hive is the authority
     /// (`RootReport::image`), and reports say when the two disagree.
     pub edition_id: Option<String>,
+    /// `BUILD` from the file's XML; `None` when it gives none.
     pub build: Option<u32>,
 }
 
@@ -122,14 +131,18 @@ pub struct ScanSummary {
     /// Files not searched, by reason (`not-a-candidate`, `over-size-cap`, `special-file`,
     /// `symlink`, `excluded`, `unreadable`).
     pub skipped: BTreeMap<String, u64>,
+    /// Bytes read from the scanned files.
     pub bytes_read: u64,
 }
 
 /// Everything a scan produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScanReport {
+    /// One per path given; [`Finding::root`] indexes it.
     pub roots: Vec<RootReport>,
+    /// Every finding, suppressed ones included.
     pub findings: Vec<Finding>,
+    /// Counts over all roots.
     pub summary: ScanSummary,
     /// `--allow-incomplete`: unreadable files do not force exit 3.
     pub allow_incomplete: bool,
@@ -141,9 +154,14 @@ pub struct ScanReport {
 /// The process exit codes (a contract; see docs/exit-codes.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
+    /// No finding fails the run.
     Clean = 0,
+    /// An unsuppressed finding at or above the failing severity.
     Findings = 1,
+    /// A usage or configuration error.
     Usage = 2,
+    /// Some file that may hold a key could not be read or parsed (an unsuppressed `MG9xx`
+    /// finding), and `--allow-incomplete` was not given.
     Incomplete = 3,
 }
 
@@ -157,10 +175,12 @@ impl ScanReport {
         self.findings.iter().filter(|f| f.suppressed.is_none())
     }
 
+    /// Unsuppressed findings at exactly `severity`.
     pub fn count(&self, severity: Severity) -> usize {
         self.active().filter(|f| f.severity == severity).count()
     }
 
+    /// Findings a policy exception covers.
     pub fn suppressed_count(&self) -> usize {
         self.findings.iter().filter(|f| f.suppressed.is_some()).count()
     }

@@ -18,18 +18,25 @@ use crate::finding::Severity;
 /// A rule: what it flags, what kind of problem that is, and why it matters.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Rule {
+    /// The stable code, e.g. `MG101`; never reused.
     pub code: &'static str,
+    /// The stable kebab-case name, e.g. `unattend-non-kms-key`.
     pub name: &'static str,
+    /// The severity findings get unless a policy overrides it.
     pub default_severity: Severity,
+    /// What kind of problem the rule reports.
     pub category: Category,
     /// The product whose keys the rule is about; the fixer picks a replacement from it.
     pub product: Product,
+    /// Whether, and how safely, `makguard fix` repairs its findings.
     pub fixability: Fixability,
     /// The release that added the rule or last changed what it reports.
     pub changed_in: &'static str,
+    /// Whether the rule still reports findings.
     pub status: Status,
     /// One line, shown in listings and as SARIF `shortDescription`.
     pub summary: &'static str,
+    /// The rule's documentation for the rules reference.
     pub doc: RuleDoc,
 }
 
@@ -56,7 +63,9 @@ pub enum Category {
 /// The product line a rule's keys belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Product {
+    /// Windows product keys.
     Windows,
+    /// Microsoft Office product keys.
     Office,
     /// Any product, or no product key at all.
     Any,
@@ -79,20 +88,28 @@ pub enum Fixability {
 /// could not be read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Area {
+    /// `MG1xx`: answer files.
     AnswerFile,
+    /// `MG2xx`: other files in an image or its build inputs.
     ImageFile,
+    /// `MG3xx`: the image's registry and licensing data.
     Registry,
+    /// `MG4xx`: fixes.
     Fix,
+    /// `MG5xx`: the policy file.
     Policy,
+    /// `MG9xx`: files that could not be read or parsed.
     Unreadable,
 }
 
 /// Whether a rule still reports findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// Reports findings.
     Active,
     /// No longer reported since this release; its code stays taken.
     Retired {
+        /// The release that retired the rule, e.g. `0.2.0`.
         since: &'static str,
     },
 }
@@ -100,8 +117,11 @@ pub enum Status {
 /// A rule's documentation, in the sections of the rules reference. Markdown.
 #[derive(Debug, PartialEq, Eq)]
 pub struct RuleDoc {
+    /// The "What it does" section: what the rule reports.
     pub what_it_does: &'static str,
+    /// The "Why is this bad?" section: the risk behind a finding.
     pub why_is_this_bad: &'static str,
+    /// The "Example" section; `None` when the rule has none.
     pub example: Option<&'static str>,
     /// `None` only for informational rules: there is nothing to fix.
     pub how_to_fix: Option<&'static str>,
@@ -133,6 +153,7 @@ impl Rule {
         }
     }
 
+    /// True when the rule no longer reports findings.
     pub fn is_retired(&self) -> bool {
         matches!(self.status, Status::Retired { .. })
     }
@@ -170,6 +191,7 @@ impl RuleDoc {
 }
 
 impl Category {
+    /// The name used in listings and reports, e.g. `key in image`.
     pub fn as_str(self) -> &'static str {
         match self {
             Category::KeyInImage => "key in image",
@@ -183,6 +205,7 @@ impl Category {
 }
 
 impl Product {
+    /// The name used in listings, e.g. `Windows`.
     pub fn as_str(self) -> &'static str {
         match self {
             Product::Windows => "Windows",
@@ -201,6 +224,7 @@ impl Fixability {
         }
     }
 
+    /// The short name used in listings, e.g. `safe when certain`.
     pub fn as_str(self) -> &'static str {
         match self {
             Fixability::Never => "no",
@@ -296,6 +320,9 @@ macro_rules! rules {
         $(fix_safety: $safety:literal,)?
     })*) => {
         $(
+            #[doc = concat!("`", $code, "` `", $name, "`: ", $summary, ".")]
+            // Summaries are plain text: `[scan]` there names the policy table, not a link.
+            #[allow(rustdoc::broken_intra_doc_links)]
             pub static $ident: Rule = Rule {
                 code: $code,
                 name: $name,
@@ -1177,6 +1204,8 @@ mod tests {
     }
 
     /// A retired rule declared as a real one would be.
+    // The macro declares the registry's statics `pub`; here they only need to reach the tests.
+    #[allow(unreachable_pub)]
     mod retired {
         use super::super::*;
 

@@ -14,18 +14,28 @@
 /// How a file's bytes were turned into text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TextEncoding {
+    /// UTF-8 without a byte-order mark.
     Utf8,
+    /// UTF-8 after the byte-order mark `EF BB BF`.
     Utf8Bom,
+    /// UTF-16, little-endian.
     Utf16Le {
+        /// The file starts with the byte-order mark `FF FE`.
         bom: bool,
     },
+    /// UTF-16, big-endian.
     Utf16Be {
+        /// The file starts with the byte-order mark `FE FF`.
         bom: bool,
     },
+    /// UTF-32, little-endian.
     Utf32Le {
+        /// The file starts with the byte-order mark `FF FE 00 00`.
         bom: bool,
     },
+    /// UTF-32, big-endian.
     Utf32Be {
+        /// The file starts with the byte-order mark `00 00 FE FF`.
         bom: bool,
     },
     /// Bytes that are not UTF-8, read one byte to one character (U+0000..U+00FF). Key
@@ -35,6 +45,7 @@ pub enum TextEncoding {
 }
 
 impl TextEncoding {
+    /// The name used in reports, e.g. `utf-16le-bom`.
     pub fn name(self) -> &'static str {
         match self {
             TextEncoding::Utf8 => "utf-8",
@@ -51,10 +62,12 @@ impl TextEncoding {
         }
     }
 
+    /// True for either byte order of UTF-16.
     pub fn is_utf16(self) -> bool {
         matches!(self, TextEncoding::Utf16Le { .. } | TextEncoding::Utf16Be { .. })
     }
 
+    /// True for either byte order of UTF-32.
     pub fn is_utf32(self) -> bool {
         matches!(self, TextEncoding::Utf32Le { .. } | TextEncoding::Utf32Be { .. })
     }
@@ -73,7 +86,9 @@ impl TextEncoding {
 /// A file's text with the encoding it came in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedText {
+    /// The decoded text; findings' [`crate::TextRange`]s index it.
     pub text: String,
+    /// The encoding the bytes came in, and the one the fixer writes back.
     pub encoding: TextEncoding,
     /// False when some bytes could not be represented (an odd trailing byte or an unpaired
     /// surrogate in UTF-16); such text must not be rewritten.
@@ -147,8 +162,9 @@ fn unsupported_signature(bytes: &[u8]) -> Option<String> {
     let what = match bytes.get(..4)? {
         // `<?xm` in EBCDIC; code pages differ, `<?xm` does not.
         [0x4C, 0x6F, 0xA7, 0x94] => "EBCDIC",
-        [0x00, 0x00, 0x3C, 0x00] | [0x00, 0x3C, 0x00, 0x00] => "UCS-4 in an unusual byte order",
-        [0x00, 0x00, 0xFF, 0xFE] | [0xFE, 0xFF, 0x00, 0x00] => "UCS-4 in an unusual byte order",
+        [0x00, 0x00, 0x3C, 0x00] | [0x00, 0x3C, 0x00, 0x00] | [0x00, 0x00, 0xFF, 0xFE] | [0xFE, 0xFF, 0x00, 0x00] => {
+            "UCS-4 in an unusual byte order"
+        }
         _ => return None,
     };
     Some(format!("the file's first bytes are XML in {what}"))
@@ -415,6 +431,7 @@ pub struct LineIndex {
 }
 
 impl LineIndex {
+    /// Indexes `text`'s line starts and character counts.
     pub fn new(text: &str) -> LineIndex {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
