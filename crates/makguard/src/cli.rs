@@ -58,6 +58,8 @@ pub(crate) enum Command {
     /// Explain one rule, by code (MG101) or name (unattend-non-kms-key)
     Explain(ExplainArgs),
     /// Add a justified exception ([[allow]] entry) to the policy file makguard.toml
+    // The doc comment is clap's help text, where `[[allow]]` is the TOML table, not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     Allow(AllowArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on standard output
     Completions(CompletionsArgs),
