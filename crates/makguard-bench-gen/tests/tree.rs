@@ -90,7 +90,8 @@ fn the_tree_matches_its_summary_and_every_planted_key_is_in_place() {
     assert!(default_plants >= 8, "{default_plants} keys in candidate files");
     assert!(deep_plants >= 4, "{deep_plants} keys in binaries");
     assert!(files.keys().any(|p| p.starts_with("Windows/WinSxS/Manifests/")));
-    assert!(files.keys().any(|p| p.ends_with(".dll")) && files.keys().any(|p| p.ends_with(".mui")));
+    let has_extension = |path: &str, extension: &str| Path::new(path).extension().is_some_and(|e| e == extension);
+    assert!(files.keys().any(|p| has_extension(p, "dll")) && files.keys().any(|p| has_extension(p, "mui")));
 }
 
 #[test]

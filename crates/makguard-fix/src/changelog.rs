@@ -13,6 +13,7 @@ pub const CHANGE_LOG_FORMAT_VERSION: u32 = 1;
 /// says about it. The old key shows only masked and as its fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyReplacement {
+    /// The rule whose finding this replacement fixes.
     pub rule: &'static Rule,
     /// The key the scan saw in the edit's range; the text must still parse to it.
     pub old_key: ProductKey,
@@ -20,7 +21,10 @@ pub struct KeyReplacement {
     pub edit: Edit,
     /// The GVLK written.
     pub new_key: ProductKey,
+    /// How the GVLK was chosen, from the finding's [`Fix::chosen_by`].
     pub chosen_by: String,
+    /// How safe the fix is, from the finding's [`Fix::applicability`]; the run applies it only
+    /// at or above its threshold.
     pub applicability: Applicability,
     /// The bytes replaced, as a range of the ORIGINAL file's bytes (BOM and UTF-16 included);
     /// `None` when the file was not rewritten or this edit was not applied.
@@ -83,6 +87,8 @@ pub enum FileStatus {
 }
 
 impl FileStatus {
+    /// The status's name in the change-log JSON (`written`, `dry-run`, `rolled-back`,
+    /// `skipped`, `failed`).
     pub fn as_str(&self) -> &'static str {
         match self {
             FileStatus::Written => "written",
@@ -93,6 +99,7 @@ impl FileStatus {
         }
     }
 
+    /// Why the file was rolled back, skipped or failed; `None` when written or in a dry run.
     pub fn reason(&self) -> Option<&str> {
         match self {
             FileStatus::Written | FileStatus::DryRun => None,
@@ -119,6 +126,7 @@ pub struct FileChange {
     pub sha256_after: Option<String>,
     /// Where `--backup` copied the original.
     pub backup: Option<String>,
+    /// What happened to the file.
     pub status: FileStatus,
     /// Decoded text before and after, kept for the diff; never serialised.
     pub(crate) texts: Option<(String, String)>,
@@ -168,7 +176,9 @@ impl FileChange {
 /// The result of [`crate::apply`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeLog {
+    /// The run was `--dry-run`: nothing was written.
     pub dry_run: bool,
+    /// Every file with a fix to apply, applied or not, ordered by root, then path.
     pub files: Vec<FileChange>,
 }
 
@@ -289,6 +299,7 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     const MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
     const GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
@@ -309,7 +320,10 @@ mod tests {
 
     #[test]
     fn diff_hunks_have_context_and_block_changes() {
-        let old: String = (1..=12).map(|i| format!("line {i}\r\n")).collect();
+        let old: String = (1..=12).fold(String::new(), |mut text, i| {
+            let _ = write!(text, "line {i}\r\n");
+            text
+        });
         let new = old
             .replace("line 2\r\n", &format!("key {GVLK}\r\n"))
             .replace("line 11", "eleven");

@@ -31,21 +31,39 @@ pub struct KeyChoice {
 /// Why the user's `--edition`/`--gvlk` cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum KeyChoiceError {
+    /// `--gvlk` is not a product key at all.
     #[error("--gvlk: {0}")]
     GvlkUnparsable(#[from] makguard_core::KeyParseError),
     /// Carries the masked form only: a key that is not a GVLK may be a secret.
     #[error("--gvlk {masked} ({fingerprint}) is not a KMS client key (GVLK) in the catalog")]
-    NotAGvlk { masked: String, fingerprint: String },
+    NotAGvlk {
+        /// The key masked to its last group.
+        masked: String,
+        /// The key's `sha256:` fingerprint.
+        fingerprint: String,
+    },
     #[error(
         "--edition {0}: no KMS client key is published for this edition (expected a Windows EditionID such as Enterprise or an Office product ID such as ProPlus2021Volume)"
     )]
+    /// `--edition` names an edition the catalog has no GVLK for (the name as given).
     UnknownEdition(String),
+    /// `--gvlk` is the GVLK of another edition than `--edition`.
     #[error("--edition {edition} and --gvlk {gvlk} name different editions; give one of them")]
-    Conflict { edition: String, gvlk: String },
+    Conflict {
+        /// The `--edition` given.
+        edition: String,
+        /// The GVLK given (a GVLK is public, shown in full).
+        gvlk: String,
+    },
 }
 
 impl KeyChoice {
     /// Validates `--edition` and `--gvlk` against the catalog.
+    ///
+    /// # Errors
+    ///
+    /// A [`KeyChoiceError`] when `--gvlk` does not parse or is no GVLK in the catalog,
+    /// `--edition` is unknown, or the two name different editions.
     pub fn new(edition: Option<&str>, gvlk: Option<&str>, unsafe_fixes: bool) -> Result<KeyChoice, KeyChoiceError> {
         let gvlk = match gvlk {
             Some(text) => {

@@ -24,9 +24,13 @@ pub enum EditOutcome {
 /// The rewritten content, with where it differs from the original.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rewrite {
+    /// The encoding the original was decoded from and the new content is written in.
     pub encoding: TextEncoding,
+    /// The original, decoded.
     pub old_text: String,
+    /// The text with the edits made.
     pub new_text: String,
+    /// `new_text` encoded as the original was (BOM included): the file's new content.
     pub new_bytes: Vec<u8>,
     /// One per edit given, in the order given.
     pub outcomes: Vec<EditOutcome>,
@@ -54,7 +58,9 @@ impl Rewrite {
 /// in memory and failed a check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RewriteError {
+    /// Nothing was attempted, with why.
     Skipped(String),
+    /// The rewrite failed a check, with which; the original stands.
     RolledBack(String),
 }
 
@@ -130,6 +136,8 @@ pub fn xml_is_well_formed(text: &str) -> bool {
 }
 
 /// True when the file is meant to be XML: its name says so, or its text starts with `<`.
+// `lower` is already lower-cased, and a bare `.xml` name counts, as `Path::extension` would not.
+#[allow(clippy::case_sensitive_file_extension_comparisons)]
 pub fn looks_like_xml(name: &str, text: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.ends_with(".xml") || text.trim_start_matches('\u{feff}').trim_start().starts_with('<')
@@ -138,6 +146,14 @@ pub fn looks_like_xml(name: &str, text: &str) -> bool {
 /// Rewrites `bytes` with `edits`. `name` is the file name, used to recognise XML. Identical
 /// edits are made once; an edit that overlaps one made before it (in text order) is left out
 /// with a reason in [`Rewrite::outcomes`], and the others are made, as ruff does.
+///
+/// # Errors
+///
+/// [`RewriteError::Skipped`] when the file is not losslessly decodable, an edit's range no
+/// longer holds its key, a replacement is not a GVLK, or the new text cannot be encoded as the
+/// original was;
+/// [`RewriteError::RolledBack`] when the result changes bytes outside the keys or no longer
+/// parses.
 pub fn rewrite(name: &str, bytes: &[u8], edits: &[KeyEdit]) -> Result<Rewrite, RewriteError> {
     let (old_text, encoding) = decode_losslessly(bytes)?;
     let (made, placements) = resolve_overlaps(edits);

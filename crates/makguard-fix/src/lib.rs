@@ -72,6 +72,8 @@ impl ApplyOptions {
 /// A failure of the whole run (per-file failures go into the [`ChangeLog`]).
 #[derive(Debug, Error)]
 pub enum FixError {
+    /// The report has findings with fixes but lists no scanned roots, so their paths name no
+    /// file.
     #[error("the report has fixes but no roots to resolve their paths against")]
     NoRoots,
 }
@@ -141,6 +143,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Applies every fix in `report` (as filled by [`plan`] or [`edition_mismatches`]), one file
 /// at a time. Suppressed findings are never applied.
+///
+/// # Errors
+///
+/// [`FixError::NoRoots`] when the report has fixes but no roots; a failure of one file is
+/// not an error but that file's [`FileStatus`] in the log.
 pub fn apply(report: &ScanReport, options: &ApplyOptions) -> Result<ChangeLog, FixError> {
     apply_with_images(report, options, None).map(|(log, _)| log)
 }
@@ -149,15 +156,21 @@ pub fn apply(report: &ScanReport, options: &ApplyOptions) -> Result<ChangeLog, F
 /// [`apply_with_images`].
 pub trait ImageFiles {
     /// The bytes of the file at `path` inside the image of root `root`.
+    ///
+    /// # Errors
+    ///
+    /// Why the file could not be read (the fix skips that file with this reason).
     fn read(&self, root: usize, path: &FindingPath) -> Result<Vec<u8>, String>;
 }
 
 /// New contents for a file inside an image: the caller writes them into the image file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRewrite {
+    /// The index in the report's roots of the image holding the file.
     pub root: usize,
     /// The file's path inside the image, `/`-separated, as the finding names it.
     pub path: String,
+    /// The file's whole new content, in its original encoding.
     pub new_bytes: Vec<u8>,
 }
 
@@ -165,6 +178,10 @@ pub struct ImageRewrite {
 /// instead of a write: the changes come back as [`ImageRewrite`]s, marked written in the log
 /// (or dry-run), for the caller to write into the image file in one go. Without `images`, such
 /// files are skipped with what to do.
+///
+/// # Errors
+///
+/// [`FixError::NoRoots`] when the report has fixes but no roots.
 pub fn apply_with_images(
     report: &ScanReport,
     options: &ApplyOptions,
@@ -249,7 +266,7 @@ image read-write (`wimlib-imagex mountrw {wim} INDEX DIR`, or DISM /Mount-Image 
 mount, and commit the unmount"
         )),
     );
-    change.root = wim.clone();
+    change.root.clone_from(wim);
     if let Some(status) = nothing_to_apply(&change) {
         change.status = status;
     }
@@ -271,7 +288,7 @@ fn fix_in_image(
         replacements(findings, options),
         FileStatus::Skipped(String::new()),
     );
-    change.root = wim.path.clone();
+    change.root.clone_from(&wim.path);
     // Two images can hold the same path: the log names the image too (`install.wim:2:/...`).
     if let Some(image) = &wim.container {
         change.path = image.locate(&wim.path, &path.display);
@@ -339,7 +356,7 @@ fn fix_file(root: Option<&Root>, findings: &[&Finding], options: &ApplyOptions) 
         change.status = FileStatus::Skipped("the finding names a root the report does not have".to_string());
         return change;
     };
-    change.root = root.display.clone();
+    change.root.clone_from(&root.display);
     if let Some(status) = nothing_to_apply(&change) {
         change.status = status;
         return change;

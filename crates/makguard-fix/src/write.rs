@@ -95,10 +95,15 @@ pub fn cleanup_stale_temp_files(root: &Path) -> usize {
 /// Why a path may not be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathRefusal {
+    /// Writing the path could leave the root or go through a link, with why.
     Unsafe(String),
 }
 
 /// Joins a finding's relative path to `root`, refusing absolute paths and `..`.
+///
+/// # Errors
+///
+/// [`PathRefusal::Unsafe`] when `relative` is absolute or has a `..` component.
 pub fn join_relative(root: &Path, relative: &Path) -> Result<PathBuf, PathRefusal> {
     let mut out = root.to_path_buf();
     for component in relative.components() {
@@ -126,6 +131,11 @@ pub fn directory_of(path: &Path) -> Option<&Path> {
 
 /// Checks that `path` is a regular file, not a link, whose directory lies inside
 /// `canonical_root`. Returns the file's metadata.
+///
+/// # Errors
+///
+/// [`PathRefusal::Unsafe`] when the path is a link (or reparse point), not a regular file,
+/// unreadable, or its directory cannot be resolved or resolves outside `canonical_root`.
 pub fn check_writable_target(path: &Path, canonical_root: &Path) -> Result<fs::Metadata, PathRefusal> {
     let meta =
         fs::symlink_metadata(path).map_err(|e| PathRefusal::Unsafe(format!("cannot read the file's metadata: {e}")))?;
@@ -167,6 +177,12 @@ pub fn check_writable_target(path: &Path, canonical_root: &Path) -> Result<fs::M
 /// owner and group where the process may set them (as root, e.g. on a `wimlib-imagex mountrw
 /// --unix-data` mount); other Windows attributes (hidden, system), ACLs and extended attributes
 /// are not.
+///
+/// # Errors
+///
+/// Any I/O error of creating, writing, syncing or renaming the temporary file, of giving it the
+/// original's permissions, or of syncing the directory; `InvalidInput` when `path` has no file
+/// name.
 pub fn atomic_write(path: &Path, contents: &[u8], permissions: Option<fs::Permissions>) -> io::Result<()> {
     let parent = directory_of(path).unwrap_or(Path::new("."));
     let name = path
@@ -191,7 +207,7 @@ fn write_and_rename(temp: &Path, path: &Path, contents: &[u8], permissions: Opti
     // A read-only original must not make the temporary file unwritable before it is synced,
     // so the permissions go on last (also because a change of owner may clear set-id bits).
     if let Some(permissions) = permissions {
-        keep_permissions(temp, permissions)?;
+        keep_permissions(temp, &permissions)?;
     }
     #[cfg(windows)]
     {
@@ -221,13 +237,13 @@ fn keep_owner(temp: &Path, original: &Path) {
 /// Gives `temp` the original's permissions. File systems that cannot change permissions
 /// (a wimlib mount without `--unix-data` shows every file as 0777 and refuses chmod) are
 /// accepted when the new file already shows the same permissions as the original.
-fn keep_permissions(temp: &Path, permissions: fs::Permissions) -> io::Result<()> {
-    if fs::metadata(temp)?.permissions() == permissions {
+fn keep_permissions(temp: &Path, permissions: &fs::Permissions) -> io::Result<()> {
+    if fs::metadata(temp)?.permissions() == *permissions {
         return Ok(());
     }
     match fs::set_permissions(temp, permissions.clone()) {
         Ok(()) => Ok(()),
-        Err(_) if fs::metadata(temp).is_ok_and(|m| m.permissions() == permissions) => Ok(()),
+        Err(_) if fs::metadata(temp).is_ok_and(|m| m.permissions() == *permissions) => Ok(()),
         Err(error) => Err(io::Error::new(
             error.kind(),
             format!("cannot give the new file the original's permissions: {error}"),

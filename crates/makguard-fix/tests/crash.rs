@@ -9,6 +9,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -48,9 +49,10 @@ fn build_tree(root: &Path) -> HashMap<String, (Vec<u8>, Vec<u8>)> {
     let mut out = HashMap::new();
     for i in 0..FILES {
         let relative = format!("d{}/unattend-{i}.xml", i % 8);
-        let padding: String = (0..20)
-            .map(|n| format!("  <!-- filler line {n} of file {i} -->\n"))
-            .collect();
+        let padding = (0..20).fold(String::new(), |mut padding, n| {
+            let _ = writeln!(padding, "  <!-- filler line {n} of file {i} -->");
+            padding
+        });
         let text = format!(
             "<?xml version=\"1.0\"?>\n<unattend>\n{padding}  <Key>{}</Key>\n{padding}</unattend>\n",
             maks[i % 3]

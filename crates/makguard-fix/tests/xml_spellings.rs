@@ -8,6 +8,7 @@ use makguard_core::{Edit, FindingPath, ProductKey, rules};
 use makguard_fix::edit::{rewrite, xml_is_well_formed};
 use makguard_scan::{FileContext, FileKind, scan_file_bytes};
 use proptest::prelude::*;
+use std::fmt::Write as _;
 
 const MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
 const ENTERPRISE_GVLK: &str = "NPPR9-FWDCX-D2C8J-H872K-2YT43";
@@ -33,8 +34,14 @@ fn render(piece: &str, form: Form) -> String {
     match form {
         Form::Plain => piece.to_string(),
         Form::Cdata => format!("<![CDATA[{piece}]]>"),
-        Form::HexReferences => piece.bytes().map(|b| format!("&#x{b:x};")).collect(),
-        Form::DecimalReferences => piece.bytes().map(|b| format!("&#{b};")).collect(),
+        Form::HexReferences => piece.bytes().fold(String::new(), |mut out, b| {
+            let _ = write!(out, "&#x{b:x};");
+            out
+        }),
+        Form::DecimalReferences => piece.bytes().fold(String::new(), |mut out, b| {
+            let _ = write!(out, "&#{b};");
+            out
+        }),
     }
 }
 

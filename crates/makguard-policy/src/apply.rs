@@ -14,7 +14,10 @@ use crate::policy::{AllowEntry, Policy, PolicyGlob};
 /// relative to that root, or an index past the last root (reports then print the path as is).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyHome {
+    /// The index of the scan root holding the policy file, or the number of roots when no
+    /// root holds it.
     pub root: usize,
+    /// The policy file's path: relative to that root, or as messages name it.
     pub display: String,
 }
 

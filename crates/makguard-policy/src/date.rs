@@ -10,8 +10,11 @@ pub const TODAY_ENV: &str = "MAKGUARD_TODAY";
 /// A proleptic Gregorian calendar date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CivilDate {
+    /// The year, astronomical numbering (year 0 exists).
     pub year: i64,
+    /// The month, 1 to 12.
     pub month: u32,
+    /// The day of the month, from 1.
     pub day: u32,
 }
 
@@ -70,6 +73,11 @@ impl CivilDate {
     }
 
     /// Today in UTC, or `MAKGUARD_TODAY` when set. An unparsable override is an error.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong when `MAKGUARD_TODAY` is not a `YYYY-MM-DD` date, or the system clock
+    /// is set before 1970.
     pub fn today() -> Result<CivilDate, String> {
         if let Ok(text) = std::env::var(TODAY_ENV) {
             return CivilDate::parse(text.trim())

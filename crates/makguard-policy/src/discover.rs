@@ -44,6 +44,7 @@ pub struct PolicyLocation {
     pub file: PathBuf,
     /// As given, or as found: relative to the working directory when under it, else absolute.
     pub display: String,
+    /// Why this file was chosen.
     pub origin: Origin,
 }
 
@@ -64,6 +65,10 @@ pub struct Discovery {
 
 impl Discovery {
     /// `--config` (if given), `MAKGUARD_CONFIG` (if set and not empty) and the working directory.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError::CurrentDir`] when the working directory cannot be read.
     pub fn new(explicit: Option<&Path>) -> Result<Discovery, PolicyError> {
         let cwd = std::env::current_dir().map_err(|err| PolicyError::CurrentDir(err.to_string()))?;
         Ok(Discovery::with(explicit, std::env::var_os(CONFIG_ENV), cwd))

@@ -18,10 +18,15 @@ use crate::policy::Policy;
 /// the justification.
 #[derive(Debug, Clone)]
 pub struct NewException<'a> {
+    /// The `sha256:` fingerprint of the key the exception allows.
     pub fingerprint: &'a str,
+    /// The `path` glob the exception is limited to; `None`: any path.
     pub path: Option<&'a str>,
+    /// The rule the exception is limited to; `None`: any rule.
     pub rule: Option<&'static Rule>,
+    /// Why the key may stay, as written into the policy.
     pub justification: &'a str,
+    /// The last day the exception applies; `None`: it never expires.
     pub expires: Option<CivilDate>,
 }
 
@@ -31,21 +36,30 @@ pub enum EditError {
     /// The existing file is not a valid policy: reported as such rather than appended to.
     #[error(transparent)]
     Invalid(#[from] ConfigError),
+    /// The policy with the new entry appended fails validation (what the parser said).
     #[error("the new entry would make the policy invalid; nothing was written: {0}")]
     WouldBeInvalid(ConfigError),
+    /// The expiry date (as written) is not a TOML date.
     #[error("cannot write the expiry date {0} as a TOML date")]
     BadDate(String),
+    /// The policy's `allow` is not an array of tables (the file as messages name it).
     #[error("{0}: `allow` must be a list of [[allow]] tables")]
     AllowNotAList(String),
+    /// The existing policy file could not be read.
     #[error("cannot read {file}: {source}")]
     Read {
+        /// The file as messages name it.
         file: String,
+        /// Why it could not be read.
         #[source]
         source: std::io::Error,
     },
+    /// The updated policy could not be written; the original is intact.
     #[error("cannot write {file}: {source}")]
     Write {
+        /// The file as messages name it.
         file: String,
+        /// Why it could not be written.
         #[source]
         source: std::io::Error,
     },
@@ -53,6 +67,11 @@ pub enum EditError {
 
 /// Appends `entry` to the policy at `location` (created if absent) and returns the line of
 /// the new `[[allow]]` header.
+///
+/// # Errors
+///
+/// An [`EditError`] when the existing file cannot be read or is not a valid policy, the entry
+/// would make it invalid, or the new file cannot be written; nothing is written then.
 pub fn add_exception(location: &PolicyLocation, entry: &NewException<'_>) -> Result<u32, EditError> {
     let display = &location.display;
     let existing = match std::fs::read_to_string(&location.file) {
@@ -75,6 +94,11 @@ pub fn add_exception(location: &PolicyLocation, entry: &NewException<'_>) -> Res
 }
 
 /// `existing` policy text with `entry` appended, and the new entry's line.
+///
+/// # Errors
+///
+/// An [`EditError`] when `existing` is not a valid policy, its `allow` is not a list of
+/// tables, the expiry date cannot be written, or the result would not validate.
 pub fn append_exception(
     existing: &str,
     display: &str,

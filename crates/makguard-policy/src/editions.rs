@@ -60,7 +60,7 @@ impl<'w> JudgedScan<'w> {
                 let label = format!("{} [editions] {name}", self.home(*policy).display);
                 for fix in group.findings.iter_mut().filter_map(|f| f.fix.as_mut()) {
                     if fix.new_key == *key {
-                        fix.chosen_by = label.clone();
+                        fix.chosen_by.clone_from(&label);
                     }
                 }
             }

@@ -14,6 +14,10 @@ pub fn normalize(pattern: &str) -> String {
 }
 
 /// Compiles a policy glob (after [`normalize`]), case-insensitively.
+///
+/// # Errors
+///
+/// globset's error when the pattern is not a valid glob.
 pub fn compile(pattern: &str) -> Result<Glob, globset::Error> {
     GlobBuilder::new(&normalize(pattern)).case_insensitive(true).build()
 }

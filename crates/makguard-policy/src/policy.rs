@@ -63,13 +63,18 @@ struct RawScan {
 /// One justified exception.
 #[derive(Debug, Clone)]
 pub struct AllowEntry {
-    /// Line and column of the entry's `[[allow]]` header.
+    /// The 1-based line of the entry's `[[allow]]` header.
     pub line: u32,
+    /// The 1-based column of the entry's `[[allow]]` header.
     pub column: u32,
+    /// The `sha256:` fingerprint of the key allowed; `None`: any key (or none).
     pub fingerprint: Option<String>,
+    /// The `path` glob as written; `None`: any path.
     pub path_glob: Option<String>,
     path_matcher: Option<GlobMatcher>,
+    /// The rule allowed; `None`: any rule.
     pub rule: Option<&'static Rule>,
+    /// Why the finding may stay (never empty).
     pub justification: String,
     /// Last day the entry applies.
     pub expires: Option<CivilDate>,
@@ -118,16 +123,23 @@ pub struct PolicyGlob {
     pub written: String,
     /// As the scanner matches it ([`glob::normalize`]).
     pub pattern: String,
+    /// The 1-based line of the glob in the policy file.
     pub line: u32,
+    /// The 1-based column of the glob in the policy file.
     pub column: u32,
 }
 
 /// The `[scan]` table.
 #[derive(Debug, Clone, Default)]
 pub struct ScanSettings {
+    /// `include`: globs of files searched as text even when their name or content says binary.
     pub include: Vec<PolicyGlob>,
+    /// `exclude`: globs of files and folders skipped.
     pub exclude: Vec<PolicyGlob>,
+    /// `size_cap` in bytes (`--size-cap` wins over it); `None`: the default cap.
     pub size_cap: Option<u64>,
+    /// `deep`: also search binary files and archives as bytes; `None` when the policy does not
+    /// say.
     pub deep: Option<bool>,
     /// Resolved against the policy file's directory.
     pub pkeyconfig: Vec<PathBuf>,
@@ -140,9 +152,11 @@ pub struct Policy {
     pub file: PathBuf,
     /// How messages name the file.
     pub display: String,
+    /// The `[[allow]]` exceptions, in file order.
     pub allow: Vec<AllowEntry>,
     /// Rule code → new severity, `None` for `off`.
     pub severity: BTreeMap<&'static str, Option<Severity>>,
+    /// The `[scan]` table.
     pub scan: ScanSettings,
     /// `EditionID` → the GVLK `makguard fix` writes for it.
     pub editions: BTreeMap<String, ProductKey>,
@@ -180,6 +194,11 @@ fn is_protected(rule: &Rule) -> bool {
 
 impl Policy {
     /// Reads and validates the policy at `location`. Errors name the file as found or given.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] when the file cannot be read (line and column 0), or does not parse or
+    /// validate.
     pub fn load(location: &PolicyLocation) -> Result<Policy, ConfigError> {
         let path = &location.file;
         let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
@@ -190,7 +209,7 @@ impl Policy {
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
         let mut policy = Policy::parse(&text, &location.display, base)?;
-        policy.file = path.clone();
+        policy.file.clone_from(path);
         Ok(policy)
     }
 
@@ -202,6 +221,11 @@ impl Policy {
     }
 
     /// Parses policy text; relative `pkeyconfig` paths resolve against `base_dir`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] at the offending spot when the text is not TOML, has an unknown key,
+    /// or a value that does not validate.
     pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<Policy, ConfigError> {
         let parser = PolicyParser {
             display,

@@ -2,6 +2,11 @@
 //! the `--size-cap` option share this parser.
 
 /// Parses `16777216`, `16MiB`, `16M`, `512KiB`, `1GiB`, `10MB` (decimal) and the like.
+///
+/// # Errors
+///
+/// A message quoting `text` when it has no leading number, an unknown unit, or is zero or
+/// more than a `u64` holds.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());

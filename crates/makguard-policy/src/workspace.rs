@@ -37,6 +37,8 @@ pub struct ScanRequest {
 /// A scan whose findings each root's policy has judged.
 #[derive(Debug)]
 pub struct JudgedScan<'w> {
+    /// The scan's report with every root's policy applied: severities overridden, exceptions
+    /// marked, and the policies' own findings added.
     pub report: ScanReport,
     workspace: &'w Workspace,
     /// Per root, its policy (index into the workspace's policies).
@@ -48,6 +50,11 @@ pub struct JudgedScan<'w> {
 impl Workspace {
     /// Finds and loads the policy of every path. A file named by `--config` or
     /// `MAKGUARD_CONFIG` must exist; every file must parse and validate.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError::Missing`] when the file `--config` or `MAKGUARD_CONFIG` names is not
+    /// there; [`PolicyError::Config`] when a policy cannot be read or does not validate.
     pub fn load(paths: &[PathBuf], discovery: &Discovery) -> Result<Workspace, PolicyError> {
         let mut workspace = Workspace::default();
         let mut by_identity: BTreeMap<PathBuf, usize> = BTreeMap::new();
@@ -94,6 +101,11 @@ impl Workspace {
 
     /// Checks that every key-configuration file (the command line's and each policy's) is a
     /// regular file, before anything is scanned.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError::KeyConfigMissing`] or [`PolicyError::KeyConfigNotAFile`] for the first
+    /// file that is missing or not a regular file.
     pub fn check_key_config_files(&self, command_line: &[PathBuf]) -> Result<(), PolicyError> {
         let from_policies = self.policies.iter().flat_map(|p| &p.scan.pkeyconfig);
         for file in command_line.iter().chain(from_policies) {

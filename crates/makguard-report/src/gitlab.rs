@@ -77,7 +77,7 @@ fn fingerprint(finding: &Finding, path: &str, seen: &mut HashMap<String, usize>)
     hex(&Sha256::digest(format!("{material}\0{occurrence}").as_bytes()))
 }
 
-fn issue(finding: &Finding, path: String, fingerprint: String) -> Value {
+fn issue(finding: &Finding, path: &str, fingerprint: &str) -> Value {
     let mut description = format!("{} {}: {}", finding.rule.code, finding.rule.name, finding.message);
     if let Some(info) = &finding.key {
         description.push_str(&format!(
@@ -113,7 +113,7 @@ pub(crate) fn render_for_project(report: &ScanReport, options: &RenderOptions, p
         .map(|finding| {
             let path = project_relative(&file_location(report, finding), project_dir);
             let fingerprint = fingerprint(finding, &path, &mut seen);
-            issue(finding, path, fingerprint)
+            issue(finding, &path, &fingerprint)
         })
         .collect();
     let mut out = serde_json::to_string_pretty(&issues).expect("JSON values serialise");

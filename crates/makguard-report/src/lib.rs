@@ -100,12 +100,19 @@ impl RenderOptions {
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
+    /// Lines for people reading a terminal or a log.
     Text,
+    /// The JSON contract, for programs.
     Json,
+    /// SARIF 2.1.0, for code-scanning services.
     Sarif,
+    /// `JUnit` XML, for test dashboards.
     Junit,
+    /// GitLab's Code Quality report.
     Gitlab,
+    /// GitHub workflow-command annotations.
     Github,
+    /// Markdown, for step summaries.
     Markdown,
 }
 
@@ -159,7 +166,7 @@ impl FromStr for Format {
 
 /// Renders `report` in `format`.
 ///
-/// Every document passes [`safe::finish`], the one masking step, so no field can print a
+/// Every document passes `safe::finish`, the one masking step of [`safe`], so no field can print a
 /// non-GVLK key whatever it holds; the text and GitHub formats render a copy of the report
 /// whose control characters are escaped ([`safe::escaped_report`]).
 pub fn render(format: Format, report: &ScanReport, options: &RenderOptions) -> String {

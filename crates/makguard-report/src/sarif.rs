@@ -36,6 +36,7 @@ use crate::{file_location, position_suffix};
 /// results and an upload over 10 MB gzip-compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SarifLimits {
+    /// The most results one run may hold.
     pub max_results: usize,
     /// The document's size after gzip compression, in bytes.
     pub max_gzip_bytes: usize,

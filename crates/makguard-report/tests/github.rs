@@ -48,7 +48,7 @@ fn report_with_25_errors() -> ScanReport {
         .iter_mut()
         .filter(|f| std::ptr::eq(f.rule, &rules::UNATTEND_NON_KMS_KEY))
     {
-        finding.key = keyed.clone();
+        finding.key.clone_from(&keyed);
     }
     report.sort();
     report

@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use makguard_core::{FindingPath, ScanReport};
 use makguard_report::{Format, RenderOptions, render};
+use std::fmt::Write as _;
 
 fn utf16_chars(text: &str) -> String {
     text.chars().flat_map(|c| [c, '\0']).collect()
@@ -142,10 +143,10 @@ fn the_hex_of_a_non_utf8_path_spells_no_key() {
         display: String::from_utf8_lossy(&raw).into_owned(),
         raw_bytes: Some(raw),
     };
-    let key_hex: String = SYNTHETIC_MAK.as_bytes()[..17]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let key_hex = SYNTHETIC_MAK.as_bytes()[..17].iter().fold(String::new(), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
     for format in Format::ALL {
         let document = render(format, &report, &options());
         assert!(!leaks(&document), "{format}");

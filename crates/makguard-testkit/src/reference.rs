@@ -16,6 +16,10 @@ pub fn workspace_root() -> PathBuf {
 /// `../shared`, beside the workspace root (reference tables and the real-world corpus).
 /// Panics with what to do when it is missing: every test that reads it would fail otherwise
 /// with a bare "No such file".
+///
+/// # Panics
+///
+/// When `../shared/reference` is not a folder.
 pub fn shared_dir() -> PathBuf {
     let shared = workspace_root().join("../shared");
     assert!(
@@ -34,6 +38,10 @@ pub fn reference_path(name: &str) -> PathBuf {
 
 /// Rows of a reference TSV (blank lines ignored) as maps keyed by the header's column names.
 /// Panics naming the file when it cannot be read.
+///
+/// # Panics
+///
+/// When `../shared` is missing, or the file cannot be read or is empty (no header).
 pub fn read_tsv(name: &str) -> Vec<HashMap<String, String>> {
     let path = reference_path(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
@@ -60,6 +68,10 @@ pub fn synthetic_keys() -> Vec<String> {
 
 /// Fails if any synthetic key shows in full in `text`, with or without dashes, in any letter
 /// case. The message names only the key's last group, so a failure never reveals a key.
+///
+/// # Panics
+///
+/// When `text` holds a synthetic key, or `synthetic-keys.tsv` cannot be read.
 pub fn assert_no_synthetic_key(text: &str, what: &str) {
     let upper = text.to_ascii_uppercase();
     for key in synthetic_keys() {

@@ -38,6 +38,11 @@ pub type MultitoolProblem = (String, String, String);
 /// Multitool cannot run, fails, does not scan every input or reports an error notification.
 /// Returns every result as (artifact uri, problem); a result without a level takes its rule's
 /// configured level, then "warning".
+///
+/// # Panics
+///
+/// When the Multitool cannot run or fails, scans fewer files than `inputs`, writes no JSON
+/// log, or reports an error notification.
 pub fn run_multitool(tool: &Path, inputs: &[PathBuf], work: &Path) -> Vec<(String, MultitoolProblem)> {
     let output = work.join("validation.sarif");
     let run = Command::new(tool)

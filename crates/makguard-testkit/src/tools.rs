@@ -28,6 +28,10 @@ pub fn on_path(tool: &str) -> bool {
 
 /// True when `tool` is on `PATH`. Otherwise fails the test with a clear message, or, with
 /// `MAKGUARD_SKIP_MISSING_TOOLS=1`, prints `skipped: <tool> is not installed` and returns false.
+///
+/// # Panics
+///
+/// When `tool` is not on `PATH` and missing tools are not skipped.
 pub fn require_tool(tool: &str) -> bool {
     if on_path(tool) {
         return true;
@@ -44,6 +48,10 @@ bash ci/install-test-tools.sh, or unset CI to skip)"
 
 /// [`require_tool`] with the reason the test needs the tool, printed in the skip and failure
 /// messages (`skipped: <tool> is not installed (<why>)`).
+///
+/// # Panics
+///
+/// When `tool` is not on `PATH` and missing tools are not skipped.
 pub fn require_tool_for(tool: &str, why: &str) -> bool {
     if on_path(tool) {
         return true;
@@ -57,6 +65,10 @@ pub fn require_tool_for(tool: &str, why: &str) -> bool {
 
 /// The first of `candidates` that is a file, or `None` (after printing `skipped: …`) when none
 /// is and `MAKGUARD_SKIP_MISSING_TOOLS=1`. Panics with `install` instructions otherwise.
+///
+/// # Panics
+///
+/// When no candidate is a file and missing tools are not skipped.
 pub fn external_tool(what: &str, candidates: &[PathBuf], install: &str) -> Option<PathBuf> {
     if let Some(found) = candidates.iter().find(|path| path.is_file()) {
         return Some(found.clone());

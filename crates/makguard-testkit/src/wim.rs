@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Runs an external tool and fails the test with its stderr when it fails.
+///
+/// # Panics
+///
+/// When the tool cannot be started or exits unsuccessfully.
 pub fn run_tool(program: &str, args: &[&OsStr]) {
     let output = Command::new(program).args(args).output().expect("run external tool");
     assert!(
@@ -37,6 +41,10 @@ pub struct WimMount {
 impl WimMount {
     /// Mounts image 1 of `wim` at `dir` (created if missing), read-write when `writable`, with
     /// `extra_args` (e.g. `--unix-data`) appended. Fails the test if wimlib fails.
+    ///
+    /// # Panics
+    ///
+    /// When `dir` cannot be created or `wimlib-imagex` fails.
     pub fn new(wim: &Path, dir: &Path, writable: bool, extra_args: &[&str]) -> WimMount {
         std::fs::create_dir_all(dir).expect("create mount point");
         let verb = if writable { "mountrw" } else { "mount" };
@@ -78,6 +86,10 @@ impl Drop for WimMount {
 }
 
 /// Runs `wimlib-imagex args…`, failing the test with its stderr when it fails; returns stdout.
+///
+/// # Panics
+///
+/// When `wimlib-imagex` cannot be started or exits unsuccessfully.
 pub fn wimlib(args: &[&OsStr]) -> String {
     let output = Command::new("wimlib-imagex")
         .args(args)

@@ -3,6 +3,9 @@
 //! Values that may hold a product key (`--gvlk`, the `key` arguments) are taken as plain text and
 //! checked later: clap echoes a rejected value in full, and a key must never be echoed.
 
+// The doc comments here are clap's help text, printed as written: Markdown backticks would show.
+#![allow(clippy::doc_markdown)]
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -58,6 +61,8 @@ pub(crate) enum Command {
     /// Explain one rule, by code (MG101) or name (unattend-non-kms-key)
     Explain(ExplainArgs),
     /// Add a justified exception ([[allow]] entry) to the policy file makguard.toml
+    // The doc comment is clap's help text, where `[[allow]]` is the TOML table, not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     Allow(AllowArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on standard output
     Completions(CompletionsArgs),
@@ -204,7 +209,7 @@ pub(crate) struct ScanOpts {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
 
-    /// Do not exit 3 when a candidate file could not be read or parsed (the `MG9xx` findings stay)
+    /// Do not exit 3 when a candidate file could not be read or parsed (the MG9xx findings stay)
     #[arg(long)]
     pub allow_incomplete: bool,
 
@@ -212,7 +217,7 @@ pub(crate) struct ScanOpts {
     #[arg(long = "pkeyconfig", value_name = "FILE")]
     pub pkeyconfig: Vec<PathBuf>,
 
-    /// Policy file for every PATH; wins over `MAKGUARD_CONFIG` [default: for each PATH, the
+    /// Policy file for every PATH; wins over MAKGUARD_CONFIG [default: for each PATH, the
     /// nearest makguard.toml walking up from it, else the one in the working directory]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -221,8 +226,8 @@ pub(crate) struct ScanOpts {
     #[arg(long)]
     pub show_keys: bool,
 
-    /// Colour the text report on standard output [auto: on a terminal, unless `NO_COLOR` is set
-    /// or `CLICOLOR_FORCE` asks for it]; always and never win over the environment
+    /// Colour the text report on standard output [auto: on a terminal, unless NO_COLOR is set
+    /// or CLICOLOR_FORCE asks for it]; always and never win over the environment
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
@@ -258,7 +263,7 @@ pub(crate) struct FixArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// The image's `EditionID`, when it cannot be read from the image (e.g. Enterprise)
+    /// The image's EditionID, when it cannot be read from the image (e.g. Enterprise)
     #[arg(long, value_name = "EDITIONID")]
     pub edition: Option<String>,
 
@@ -267,7 +272,7 @@ pub(crate) struct FixArgs {
     pub gvlk: Option<String>,
 
     /// The Windows build (e.g. 22631), when it cannot be read from the image: picks the release
-    /// for editions whose GVLK differs by release (`EnterpriseS`, Professional, `ServerStandard`, ...)
+    /// for editions whose GVLK differs by release (EnterpriseS, Professional, ServerStandard, ...)
     #[arg(long, value_name = "BUILD")]
     pub build: Option<u32>,
 
@@ -356,7 +361,7 @@ pub(crate) struct AllowArgs {
     #[arg(value_name = "PATH", default_value = ".")]
     pub scan_path: PathBuf,
 
-    /// Policy file to change (created if absent); wins over `MAKGUARD_CONFIG` [default: the
+    /// Policy file to change (created if absent); wins over MAKGUARD_CONFIG [default: the
     /// file a scan of PATH reads, else makguard.toml in the working directory]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

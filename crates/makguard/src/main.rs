@@ -55,10 +55,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Scan(args) => commands::scan::run(&args),
         Command::Fix(args) => commands::fix::run(&args),
         Command::Key(args) => commands::key::run(&args),
-        Command::Rules(args) => commands::rules::run_rules(&args),
+        Command::Rules(args) => Ok(commands::rules::run_rules(&args)),
         Command::Explain(args) => commands::rules::run_explain(&args),
         Command::Allow(args) => commands::allow::run(&args),
-        Command::Completions(args) => commands::docs::run_completions(&args),
+        Command::Completions(args) => Ok(commands::docs::run_completions(&args)),
         Command::Manpages(args) => commands::docs::run_manpages(&args),
     }
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use std::fmt::Write as _;
 
 #[test]
 fn clean_answer_file_exits_0() {
@@ -220,7 +221,10 @@ fn help_documents_exit_codes_and_show_keys() {
 fn key_classifies_every_catalog_gvlk() {
     let rows = read_tsv("gvlk.tsv");
     assert!(rows.len() >= 170, "gvlk.tsv has {} rows", rows.len());
-    let stdin: String = rows.iter().map(|r| format!("{}\n", r["key"])).collect();
+    let stdin = rows.iter().fold(String::new(), |mut stdin, r| {
+        let _ = writeln!(stdin, "{}", r["key"]);
+        stdin
+    });
     let out = run_in(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
         &["key", "--format", "json"],

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -23,7 +24,10 @@ fn rewritable_spellings(key: &str) -> Vec<(&'static str, String)> {
         ),
         (
             "decimal character references",
-            key.bytes().map(|b| format!("&#{b};")).collect(),
+            key.bytes().fold(String::new(), |mut out, b| {
+                let _ = write!(out, "&#{b};");
+                out
+            }),
         ),
         ("two cdata", format!("<![CDATA[{head}]]><![CDATA[{tail}]]>")),
         (

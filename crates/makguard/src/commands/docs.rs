@@ -7,11 +7,11 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionsArgs, ManpagesArgs};
 
-pub(crate) fn run_completions(args: &CompletionsArgs) -> anyhow::Result<u8> {
+pub(crate) fn run_completions(args: &CompletionsArgs) -> u8 {
     let mut command = Cli::command();
     let mut stdout = std::io::stdout().lock();
     clap_complete::generate(args.shell, &mut command, "makguard", &mut stdout);
-    Ok(0)
+    0
 }
 
 pub(crate) fn run_manpages(args: &ManpagesArgs) -> anyhow::Result<u8> {

@@ -6,10 +6,10 @@ use makguard_core::rules::{self, Rule, Status};
 
 use crate::cli::{ExplainArgs, RulesArgs};
 
-pub(crate) fn run_rules(args: &RulesArgs) -> anyhow::Result<u8> {
+pub(crate) fn run_rules(args: &RulesArgs) -> u8 {
     if args.markdown {
         print!("{}", rules::reference_markdown());
-        return Ok(0);
+        return 0;
     }
     let name_width = rules::ALL.iter().map(|r| r.name.len()).max().unwrap_or(0);
     println!("{:<6} {:<name_width$} {:<8} SUMMARY", "CODE", "NAME", "SEVERITY");
@@ -20,7 +20,7 @@ pub(crate) fn run_rules(args: &RulesArgs) -> anyhow::Result<u8> {
             rule.code, rule.name, rule.default_severity, rule.summary
         );
     }
-    Ok(0)
+    0
 }
 
 pub(crate) fn run_explain(args: &ExplainArgs) -> anyhow::Result<u8> {
