@@ -177,8 +177,7 @@ impl ScanOptions {
     ///
     /// # Errors
     ///
-    /// [`ScanOptionsError::Glob`] for the first include or exclude pattern that does not
-    /// compile.
+    /// A glob error naming the first include or exclude pattern that does not compile.
     pub fn validate(&self) -> Result<(), ScanOptionsError> {
         for pattern in self.include_globs.iter().chain(&self.exclude_globs) {
             build_glob(pattern).map_err(|source| ScanOptionsError::Glob {
