@@ -17,6 +17,7 @@ use crate::source::{self, FileSource, MAX_CACHED_PAGES, PAGE_LEN, ReadAt, Source
 pub struct HiveLog {
     /// How the log is named in [`DirtyState::logs`] and in messages.
     pub path: PathBuf,
+    /// Random access to the log's bytes; read only when the hive is dirty.
     pub reader: Box<dyn ReadAt>,
 }
 
@@ -111,6 +112,11 @@ impl Hive {
     /// plain path. It refuses anything that is not a regular file before
     /// opening it; makguard itself opens hives through its scan crate's safe
     /// open (non-blocking, checked again after opening) instead.
+    ///
+    /// # Errors
+    ///
+    /// [`HiveError::Io`] when `path` is not a regular file or cannot be opened
+    /// or read; otherwise as [`Hive::from_random_access`].
     pub fn open(path: &Path) -> Result<Hive, HiveError> {
         let io_err = |source| HiveError::Io {
             path: path.to_path_buf(),
@@ -144,6 +150,14 @@ impl Hive {
     /// cache, or, when the hive is dirty and has logs, the whole image
     /// replayed in memory. `path` names the hive in errors; `logs` are its
     /// `.LOG1`/`.LOG2` files, read only when the hive is dirty.
+    ///
+    /// # Errors
+    ///
+    /// [`HiveError::Io`] when the primary file cannot be read (a log that
+    /// cannot be read is noted in [`Hive::dirty`] instead);
+    /// [`HiveError::NotAHive`] when the file is not a primary hive this reader
+    /// understands (too short, base block or first hive bin missing or
+    /// invalid).
     pub fn from_random_access(path: PathBuf, primary: Box<dyn ReadAt>, logs: Vec<HiveLog>) -> Result<Hive, HiveError> {
         let io_err = |source| HiveError::Io {
             path: path.clone(),
@@ -179,6 +193,12 @@ impl Hive {
     }
 
     /// Uses an in-memory hive image. No transaction logs are consulted.
+    ///
+    /// # Errors
+    ///
+    /// [`HiveError::NotAHive`] when `data` is not a primary hive this reader
+    /// understands (too short, base block or first hive bin missing or
+    /// invalid).
     pub fn from_bytes(data: Vec<u8>) -> Result<Hive, HiveError> {
         Hive::build(data, &[], DirtyState::default())
     }
@@ -256,6 +276,12 @@ impl Hive {
     }
 
     /// The root key.
+    ///
+    /// # Errors
+    ///
+    /// [`HiveError::Corrupt`] when the root key node is damaged;
+    /// [`HiveError::WorkBudgetExhausted`] once the work budget has run out;
+    /// [`HiveError::Io`] when a hive read on demand from its file cannot be read.
     pub fn root(&self) -> Result<Key<'_>, HiveError> {
         Key::root(self, self.root)
     }
@@ -265,6 +291,12 @@ impl Hive {
     /// or `/`; empty components are ignored, so `""` is the root itself.
     /// Matching is case-insensitive (ASCII plus simple Unicode lowercase).
     /// `Ok(None)` when some component does not exist.
+    ///
+    /// # Errors
+    ///
+    /// [`HiveError::Corrupt`] when a key on the path or a subkey list searched
+    /// is damaged; [`HiveError::WorkBudgetExhausted`] once the work budget has
+    /// run out; [`HiveError::Io`] when a hive read on demand from its file cannot be read.
     pub fn key(&self, path: &str) -> Result<Option<Key<'_>>, HiveError> {
         let mut cur = self.root()?;
         for part in path.split(['\\', '/']).filter(|p| !p.is_empty()) {

@@ -101,12 +101,24 @@ impl<'h> Key<'h> {
     /// All subkeys, in stored (sorted) order. Any damage in the subkey list
     /// or in a listed key is an error for the whole call: a partial list
     /// would silently hide keys.
+    ///
+    /// # Errors
+    ///
+    /// [`HiveError::Corrupt`] when the subkey list or a listed key is damaged;
+    /// [`HiveError::WorkBudgetExhausted`] once the work budget has run out;
+    /// [`HiveError::Io`] when a hive read on demand from its file cannot be read.
     pub fn subkeys(&self) -> Result<Vec<Key<'h>>, HiveError> {
         self.subkey_offsets()?.into_iter().map(|off| self.child(off)).collect()
     }
 
     /// The subkey named `name` (case-insensitive), if any. Listed keys are
     /// checked in order; a damaged one before the match is an error.
+    ///
+    /// # Errors
+    ///
+    /// [`HiveError::Corrupt`] when the subkey list or a key checked before the
+    /// match is damaged; [`HiveError::WorkBudgetExhausted`] once the work budget has run out;
+    /// [`HiveError::Io`] when a hive read on demand from its file cannot be read.
     pub fn subkey(&self, name: &str) -> Result<Option<Key<'h>>, HiveError> {
         for off in self.subkey_offsets()? {
             let child = self.child(off)?;
@@ -118,6 +130,12 @@ impl<'h> Key<'h> {
     }
 
     /// All values, in stored order.
+    ///
+    /// # Errors
+    ///
+    /// [`HiveError::Corrupt`] when the value list or a listed value record is
+    /// damaged; [`HiveError::WorkBudgetExhausted`] once the work budget has run out;
+    /// [`HiveError::Io`] when a hive read on demand from its file cannot be read.
     pub fn values(&self) -> Result<Vec<Value<'h>>, HiveError> {
         self.value_offsets()?
             .into_iter()
@@ -127,6 +145,12 @@ impl<'h> Key<'h> {
 
     /// The value named `name` (case-insensitive); `""` is the key's default
     /// (unnamed) value.
+    ///
+    /// # Errors
+    ///
+    /// [`HiveError::Corrupt`] when the value list or a value record checked
+    /// before the match is damaged; [`HiveError::WorkBudgetExhausted`] once the work budget has run out;
+    /// [`HiveError::Io`] when a hive read on demand from its file cannot be read.
     pub fn value(&self, name: &str) -> Result<Option<Value<'h>>, HiveError> {
         for off in self.value_offsets()? {
             let value = Value::parse(self.hive, off)?;

@@ -28,6 +28,10 @@ pub trait ReadAt: Send + Sync {
         self.len() == 0
     }
     /// Reads up to `buf.len()` bytes at `offset`; `Ok(0)` at or past the end.
+    ///
+    /// # Errors
+    ///
+    /// Whatever I/O error the underlying file or container reports.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
 }
 
@@ -55,6 +59,11 @@ impl ReadAt for Vec<u8> {
 }
 
 /// Reads the whole of `reader` into memory.
+///
+/// # Errors
+///
+/// An error when the file is too large to fit in memory, ends before its
+/// stated length, or cannot be read.
 pub fn read_all(reader: &dyn ReadAt) -> io::Result<Vec<u8>> {
     let len = usize::try_from(reader.len()).map_err(|_| io::Error::other("file does not fit in memory"))?;
     let mut data = vec![0u8; len];

@@ -160,6 +160,13 @@ impl Value<'_> {
     /// The data bytes, exactly as many as the value declares, wherever they
     /// are stored: inline in the value record, in one cell, or spread over
     /// big-data (`db`) segments.
+    ///
+    /// # Errors
+    ///
+    /// [`HiveError::Corrupt`] when the data cell or a big-data segment is out
+    /// of bounds or shorter than the declared length;
+    /// [`HiveError::WorkBudgetExhausted`] once the work budget has run out;
+    /// [`HiveError::Io`] when a hive read on demand from its file cannot be read.
     pub fn raw_data(&self) -> Result<Vec<u8>, HiveError> {
         let len = self.size_field & !DATA_INLINE;
         let len_usize = usize::try_from(len).map_err(|_| corrupt(self.offset, "value data size out of range"))?;
@@ -225,12 +232,20 @@ impl Value<'_> {
     }
 
     /// The data interpreted according to the value's type.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::raw_data`].
     pub fn data(&self) -> Result<ValueData, HiveError> {
         Ok(ValueData::from_raw(self.value_type, self.raw_data()?))
     }
 
     /// The string of a `REG_SZ` or `REG_EXPAND_SZ` value (not expanded);
     /// `None` for other types.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::raw_data`], for a string value.
     pub fn as_string(&self) -> Result<Option<String>, HiveError> {
         match self.value_type {
             reg_type::SZ | reg_type::EXPAND_SZ => Ok(Some(decode_utf16le_lossy(&self.raw_data()?))),

@@ -15,7 +15,9 @@ mod common;
 use common::{PLAIN_HIVES, TempDir, XZ_HIVES, hive_file, regcmp, require_tool};
 
 fn compare_with_reglookup(name: &str) {
-    if !require_tool("reglookup") || (name.ends_with(".xz") && !require_tool("xz")) {
+    if !require_tool("reglookup")
+        || (std::path::Path::new(name).extension().is_some_and(|ext| ext == "xz") && !require_tool("xz"))
+    {
         return;
     }
     let tmp = TempDir::new("reglookup");

@@ -132,6 +132,11 @@ const MAX_REMEMBERED_OFFSETS: usize = 4096;
 
 /// Searches everything `reader` yields, pushing one `MG251` finding per reportable key to
 /// `findings` (also when reading fails part-way). Returns the bytes read.
+///
+/// # Errors
+///
+/// The first error `reader` returns (other than `Interrupted`); the findings made from the
+/// bytes before it are kept.
 pub fn scan_reader<R: Read>(reader: R, ctx: &FileContext<'_>, findings: &mut Vec<Finding>) -> io::Result<u64> {
     scan_reader_in_chunks(reader, ctx, findings, CHUNK_SIZE)
 }
@@ -149,6 +154,10 @@ pub(crate) fn scan_reader_sized<R: Read>(
 }
 
 /// [`scan_reader`] with a given chunk size (tests use small chunks to cross boundaries).
+///
+/// # Errors
+///
+/// As [`scan_reader`].
 pub fn scan_reader_in_chunks<R: Read>(
     reader: R,
     ctx: &FileContext<'_>,

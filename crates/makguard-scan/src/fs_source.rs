@@ -68,6 +68,11 @@ fn entry_type_of(file_type: fs::FileType) -> EntryType {
 /// Opens `path` for reading only if it is a regular file, and returns it with its size.
 /// A link given here is resolved (the walk never passes one: it checks entry types first);
 /// anything that resolves to a FIFO, socket, device or folder is refused unopened.
+///
+/// # Errors
+///
+/// [`SourceError::NotRegular`] when `path` is not a regular file (checked before opening and
+/// again on the open file); [`SourceError::Io`] when it cannot be looked at or opened.
 pub fn open_regular(path: &Path) -> Result<(File, u64), SourceError> {
     let before = fs::metadata(path)?;
     if !before.is_file() {
@@ -89,6 +94,10 @@ pub fn open_regular(path: &Path) -> Result<(File, u64), SourceError> {
 }
 
 /// Reads a whole regular file through [`open_regular`].
+///
+/// # Errors
+///
+/// As [`open_regular`], and [`SourceError::Io`] when reading fails.
 pub fn read_regular(path: &Path) -> Result<Vec<u8>, SourceError> {
     use std::io::Read;
     let (mut file, len) = open_regular(path)?;
@@ -105,6 +114,7 @@ pub struct FsSource {
 }
 
 impl FsSource {
+    /// The tree under `root` (a folder, or a single file); nothing is opened yet.
     pub fn new(root: impl Into<PathBuf>) -> FsSource {
         FsSource { root: root.into() }
     }

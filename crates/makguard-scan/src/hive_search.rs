@@ -25,6 +25,7 @@ const MAX_DAMAGE_FINDINGS: usize = 16;
 
 /// What the search needs to know beyond the hive: what was reported already.
 pub struct SearchContext<'a> {
+    /// The hive being searched: how findings name it, and the key configuration.
     pub scope: &'a HiveScope<'a>,
     /// Values reported by a more specific rule, with the key they reported.
     pub reported: &'a mut ReportedValues,
@@ -39,8 +40,11 @@ pub struct SearchContext<'a> {
 /// What the search found and how far it got.
 #[derive(Debug, Default)]
 pub struct SearchOutcome {
+    /// Keys found in strings and `DigitalProductId` values, and damaged keys or values.
     pub findings: Vec<Finding>,
+    /// Keys whose values were searched.
     pub keys_visited: u64,
+    /// String values long enough to hold a key (50 bytes or more) whose text was searched.
     pub values_searched: u64,
     /// True when the work budget ran out before the end.
     pub stopped: bool,

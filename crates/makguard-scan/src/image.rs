@@ -35,7 +35,11 @@ const REPLAYABLE_LOG_SUFFIXES: &[&str] = &[".log1", ".log2"];
 /// What reading an image root's registry and licensing data produced.
 #[derive(Debug, Default)]
 pub struct ImageScan {
+    /// The image's root, its identity (from the SOFTWARE hive) and the key-configuration files
+    /// used.
     pub info: ImageInfo,
+    /// The key groups of every key-configuration file read, the image's own and any loose ones
+    /// given.
     pub key_config: KeyConfigIndex,
     /// Registry findings (`MG3xx`: installed keys, logon commands, strings, hive logs) and
     /// unreadable or unknown-state hive and key-configuration findings (`MG9xx`).

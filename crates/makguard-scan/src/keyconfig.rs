@@ -24,32 +24,76 @@ const PAYLOAD_ROOT: &str = "ProductKeyConfiguration";
 /// Why a key-configuration file could not be used.
 #[derive(Debug, Error)]
 pub enum KeyConfigError {
+    /// The file could not be opened or read.
     #[error("cannot read {path}: {source}")]
     Io {
+        /// How the file is named in messages.
         path: String,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
+    /// The licence around the payload is not well-formed XML.
     #[error("{path}: the licence is not well-formed XML ({message})")]
-    LicenceXml { path: String, message: String },
+    LicenceXml {
+        /// How the file is named in messages.
+        path: String,
+        /// The parser's complaint and where, with any key masked.
+        message: String,
+    },
+    /// The licence holds no `infoBin` named `pkeyConfigData`.
     #[error("{path}: the licence has no infoBin named '{PAYLOAD_NAME}'")]
-    NoPayload { path: String },
+    NoPayload {
+        /// How the file is named in messages.
+        path: String,
+    },
+    /// The payload is not valid base64.
     #[error("{path}: the '{PAYLOAD_NAME}' infoBin is not valid base64 ({source})")]
     Base64 {
+        /// How the file is named in messages.
         path: String,
+        /// What is wrong with the base64 text.
         #[source]
         source: Base64Error,
     },
+    /// The decoded payload is neither UTF-8 nor UTF-16 text.
     #[error("{path}: the decoded '{PAYLOAD_NAME}' is not UTF-8 or UTF-16 text")]
-    PayloadEncoding { path: String },
+    PayloadEncoding {
+        /// How the file is named in messages.
+        path: String,
+    },
+    /// The decoded payload is not well-formed XML.
     #[error("{path}: the decoded ProductKeyConfiguration is not well-formed XML ({message})")]
-    PayloadXml { path: String, message: String },
+    PayloadXml {
+        /// How the file is named in messages.
+        path: String,
+        /// The parser's complaint and where, with any key masked.
+        message: String,
+    },
+    /// The decoded payload's root element is not `ProductKeyConfiguration`.
     #[error("{path}: the decoded payload's root element is '{found}', not '{PAYLOAD_ROOT}'")]
-    NotProductKeyConfiguration { path: String, found: String },
+    NotProductKeyConfiguration {
+        /// How the file is named in messages.
+        path: String,
+        /// The local name of the root element found instead.
+        found: String,
+    },
+    /// A `Configuration`'s `RefGroupId` is not a key group number (a decimal up to `0xFFFFF`).
     #[error("{path}: Configuration #{index} has no usable RefGroupId ('{value}')")]
-    BadGroup { path: String, index: usize, value: String },
+    BadGroup {
+        /// How the file is named in messages.
+        path: String,
+        /// Which `Configuration` element, counting from 1 in document order.
+        index: usize,
+        /// The `RefGroupId` text, trimmed.
+        value: String,
+    },
+    /// The `ProductKeyConfiguration` has no `Configuration` elements.
     #[error("{path}: the ProductKeyConfiguration defines no key groups")]
-    NoConfigurations { path: String },
+    NoConfigurations {
+        /// How the file is named in messages.
+        path: String,
+    },
 }
 
 impl KeyConfigError {
@@ -71,16 +115,29 @@ impl KeyConfigError {
 /// Why a base64 text could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Base64Error {
+    /// A byte that is neither a base64 symbol, `=` nor ASCII whitespace.
     #[error("byte {position} ({byte:#04x}) is not a base64 symbol")]
-    Symbol { position: usize, byte: u8 },
+    Symbol {
+        /// Its offset in the text, in bytes.
+        position: usize,
+        /// The byte itself.
+        byte: u8,
+    },
+    /// The symbols and padding do not make whole 4-symbol quanta.
     #[error("its length ({0} symbols) is not a whole number of base64 quanta")]
     Length(usize),
+    /// A symbol follows `=` padding.
     #[error("padding '=' appears before the end")]
     Padding,
 }
 
 /// Decodes standard base64 (RFC 4648 §4) with optional padding, ignoring ASCII whitespace
 /// (`XrML` wraps the payload across lines). Twenty lines do not earn a dependency.
+///
+/// # Errors
+///
+/// A [`Base64Error`] naming the first byte that is not a base64 symbol, a symbol after
+/// padding, or a length that is not whole quanta.
 pub fn decode_base64(text: &str) -> Result<Vec<u8>, Base64Error> {
     let mut out = Vec::with_capacity(text.len() / 4 * 3);
     let mut quantum: u32 = 0;
@@ -124,6 +181,11 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, Base64Error> {
 /// Reads one loose `pkeyconfig*.xrm-ms` file (`--pkeyconfig FILE`, or one file of an image).
 /// `display` is how the file is named in messages and in [`KeyGroupInfo::source_file`].
 /// Opened through [`crate::fs_source::open_regular`]: a FIFO or device is refused, never read.
+///
+/// # Errors
+///
+/// [`KeyConfigError::Io`] when the file is not a regular file or cannot be read; otherwise
+/// as [`parse_key_config`].
 pub fn load_key_config_file(path: &Path, display: &str) -> Result<KeyConfigIndex, KeyConfigError> {
     let bytes = crate::fs_source::read_regular(path).map_err(|source| KeyConfigError::Io {
         path: display.to_string(),
@@ -133,6 +195,11 @@ pub fn load_key_config_file(path: &Path, display: &str) -> Result<KeyConfigIndex
 }
 
 /// Parses the bytes of a `pkeyconfig*.xrm-ms` licence.
+///
+/// # Errors
+///
+/// A [`KeyConfigError`] other than `Io` saying which layer could not be parsed: the licence
+/// XML, its payload's base64, text encoding or XML, or a key group in it.
 pub fn parse_key_config(bytes: &[u8], display: &str) -> Result<KeyConfigIndex, KeyConfigError> {
     let licence = makguard_core::text::decode(bytes);
     let payload_base64 = extract_payload(&licence.text, display)?;
@@ -382,6 +449,7 @@ fn is_configuration_path(open: &[String]) -> bool {
 /// A key-configuration file found in an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyConfigFile {
+    /// Where the file is on this machine (under the image root).
     pub path: PathBuf,
     /// Relative to the image root, `/`-separated, with the file's own letter case.
     pub display: String,

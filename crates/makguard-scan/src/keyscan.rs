@@ -38,7 +38,9 @@ pub(crate) fn key_symbol_class(any_case: bool) -> String {
 /// A key-shaped token in a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyToken {
+    /// Where the token is in the text searched.
     pub range: TextRange,
+    /// The key the token spells.
     pub key: ProductKey,
     /// True for the 25-character form without dashes.
     pub bare: bool,
@@ -106,6 +108,7 @@ pub enum InstallCommand {
 }
 
 impl InstallCommand {
+    /// How the command is named in messages, e.g. `slmgr /ipk`.
     pub fn describe(self) -> &'static str {
         match self {
             InstallCommand::Slmgr => "slmgr /ipk",

@@ -110,6 +110,7 @@ impl FileKind {
         &KINDS[self as usize]
     }
 
+    /// The kind's name in reports and the corpus manifest, e.g. `answer-file`.
     pub fn as_str(self) -> &'static str {
         self.spec().name
     }

@@ -64,6 +64,7 @@ use makguard_core::{Finding, FindingPath, KeyConfigIndex, KeyInfo, ProductKey, R
 /// What a per-kind scanner needs to know about the file it reads.
 #[derive(Debug, Clone, Copy)]
 pub struct FileContext<'a> {
+    /// The file as findings name it.
     pub path: &'a FindingPath,
     /// The image's key configuration (or `--pkeyconfig` files), for classifying post-2009 keys.
     pub key_config: Option<&'a KeyConfigIndex>,

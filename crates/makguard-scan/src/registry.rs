@@ -47,6 +47,7 @@ const DPID4_FIELD_LEN: usize = 128;
 /// messages and `reg` commands, and the image's key configuration for classifying keys.
 #[derive(Debug, Clone, Copy)]
 pub struct HiveScope<'a> {
+    /// The hive file as findings name it (its path in the image).
     pub file: &'a FindingPath,
     /// The hive as a running Windows mounts it, e.g. `HKLM\SOFTWARE`.
     pub root_name: &'static str,
@@ -56,10 +57,12 @@ pub struct HiveScope<'a> {
     pub image_file: &'static str,
     /// When the hive's logon commands run, for messages.
     pub runs_when: &'static str,
+    /// The image's key configuration, for telling a key's channel.
     pub key_config: &'a KeyConfigIndex,
 }
 
 impl<'a> HiveScope<'a> {
+    /// The scope of the image's `SOFTWARE` hive (`HKLM\SOFTWARE`).
     pub fn software(file: &'a FindingPath, key_config: &'a KeyConfigIndex) -> HiveScope<'a> {
         HiveScope {
             file,
@@ -71,6 +74,7 @@ impl<'a> HiveScope<'a> {
         }
     }
 
+    /// The scope of the image's `SYSTEM` hive (`HKLM\SYSTEM`).
     pub fn system(file: &'a FindingPath, key_config: &'a KeyConfigIndex) -> HiveScope<'a> {
         HiveScope {
             file,
@@ -82,6 +86,7 @@ impl<'a> HiveScope<'a> {
         }
     }
 
+    /// The scope of the Default user's `NTUSER.DAT`, the template of every new profile.
     pub fn default_user(file: &'a FindingPath, key_config: &'a KeyConfigIndex) -> HiveScope<'a> {
         HiveScope {
             file,
@@ -186,10 +191,12 @@ impl ReportedValues {
         self.values.insert((value_path.to_lowercase(), key.fingerprint()))
     }
 
+    /// Records `key` as installed (read from the installed-key values).
     pub fn add_installed(&mut self, key: &ProductKey) {
         self.installed.insert(key.fingerprint());
     }
 
+    /// Whether `key` was recorded as installed.
     pub fn is_installed(&self, key: &ProductKey) -> bool {
         self.installed.contains(&key.fingerprint())
     }
@@ -220,14 +227,22 @@ pub(crate) struct SoftwareReadout {
 /// Why the key bytes of a `DigitalProductId` do not give a key.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DigitalProductIdError {
+    /// The value is shorter than the key bytes' end (offset 67); holds its length in bytes.
     #[error("it is {0} bytes long, too short to hold the key bytes at offsets 52..67")]
     TooShort(usize),
+    /// The key bytes do not decode to a product key (out of range for the key form byte 66
+    /// names).
     #[error("its key bytes do not encode a product key")]
     OutOfRange,
 }
 
 /// Decodes the installed key from a `DigitalProductId` value. `Ok(None)` when the key bytes
 /// are all zero, which is what `slmgr /cpky` leaves behind.
+///
+/// # Errors
+///
+/// [`DigitalProductIdError::TooShort`] when `data` ends before the key bytes;
+/// [`DigitalProductIdError::OutOfRange`] when they do not decode to a key.
 pub fn decode_digital_product_id(data: &[u8]) -> Result<Option<ProductKey>, DigitalProductIdError> {
     let key_bytes = data
         .get(DPID_KEY_OFFSET..DPID_KEY_OFFSET + DPID_KEY_LEN)
@@ -732,9 +747,8 @@ impl HiveReader<'_> {
     }
 
     fn string(&mut self, key: &Key<'_>, key_path: &str, name: &str) -> Option<String> {
-        let text = match self.value(key, key_path, name)? {
-            ValueData::Sz(text) | ValueData::ExpandSz(text) => text,
-            _ => return None,
+        let (ValueData::Sz(text) | ValueData::ExpandSz(text)) = self.value(key, key_path, name)? else {
+            return None;
         };
         let text = text.trim_end_matches('\0').trim().to_string();
         (!text.is_empty()).then_some(text)

@@ -66,8 +66,8 @@ scan the mount, including the WIMs in its `sources` folder"
     }
 }
 
-/// The container `head` (a file's first bytes, up to [`HEAD_LEN`]) and `tail` (its last 512
-/// bytes, when read) show, if any.
+/// The container `head` (a file's first bytes, up to 38,918: through the ISO 9660 / UDF volume
+/// recognition sequence) and `tail` (its last 512 bytes, when read) show, if any.
 pub fn detect_container(head: &[u8], tail: Option<&[u8]>) -> Option<ContainerKind> {
     if head.starts_with(b"MSWIM\0\0\0") {
         return Some(ContainerKind::Wim);

@@ -23,7 +23,9 @@ pub use makguard_hive::ReadAt;
 /// What a directory entry is, as listed (links are never resolved).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryType {
+    /// A regular file.
     File,
+    /// A folder.
     Dir,
     /// A symbolic link, junction or other reparse point.
     Link,
@@ -48,6 +50,7 @@ impl EntryType {
 pub struct Entry {
     /// The name as stored: not necessarily valid UTF-8 or UTF-16.
     pub name: OsString,
+    /// What the entry is, as listed (a link is [`EntryType::Link`], never its target's type).
     pub entry_type: EntryType,
     /// Size in bytes for files (0 for other types).
     pub size: u64,
@@ -63,6 +66,7 @@ impl SourcePath {
         SourcePath::default()
     }
 
+    /// The path made of `names`, from the root; the caller keeps out `.` and `..`.
     pub fn from_names<I, S>(names: I) -> SourcePath
     where
         I: IntoIterator<Item = S>,
@@ -71,24 +75,29 @@ impl SourcePath {
         SourcePath(names.into_iter().map(Into::into).collect())
     }
 
+    /// This path with `name` appended.
     pub fn join(&self, name: impl Into<OsString>) -> SourcePath {
         let mut names = self.0.clone();
         names.push(name.into());
         SourcePath(names)
     }
 
+    /// The names from the root, outermost first; empty for the root.
     pub fn names(&self) -> &[OsString] {
         &self.0
     }
 
+    /// Whether this is the source's root (no names).
     pub fn is_root(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// The last name; `None` for the root.
     pub fn file_name(&self) -> Option<&OsStr> {
         self.0.last().map(OsString::as_os_str)
     }
 
+    /// The path without its last name; `None` for the root.
     pub fn parent(&self) -> Option<SourcePath> {
         let (_, parent) = self.0.split_last()?;
         Some(SourcePath(parent.to_vec()))
@@ -120,6 +129,7 @@ pub enum SourceError {
     NotRegular(EntryType),
     /// The source's data could not be decoded or verified (a WIM blob whose SHA-1 is wrong).
     Corrupt(String),
+    /// Listing or reading failed (what the operating system or container said).
     Io(io::Error),
 }
 
@@ -155,6 +165,7 @@ impl SourceError {
 
 /// A regular file opened for streaming.
 pub struct OpenedFile {
+    /// The file's bytes, from the start.
     pub reader: Box<dyn Read + Send>,
     /// The size of the file as opened (from the open file, not the listing).
     pub len: u64,
@@ -166,15 +177,36 @@ pub trait ImageSource: Send + Sync {
     fn describe(&self) -> String;
 
     /// The entry at `path` itself (a link is reported as a link, not followed).
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Io`] when `path` does not exist or cannot be looked at.
     fn entry(&self, path: &SourcePath) -> Result<Entry, SourceError>;
 
     /// The entries of the folder at `path`, in no particular order.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Io`] when `dir` does not exist or cannot be listed; an error
+    /// ([`SourceError::NotRegular`] or [`SourceError::Io`], by source) when it is not a folder.
     fn list(&self, dir: &SourcePath) -> Result<Vec<Entry>, SourceError>;
 
     /// Streams the regular file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::NotRegular`] when `path` is a link, special file or folder, never
+    /// opened; [`SourceError::Corrupt`] when its data cannot be located or decoded;
+    /// [`SourceError::Io`] when it does not exist or cannot be opened. Errors while streaming
+    /// come from the reader.
     fn open(&self, path: &SourcePath) -> Result<OpenedFile, SourceError>;
 
     /// Random access to the regular file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ImageSource::open`]; a source that checks its data (a WIM blob's SHA-1) does so
+    /// here, before any read, and reports a mismatch as [`SourceError::Corrupt`].
     fn open_random(&self, path: &SourcePath) -> Result<Box<dyn ReadAt>, SourceError>;
 
     /// For a link at `path` that points outside the source, where it points (for the `MG261`
@@ -184,6 +216,11 @@ pub trait ImageSource: Send + Sync {
     }
 
     /// Reads the whole regular file at `path` (for small files such as key configurations).
+    ///
+    /// # Errors
+    ///
+    /// As [`ImageSource::open`], and [`SourceError::Io`] when reading fails (for a WIM blob,
+    /// also when its bytes fail their SHA-1 check).
     fn read_all(&self, path: &SourcePath) -> Result<Vec<u8>, SourceError> {
         let mut opened = self.open(path)?;
         let mut bytes = Vec::with_capacity(usize::try_from(opened.len).unwrap_or(0));

@@ -96,7 +96,7 @@ pub fn scan(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
         // after a BOM: characters XML cannot have, so the file is not what Setup can read.
         scanner.push_malformed(
             decoded.text.len(),
-            format!("some of its bytes are not valid {}", decoded.encoding.name()),
+            &format!("some of its bytes are not valid {}", decoded.encoding.name()),
         );
     }
     scanner.run();
@@ -301,7 +301,7 @@ impl<'t, 'c> Scanner<'t, 'c> {
         };
         self.push_malformed(
             at,
-            format!(
+            &format!(
                 "the character U+{:04X} at line {line}, column {column} is not allowed in XML{hint}",
                 u32::from(c)
             ),
@@ -497,7 +497,7 @@ impl<'t, 'c> Scanner<'t, 'c> {
     fn at_end_of_file(&mut self) {
         let end = self.text.len();
         if !self.root_seen {
-            self.push_malformed(end, "the document has no root element".to_string());
+            self.push_malformed(end, "the document has no root element");
             return;
         }
         if let Some(innermost) = self.stack.last() {
@@ -509,7 +509,7 @@ impl<'t, 'c> Scanner<'t, 'c> {
             while !self.stack.is_empty() {
                 self.close_top();
             }
-            self.push_malformed(end, message);
+            self.push_malformed(end, &message);
         }
     }
 
@@ -520,7 +520,7 @@ impl<'t, 'c> Scanner<'t, 'c> {
             self.close_top();
         }
         let (line, column) = self.index.line_col(self.text, at);
-        self.push_malformed(at, mask_keys(error));
+        self.push_malformed(at, &mask_keys(error));
         let tail = TextRange::new(resume, self.text.len());
         let what = format!("Text after the XML error at line {line}, column {column} (structure unknown)");
         self.scan_unparsed(tail, &what);
@@ -531,10 +531,10 @@ impl<'t, 'c> Scanner<'t, 'c> {
             return;
         }
         self.structure_problem_reported = true;
-        self.push_malformed(at, message.to_string());
+        self.push_malformed(at, message);
     }
 
-    fn push_malformed(&mut self, at: usize, detail: String) {
+    fn push_malformed(&mut self, at: usize, detail: &str) {
         let at = self.clamp_offset(at);
         let finding = Finding::new(
             &rules::XML_MALFORMED,
@@ -581,7 +581,7 @@ impl<'t, 'c> Scanner<'t, 'c> {
                     reported.push(token_span.range());
                 }
                 if embedded.is_empty() && !self.report_utf16_keys(run, &rules::UNATTEND_NON_KMS_KEY, &what, &xml) {
-                    self.report_slot_value(other, value, range, &what, xml.clone());
+                    self.report_slot_value(&other, value, range, &what, xml.clone());
                 }
             }
         }
@@ -593,7 +593,7 @@ impl<'t, 'c> Scanner<'t, 'c> {
     }
 
     /// What a key setting holds when it is not a key.
-    fn report_slot_value(&mut self, slot: SlotValue, value: &str, range: TextRange, what: &str, xml: XmlContext) {
+    fn report_slot_value(&mut self, slot: &SlotValue, value: &str, range: TextRange, what: &str, xml: XmlContext) {
         let (rule, message) = match slot {
             SlotValue::Placeholder => {
                 let shown = if find_bare_keys(value).is_empty() {

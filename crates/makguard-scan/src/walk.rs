@@ -174,6 +174,10 @@ pub enum ScanOptionsError {
 impl ScanOptions {
     /// Checks the glob patterns. `scan_paths` ignores a pattern that does not compile, which
     /// only widens the scan; callers should reject such options before scanning.
+    ///
+    /// # Errors
+    ///
+    /// A glob error naming the first include or exclude pattern that does not compile.
     pub fn validate(&self) -> Result<(), ScanOptionsError> {
         for pattern in self.include_globs.iter().chain(&self.exclude_globs) {
             build_glob(pattern).map_err(|source| ScanOptionsError::Glob {

@@ -41,6 +41,11 @@ pub struct WimImageSource {
 
 impl WimImageSource {
     /// Parses image `index` (1-based) of `wim`; `file` names the WIM in messages.
+    ///
+    /// # Errors
+    ///
+    /// As [`Wim::image_tree`]: no such image, or its metadata cannot be read, decompressed,
+    /// verified or parsed.
     pub fn open(wim: Arc<Wim>, index: u32, file: &str) -> Result<WimImageSource, WimError> {
         let tree = wim.image_tree(index)?;
         let count = wim.images().len();

@@ -4,6 +4,8 @@
 
 mod unattend_support;
 
+use std::fmt::Write as _;
+
 use makguard_core::text::{DecodedText, TextEncoding, decode, encode};
 use makguard_core::{Finding, FindingPath, KeyClass, KeyConfigIndex, KeyGroupInfo, ProductKey};
 use makguard_scan::FileContext;
@@ -548,10 +550,10 @@ proptest! {
             1 => format!("<UserData><ProductKey><Key>{leading}{key}{trailing}</Key></ProductKey></UserData>"),
             _ => format!("<UserData><ProductKey>{leading}{key}{trailing}<WillShowUI>Never</WillShowUI></ProductKey></UserData>"),
         };
-        let components: String = architectures
-            .iter()
-            .map(|arch| format!("<component name=\"Microsoft-Windows-Setup\" processorArchitecture=\"{arch}\">{}</component>\n", setting(MAK)))
-            .collect();
+        let components = architectures.iter().fold(String::new(), |mut components, arch| {
+            let _ = writeln!(components, "<component name=\"Microsoft-Windows-Setup\" processorArchitecture=\"{arch}\">{}</component>", setting(MAK));
+            components
+        });
         let mut text = format!("<?xml version=\"1.0\"?>\n<unattend xmlns=\"{UNATTEND_NAMESPACE}\">\n<settings pass=\"windowsPE\">\n{components}</settings>\n</unattend>\n");
         if crlf {
             text = text.replace('\n', "\r\n");

@@ -78,7 +78,7 @@ fn readme_table_matches_what_makguard_reports() {
             let relative = entry.path().strip_prefix(samples_dir()).expect("inside the folder");
             relative.to_string_lossy().replace('\\', "/")
         })
-        .filter(|name| name.ends_with(".xml"))
+        .filter(|name| std::path::Path::new(name).extension().is_some_and(|ext| ext == "xml"))
         .collect();
     on_disk.sort();
     let mut listed: Vec<String> = rows.iter().map(|r| r.file.clone()).collect();

@@ -5,6 +5,7 @@
 //! makguard decodes (UTF-32) and those it does not; UTF-16 inside UTF-8; truncated answer
 //! files. Python's `ElementTree`, where installed, confirms each input spells the key.
 
+use std::fmt::Write as _;
 use std::process::Command;
 
 use makguard_core::rules;
@@ -18,7 +19,10 @@ const MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
 fn spellings(key: &str) -> Vec<(&'static str, String, &'static str)> {
     let (head, tail) = key.split_at(12);
     let hex_first = format!("&#x{:X};{}", key.as_bytes()[0], &key[1..]);
-    let decimal_all: String = key.bytes().map(|b| format!("&#{b};")).collect();
+    let decimal_all = key.bytes().fold(String::new(), |mut text, b| {
+        let _ = write!(text, "&#{b};");
+        text
+    });
     vec![
         ("plain", key.to_string(), ""),
         ("two cdata", format!("<![CDATA[{head}]]><![CDATA[{tail}]]>"), ""),

@@ -69,12 +69,21 @@ const fn slot_bases() -> [u32; MAX_OFFSET_SLOTS] {
 /// 32 KiB). That is right for every chunk of a WIM with the default 32 KiB chunk size and for
 /// every full chunk otherwise; the short last chunk of a resource in a WIM with a larger chunk
 /// size needs [`decompress_lzx_chunk_in_window`] with the WIM's chunk size.
+///
+/// # Errors
+///
+/// As [`decompress_lzx_chunk_in_window`].
 pub fn decompress_lzx_chunk(input: &[u8], uncompressed_len: usize) -> Result<Vec<u8>, CodecError> {
     decompress_lzx_chunk_in_window(input, uncompressed_len, uncompressed_len)
 }
 
 /// Decompresses one WIM LZX chunk compressed with a window of `window_size` bytes (the WIM
 /// header's chunk size; at most [`MAX_CHUNK_SIZE`] and at least `uncompressed_len`).
+///
+/// # Errors
+///
+/// A [`CodecError`] when the chunk or window size is out of range or the compressed data is
+/// truncated or invalid.
 pub fn decompress_lzx_chunk_in_window(
     input: &[u8],
     uncompressed_len: usize,
@@ -163,6 +172,11 @@ impl LzxDecoder {
     /// Decompresses one chunk into `output`, whose length is the chunk's uncompressed size,
     /// with a window of `window_size` bytes (the WIM's chunk size). On success every byte of
     /// `output` was written by the stream.
+    ///
+    /// # Errors
+    ///
+    /// A [`CodecError`] when the chunk or window size is out of range or the compressed data is
+    /// truncated or invalid.
     pub fn decompress_into(&mut self, input: &[u8], output: &mut [u8], window_size: usize) -> Result<(), CodecError> {
         check_chunk_size(output.len())?;
         let order = window_order(window_size, output.len())?;

@@ -255,7 +255,7 @@ pub(crate) fn parse_tree(
         .ok_or_else(|| parser.bad("no root directory entry"))?;
     let root_subdir = root.subdir;
     let root_is_dir = root.attributes & ATTRIBUTE_DIRECTORY != 0;
-    let entry = parser.entry(root, None);
+    let entry = parser.entry(&root, None);
     parser.entries.push(entry);
     let mut pending: Vec<(usize, u64, usize)> = Vec::new();
     parser.queue_children(&mut pending, 0, root_subdir, root_is_dir, 1)?;
@@ -410,7 +410,7 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
                 continue;
             }
             let (subdir, is_dir) = (raw.subdir, raw.attributes & ATTRIBUTE_DIRECTORY != 0);
-            let entry = self.entry(raw, Some(dir));
+            let entry = self.entry(&raw, Some(dir));
             let index = self.entries.len();
             self.entries.push(entry);
             self.entries[dir].children.push(index);
@@ -531,7 +531,7 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
 
     /// Builds the entry, resolving its streams: unnamed ones are the reparse data first (for
     /// a reparse point), then the file data; a zero main hash yields to unnamed extra entries.
-    fn entry(&mut self, raw: RawDentry, parent: Option<usize>) -> DirEntry {
+    fn entry(&mut self, raw: &RawDentry, parent: Option<usize>) -> DirEntry {
         let (name, invalid) = lossy(&raw.name);
         if invalid {
             let path = self.child_path(parent, &name);

@@ -6,12 +6,25 @@ use std::io;
 /// A source of bytes read at explicit offsets, shareable between threads.
 pub trait ReadAt: Send + Sync {
     /// Reads up to `buf.len()` bytes at `offset`; returns how many were read (0 at the end).
+    ///
+    /// # Errors
+    ///
+    /// Whatever I/O error the underlying source reports.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
 
     /// The total number of bytes the source holds.
+    ///
+    /// # Errors
+    ///
+    /// Whatever I/O error the underlying source reports when asked its size.
     fn size(&self) -> io::Result<u64>;
 
     /// Fills `buf` from `offset`, or fails with `UnexpectedEof`.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::UnexpectedEof`] when the source ends before `buf` is full; otherwise
+    /// whatever I/O error the underlying source reports.
     fn read_exact_at(&self, mut offset: u64, mut buf: &mut [u8]) -> io::Result<()> {
         while !buf.is_empty() {
             match self.read_at(offset, buf) {

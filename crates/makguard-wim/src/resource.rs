@@ -223,6 +223,12 @@ impl BlobReader {
     }
 
     /// Reads the rest of the blob, checking it, and discards it.
+    ///
+    /// # Errors
+    ///
+    /// Any error reading or decompressing the blob ([`WimError::Io`], [`WimError::Decompress`],
+    /// [`WimError::BadResource`], …); [`WimError::HashMismatch`] when its bytes do not hash to the
+    /// expected SHA-1.
     pub fn verify(mut self) -> Result<(), WimError> {
         while self.position < self.buffer.len() || !self.verified {
             self.position = self.buffer.len();
@@ -327,11 +333,21 @@ impl BlobRandomAccess {
     }
 
     /// Streams the whole blob once and checks its SHA-1.
+    ///
+    /// # Errors
+    ///
+    /// As [`BlobReader::verify`].
     pub fn verify(&self) -> Result<(), WimError> {
         BlobReader::new(Arc::clone(&self.source), Arc::clone(&self.layout), self.expected).verify()
     }
 
     /// Copies the blob's bytes at `offset` into `buf`; returns how many (fewer only at the end).
+    ///
+    /// # Errors
+    ///
+    /// Any error reading or decompressing the chunks holding the range ([`WimError::Io`],
+    /// [`WimError::Decompress`], [`WimError::BadResource`], …). The bytes are not checked against
+    /// the SHA-1.
     pub fn read_blob_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, WimError> {
         let len = self.layout.len();
         if offset >= len || buf.is_empty() {

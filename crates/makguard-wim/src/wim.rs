@@ -39,17 +39,32 @@ impl std::fmt::Debug for Wim {
 
 impl Wim {
     /// Opens the WIM in `file`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Wim::from_shared`].
     pub fn open(file: std::fs::File) -> Result<Wim, WimError> {
         Wim::from_reader(file)
     }
 
     /// Opens a WIM over any positioned reader, e.g. a [`BlobRandomAccess`] of a WIM stored
     /// inside another WIM.
+    ///
+    /// # Errors
+    ///
+    /// As [`Wim::from_shared`].
     pub fn from_reader(source: impl ReadAt + 'static) -> Result<Wim, WimError> {
         Wim::from_shared(Arc::new(source))
     }
 
     /// Opens a WIM over a shared positioned reader.
+    ///
+    /// # Errors
+    ///
+    /// [`WimError::Io`] when the source cannot be read; a format error
+    /// ([`WimError::NotAWim`], [`WimError::BadHeader`], [`WimError::Truncated`], …) when the
+    /// header, blob table or XML is malformed; [`WimError::Solid`], [`WimError::Split`],
+    /// [`WimError::Pipable`] and the like for WIM variants this reader does not support.
     pub fn from_shared(source: Arc<dyn ReadAt>) -> Result<Wim, WimError> {
         let file_len = source.size()?;
         let mut raw_header = vec![0u8; HEADER_SIZE.min(file_len as usize)];
@@ -128,6 +143,12 @@ impl Wim {
     }
 
     /// Reads image `index`'s (1-based) metadata resource, checking its SHA-1, into a tree.
+    ///
+    /// # Errors
+    ///
+    /// [`WimError::NoSuchImage`] when there is no image `index`; otherwise any error reading,
+    /// decompressing or checking the metadata resource or building its tree
+    /// ([`WimError::BadMetadata`], [`WimError::HashMismatch`], [`WimError::Cycle`], …).
     pub fn image_tree(&self, index: u32) -> Result<ImageTree, WimError> {
         self.image_metadata(index).map(|(_, tree)| tree)
     }
@@ -186,6 +207,13 @@ impl Wim {
 
     /// A stream of the blob's bytes, checked against its SHA-1 (see [`BlobReader`]). The zero
     /// hash gives an empty stream.
+    ///
+    /// # Errors
+    ///
+    /// [`WimError::BlobNotFound`] when no blob has `hash`; [`WimError::BlobInOtherPart`] when
+    /// it is stored in another part of a split WIM; [`WimError::Io`] or
+    /// [`WimError::BadResource`] when its chunk table cannot be read or is malformed. The
+    /// blob's bytes are read and checked later, by the stream.
     pub fn open_blob(&self, hash: Sha1Hash) -> Result<BlobReader, WimError> {
         let (layout, expected) = self.blob_layout(hash)?;
         Ok(BlobReader::new(Arc::clone(&self.source), layout, expected))
@@ -193,17 +221,30 @@ impl Wim {
 
     /// Random access to the blob's bytes through a bounded chunk cache. Not verified: call
     /// [`Wim::verify_blob`] first.
+    ///
+    /// # Errors
+    ///
+    /// As [`Wim::open_blob`].
     pub fn blob_random_access(&self, hash: Sha1Hash) -> Result<BlobRandomAccess, WimError> {
         let (layout, expected) = self.blob_layout(hash)?;
         Ok(BlobRandomAccess::new(Arc::clone(&self.source), layout, expected))
     }
 
     /// Streams the blob once and checks its SHA-1.
+    ///
+    /// # Errors
+    ///
+    /// As [`Wim::open_blob`], then any error reading or decompressing the blob, and
+    /// [`WimError::HashMismatch`] when its bytes do not hash to `hash`.
     pub fn verify_blob(&self, hash: Sha1Hash) -> Result<(), WimError> {
         self.open_blob(hash)?.verify()
     }
 
     /// The whole blob, checked (for small blobs; prefer [`Wim::open_blob`] for large ones).
+    ///
+    /// # Errors
+    ///
+    /// As [`Wim::verify_blob`].
     pub fn read_blob(&self, hash: Sha1Hash) -> Result<Vec<u8>, WimError> {
         let mut reader = self.open_blob(hash)?;
         let mut out = Vec::with_capacity(reader.len().min(self.file_len) as usize);

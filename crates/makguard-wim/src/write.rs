@@ -181,6 +181,10 @@ pub enum WriteError {
 
 /// Rewrites `wim_path` into `target` with `replacements` applied, checking every blob first
 /// (see [`WriteOptions`]).
+///
+/// # Errors
+///
+/// As [`write_replacements_with`].
 pub fn write_replacements(
     wim_path: &Path,
     replacements: &[Replacement],
@@ -190,6 +194,13 @@ pub fn write_replacements(
 }
 
 /// [`write_replacements`] with explicit options.
+///
+/// # Errors
+///
+/// A [`WriteError`] saying why the WIM was not rewritten: the reader refuses it or an image's
+/// tree, a replacement names no regular file or conflicts with another, the integrity table
+/// does not match, the output is the input, the input changed, writing failed, or the result
+/// failed its own check.
 pub fn write_replacements_with(
     wim_path: &Path,
     replacements: &[Replacement],

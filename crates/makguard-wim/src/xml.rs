@@ -80,7 +80,6 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<XmlData, WimError> {
                 }
                 path.push(name);
             }
-            Ok(Event::Empty(_)) => {}
             Ok(Event::End(_)) => {
                 path.pop();
             }

@@ -22,6 +22,11 @@ const BLOCK_OUTPUT: usize = 65_536;
 const MIN_MATCH: usize = 3;
 
 /// Decompresses one WIM XPRESS (LZ77+Huffman, [MS-XCA]) chunk.
+///
+/// # Errors
+///
+/// A [`CodecError`] when `uncompressed_len` exceeds the chunk size limit or the compressed
+/// data is truncated or invalid.
 pub fn decompress_xpress_chunk(input: &[u8], uncompressed_len: usize) -> Result<Vec<u8>, CodecError> {
     check_chunk_size(uncompressed_len)?;
     let mut output = vec![0; uncompressed_len];
@@ -61,6 +66,11 @@ impl XpressDecoder {
 
     /// Decompresses one chunk into `output`, whose length is the chunk's uncompressed size.
     /// On success every byte of `output` was written by the stream.
+    ///
+    /// # Errors
+    ///
+    /// A [`CodecError`] when the chunk exceeds the chunk size limit or the compressed data is
+    /// truncated or invalid.
     pub fn decompress_into(&mut self, input: &[u8], output: &mut [u8]) -> Result<(), CodecError> {
         check_chunk_size(output.len())?;
         let mut in_pos = 0;

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -62,10 +63,12 @@ fn fill_volume(mnt: &Path) {
     std::fs::write(mnt.join("Windows/setup.cmd:big"), noise(100_000, 5)).unwrap();
     std::fs::hard_link(&file, mnt.join("linked.cmd")).unwrap();
     std::fs::write(mnt.join("reparse"), b"").unwrap();
-    let hex: String = symlink_reparse_data("Windows\\setup.cmd")
+    let hex = symlink_reparse_data("Windows\\setup.cmd")
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+        .fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        });
     let reparse = mnt.join("reparse");
     run_tool(
         "setfattr",

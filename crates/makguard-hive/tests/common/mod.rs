@@ -94,9 +94,7 @@ pub(crate) struct WalkStats {
 /// of stopping at them. Depth-first, iterative (no recursion limit issues).
 pub(crate) fn walk_all(hive: &Hive) -> WalkStats {
     let mut stats = WalkStats::default();
-    let root = if let Ok(r) = hive.root() {
-        r
-    } else {
+    let Ok(root) = hive.root() else {
         stats.errors += 1;
         return stats;
     };
