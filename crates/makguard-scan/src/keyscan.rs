@@ -6,23 +6,12 @@
 
 use std::sync::OnceLock;
 
-use makguard_core::key::KEY_ALPHABET;
 use makguard_core::{ProductKey, TextRange};
 use regex::Regex;
 
-/// The characters a key is written in: the key alphabet, and the `N` that marks where a
-/// post-2009 key's first digit goes. Every search for key-shaped text in this crate (here and
-/// in `binary.rs`) takes its symbols from this one place.
-pub(crate) const fn is_key_symbol(byte: u8) -> bool {
-    let mut i = 0;
-    while i < KEY_ALPHABET.len() {
-        if KEY_ALPHABET[i] == byte {
-            return true;
-        }
-        i += 1;
-    }
-    byte == b'N'
-}
+/// The characters a key is written in (the key alphabet and the `N` of post-2009 keys), as
+/// core defines them: every search for key-shaped text in this crate uses this one test.
+pub(crate) use makguard_core::key::is_key_char as is_key_symbol;
 
 /// A regex character class of the key symbols, upper case only or in either case.
 pub(crate) fn key_symbol_class(any_case: bool) -> String {

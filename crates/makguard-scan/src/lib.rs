@@ -39,7 +39,7 @@ pub use keyscan::{InstallCommand, KeyToken, find_bare_keys, find_dashed_keys, in
 pub use kind::{FileKind, candidate_by_name, detect_kind, scan_file_bytes};
 pub use sniff::{ContainerKind, detect_container};
 pub use source::{Entry, EntryType, ImageSource, OpenedFile, ReadAt, SourceError, SourcePath};
-pub use walk::{DEFAULT_SIZE_CAP, GlobHits, ScanOptions, ScanProgress, scan_memory_file, scan_paths};
+pub use walk::{DEFAULT_SIZE_CAP, GlobHits, ScanOptions, ScanOptionsError, ScanProgress, scan_memory_file, scan_paths};
 pub use wim_source::WimImageSource;
 pub use xmltext::rewritable_value;
 

@@ -163,9 +163,12 @@ impl Default for ScanOptions {
 /// Why scan options are unusable.
 #[derive(Debug, Error)]
 pub enum ScanOptionsError {
+    /// An include or exclude glob does not compile.
     #[error("invalid glob pattern '{pattern}': {source}")]
     Glob {
+        /// The pattern as the options hold it.
         pattern: String,
+        /// What the glob compiler objected to.
         #[source]
         source: globset::Error,
     },
@@ -177,7 +180,8 @@ impl ScanOptions {
     ///
     /// # Errors
     ///
-    /// A glob error naming the first include or exclude pattern that does not compile.
+    /// [`ScanOptionsError::Glob`] for the first include or exclude pattern that does not
+    /// compile.
     pub fn validate(&self) -> Result<(), ScanOptionsError> {
         for pattern in self.include_globs.iter().chain(&self.exclude_globs) {
             build_glob(pattern).map_err(|source| ScanOptionsError::Glob {
