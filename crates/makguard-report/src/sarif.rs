@@ -659,6 +659,14 @@ fn keep_order(finding: &Finding) -> impl Ord {
     )
 }
 
+/// True when even incompressible gzip output of `document` (deflate's stored blocks: 5 bytes
+/// per 64 KiB, plus an 18-byte header and trailer) stays within `max_gzip_bytes`, so the
+/// ordinary report is never compressed just to be measured.
+fn fits_uncompressed(document: &str, max_gzip_bytes: usize) -> bool {
+    let worst_case = document.len() + 5 * (document.len() / 65_535 + 1) + 18;
+    worst_case <= max_gzip_bytes
+}
+
 fn gzip_len(document: &str) -> usize {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     // Writing to a Vec cannot fail.
@@ -915,8 +923,11 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
             }],
         };
         let document = to_json(&log);
+        if keep == 0 || fits_uncompressed(&document, limits.max_gzip_bytes) {
+            return document;
+        }
         let size = gzip_len(&document);
-        if keep == 0 || size <= limits.max_gzip_bytes {
+        if size <= limits.max_gzip_bytes {
             return document;
         }
         // Shrink in proportion, with a margin, and always by at least one result.
