@@ -174,17 +174,101 @@ pub struct XmlContext {
     pub in_comment: bool,
 }
 
-/// What a scanner saw around a key that the fixer needs to choose its replacement.
+/// What a scanner saw around a finding beyond its location: the facts particular to the
+/// kind of file it was found in. The fixer reads them to choose a replacement key; reports
+/// print them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FixHints {
-    /// Click-to-Run `Product ID` the key belongs to, e.g. `ProPlus2021Volume`.
-    pub office_product_id: Option<String>,
-    /// MSI Office product as Microsoft's GVLK table names it, e.g. `Office Professional Plus 2016`.
-    pub office_msi_product: Option<String>,
-    /// An answer file's `ImageInstall/OSImage/InstallFrom/MetaData` `/IMAGE/NAME` value.
-    pub install_image_name: Option<String>,
+pub enum Detail {
+    /// Nothing beyond the location and the key.
+    #[default]
+    None,
+    /// A finding in XML (answer files).
+    Xml {
+        /// Where in the XML it sits.
+        context: XmlContext,
+        /// The answer file's `ImageInstall/OSImage/InstallFrom/MetaData` `/IMAGE/NAME` for the
+        /// component's architecture: a weak hint of the edition the key is for.
+        install_image_name: Option<String>,
+    },
+    /// A key in an Office configuration.
+    Office {
+        /// Click-to-Run `Product ID` the key belongs to, e.g. `ProPlus2021Volume`.
+        click_to_run_product_id: Option<String>,
+        /// MSI Office product as Microsoft's GVLK table names it, e.g.
+        /// `Office Professional Plus 2016`. No scanner sets it yet: an MSI `config.xml` names
+        /// its product (`ProPlus`) but not its version, so the fixer cannot rely on it.
+        msi_product: Option<String>,
+    },
+    /// What to do when no file edit can repair the finding (an installed key, a registry
+    /// value, a part of an image that could not be read), GVLK spelled out.
+    Remediation(String),
+}
+
+impl Detail {
+    /// The answer file's image name for the finding's architecture; `None` outside answer
+    /// files or when it names none.
+    pub fn install_image_name(&self) -> Option<&str> {
+        match self {
+            Detail::Xml { install_image_name, .. } => install_image_name.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The Click-to-Run `Product ID` the key belongs to; `None` outside Office configurations.
+    pub fn click_to_run_product_id(&self) -> Option<&str> {
+        match self {
+            Detail::Office {
+                click_to_run_product_id,
+                ..
+            } => click_to_run_product_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The MSI Office product the key belongs to; `None` outside Office configurations.
+    pub fn msi_product(&self) -> Option<&str> {
+        match self {
+            Detail::Office { msi_product, .. } => msi_product.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Every free text the detail holds, for a pass that must rewrite them all (masking
+    /// keys quoted from a file).
+    pub fn texts_mut(&mut self) -> Vec<&mut String> {
+        match self {
+            Detail::None => Vec::new(),
+            Detail::Xml {
+                context,
+                install_image_name,
+            } => {
+                let XmlContext {
+                    pass,
+                    component,
+                    architecture,
+                    element_path,
+                    in_comment: _,
+                } = context;
+                [pass, component, architecture, install_image_name]
+                    .into_iter()
+                    .flatten()
+                    .chain([element_path])
+                    .collect()
+            }
+            Detail::Office {
+                click_to_run_product_id,
+                msi_product,
+            } => [click_to_run_product_id, msi_product].into_iter().flatten().collect(),
+            Detail::Remediation(text) => vec![text],
+        }
+    }
+}
+
+/// How a key is written where it was found: what an edit that replaces it must respect.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeySpelling {
     /// The key is written without dashes (MSI `PIDKEY Value`); the replacement must be too.
-    pub bare_key: bool,
+    pub bare: bool,
     /// Why no edit of the finding's range can replace the key alone (e.g. it is spelled
     /// across XML entities); the fixer reports this instead of trying.
     pub not_rewritable: Option<String>,
@@ -197,9 +281,20 @@ pub struct KeyInfo {
     pub key: ProductKey,
     /// What the key is and what decided it.
     pub classification: Classification,
+    /// How the key is written where it was found.
+    pub spelling: KeySpelling,
 }
 
 impl KeyInfo {
+    /// A key with its classification, written with dashes and rewritable in place.
+    pub fn new(key: ProductKey, classification: Classification) -> KeyInfo {
+        KeyInfo {
+            key,
+            classification,
+            spelling: KeySpelling::default(),
+        }
+    }
+
     /// The key's class, from its classification.
     pub fn class(&self) -> KeyClass {
         self.classification.class
@@ -240,6 +335,52 @@ pub struct Suppression {
     pub origin: String,
 }
 
+/// The 1-based line and column a text range starts at (columns count characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LineColumn {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+}
+
+/// Where in its file a finding is.
+///
+/// A text span's line and column are resolved from the file's [`crate::text::LineIndex`]
+/// when the finding is made, because that is the only moment the decoded text exists: a
+/// scan streams files (out of a WIM, say) and keeps none of them for the reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Span {
+    /// The file as a whole, or a place in it that has no text position (a registry value, a
+    /// file that could not be read).
+    #[default]
+    File,
+    /// A range of the file's decoded text and the line and column it starts at.
+    Text {
+        /// The range in the decoded text.
+        range: TextRange,
+        /// Where `range` starts.
+        start: LineColumn,
+    },
+    /// A line and column known without a range of the text (a setting in `makguard.toml`,
+    /// placed by the TOML parser).
+    Point(LineColumn),
+    /// A range of the file's raw bytes (binary files).
+    Bytes(ByteRange),
+}
+
+/// Where a finding is: the scanned root, the file in it, and the place in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// Index into [`crate::model::ScanReport::roots`] of the root `path` is relative to (0
+    /// for a single-root scan). Reports join the two to name the file for CI systems.
+    pub root: usize,
+    /// The file, relative to the root.
+    pub path: FindingPath,
+    /// The place in the file.
+    pub span: Span,
+}
+
 /// One thing a scanner found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -247,60 +388,52 @@ pub struct Finding {
     pub rule: &'static Rule,
     /// The severity it is reported at: the rule's default unless configuration changes it.
     pub severity: Severity,
-    /// The file it is in, relative to the root [`Finding::root`] names.
-    pub path: FindingPath,
-    /// The key's (or problem's) range in the decoded text, when the file is text.
-    pub range: Option<TextRange>,
-    /// The 1-based line `range` starts on; `None` when there is no text position.
-    pub line: Option<u32>,
-    /// The 1-based column, in characters, `range` starts at; `None` with `line`.
-    pub column: Option<u32>,
+    /// Where it is.
+    pub location: Location,
     /// Never holds a non-GVLK key in full.
     pub message: String,
     /// The key the finding is about; `None` for findings about no particular key.
     pub key: Option<KeyInfo>,
-    /// Where in the XML the finding sits; `None` outside XML.
-    pub xml: Option<XmlContext>,
-    /// What to do when no file edit can repair it (installed keys), GVLK spelled out.
-    pub remediation: Option<String>,
-    /// What the fixer needs to choose a replacement key.
-    pub hints: FixHints,
+    /// The facts particular to the kind of file it was found in.
+    pub detail: Detail,
     /// The planned repair; `None` until the fixer plans one, or when it cannot.
     pub fix: Option<Fix>,
     /// The policy exception covering the finding; `None` when it is not suppressed.
     pub suppressed: Option<Suppression>,
-    /// Index into [`crate::model::ScanReport::roots`] of the root `path` is relative to
-    /// (0 for a single-root scan). Reports join the two to name the file for CI systems.
-    pub root: usize,
 }
 
 impl Finding {
-    /// A finding of `rule` at its default severity, with no position yet.
+    /// A finding of `rule` at its default severity, about the file as a whole (root 0).
     pub fn new(rule: &'static Rule, path: FindingPath, message: impl Into<String>) -> Finding {
         Finding {
             rule,
             severity: rule.default_severity,
-            path,
-            range: None,
-            line: None,
-            column: None,
+            location: Location {
+                root: 0,
+                path,
+                span: Span::File,
+            },
             message: message.into(),
             key: None,
-            xml: None,
-            remediation: None,
-            hints: FixHints::default(),
+            detail: Detail::None,
             fix: None,
             suppressed: None,
-            root: 0,
         }
     }
 
-    /// Sets the range and the line and column it starts at.
+    /// Places the finding at `range` of `text`, resolving the line and column it starts at.
     pub fn at(mut self, text: &str, index: &crate::text::LineIndex, range: TextRange) -> Finding {
         let (line, column) = index.line_col(text, range.start);
-        self.range = Some(range);
-        self.line = Some(line);
-        self.column = Some(column);
+        self.location.span = Span::Text {
+            range,
+            start: LineColumn { line, column },
+        };
+        self
+    }
+
+    /// Places the finding at `range` of the file's raw bytes.
+    pub fn at_bytes(mut self, range: ByteRange) -> Finding {
+        self.location.span = Span::Bytes(range);
         self
     }
 
@@ -310,13 +443,87 @@ impl Finding {
         self
     }
 
+    /// Attaches the facts particular to the kind of file.
+    pub fn with_detail(mut self, detail: Detail) -> Finding {
+        self.detail = detail;
+        self
+    }
+
+    /// Records how the finding's key is written; does nothing when it has no key.
+    pub fn spelled(mut self, spelling: KeySpelling) -> Finding {
+        if let Some(key) = &mut self.key {
+            key.spelling = spelling;
+        }
+        self
+    }
+
+    /// The file, relative to its root.
+    pub fn path(&self) -> &FindingPath {
+        &self.location.path
+    }
+
+    /// The range in the decoded text; `None` when the finding has no text position.
+    pub fn range(&self) -> Option<TextRange> {
+        match self.location.span {
+            Span::Text { range, .. } => Some(range),
+            Span::File | Span::Point(_) | Span::Bytes(_) => None,
+        }
+    }
+
+    /// The line and column the finding starts at; `None` when it has no text position.
+    pub fn start(&self) -> Option<LineColumn> {
+        match self.location.span {
+            Span::Text { start, .. } | Span::Point(start) => Some(start),
+            Span::File | Span::Bytes(_) => None,
+        }
+    }
+
+    /// The 1-based line; `None` when the finding has no text position.
+    pub fn line(&self) -> Option<u32> {
+        self.start().map(|start| start.line)
+    }
+
+    /// The 1-based column, in characters; `None` when the finding has no text position.
+    pub fn column(&self) -> Option<u32> {
+        self.start().map(|start| start.column)
+    }
+
+    /// The range of the file's raw bytes; `None` unless the file was read as binary.
+    pub fn byte_range(&self) -> Option<ByteRange> {
+        match self.location.span {
+            Span::Bytes(range) => Some(range),
+            Span::File | Span::Text { .. } | Span::Point(_) => None,
+        }
+    }
+
+    /// Where in the XML the finding sits; `None` outside XML.
+    pub fn xml(&self) -> Option<&XmlContext> {
+        match &self.detail {
+            Detail::Xml { context, .. } => Some(context),
+            _ => None,
+        }
+    }
+
+    /// What to do when no file edit can repair the finding; `None` when an edit can.
+    pub fn remediation(&self) -> Option<&str> {
+        match &self.detail {
+            Detail::Remediation(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// How the finding's key is written; the default spelling when it has no key.
+    pub fn spelling(&self) -> &KeySpelling {
+        static PLAIN: KeySpelling = KeySpelling {
+            bare: false,
+            not_rewritable: None,
+        };
+        self.key.as_ref().map_or(&PLAIN, |key| &key.spelling)
+    }
+
     /// A stable sort order: path, position, rule.
     pub fn sort_key(&self) -> (&str, u32, u32, &'static str) {
-        (
-            &self.path.display,
-            self.line.unwrap_or(0),
-            self.column.unwrap_or(0),
-            self.rule.code,
-        )
+        let start = self.start().unwrap_or(LineColumn { line: 0, column: 0 });
+        (&self.location.path.display, start.line, start.column, self.rule.code)
     }
 }

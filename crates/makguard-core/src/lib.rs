@@ -19,8 +19,8 @@ pub use classify::{
     ClassSource, Classification, KeyClass, KeyConfigIndex, KeyGroupInfo, SlotValue, classify_key, classify_slot,
 };
 pub use finding::{
-    Applicability, ByteRange, Edit, Finding, FindingPath, Fix, FixHints, KeyInfo, Severity, Suppression, TextRange,
-    XmlContext,
+    Applicability, ByteRange, Detail, Edit, Finding, FindingPath, Fix, KeyInfo, KeySpelling, LineColumn, Location,
+    Severity, Span, Suppression, TextRange, XmlContext,
 };
 pub use key::{Checksum, DecodedKey, KeyForm, KeyParseError, ProductKey};
 pub use model::{ContainerImage, ExitStatus, ImageInfo, RootReport, ScanReport, ScanSummary};

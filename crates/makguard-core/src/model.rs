@@ -138,7 +138,7 @@ pub struct ScanSummary {
 /// Everything a scan produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScanReport {
-    /// One per path given; [`Finding::root`] indexes it.
+    /// One per path given; [`crate::Location::root`] indexes it.
     pub roots: Vec<RootReport>,
     /// Every finding, suppressed ones included.
     pub findings: Vec<Finding>,

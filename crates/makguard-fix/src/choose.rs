@@ -9,7 +9,8 @@
 use makguard_core::catalog::{self, Family, GvlkEntry, GvlkLookupError};
 use makguard_core::rules::{Category, Fixability, Product};
 use makguard_core::{
-    Applicability, ClassSource, Edit, Finding, Fix, ImageInfo, KeyClass, ProductKey, ScanReport, TextRange, rules,
+    Applicability, ClassSource, Detail, Edit, Finding, Fix, ImageInfo, KeyClass, ProductKey, ScanReport, TextRange,
+    rules,
 };
 use thiserror::Error;
 
@@ -133,40 +134,26 @@ pub struct Unfixable {
     pub reason: String,
 }
 
-/// The product line a key belongs to, as far as the finding tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyFamily {
-    Windows,
-    Office,
-    /// A key literal whose product no scanner could tell (a script literal, a text file).
-    Unknown,
-}
-
-fn key_family(finding: &Finding) -> KeyFamily {
-    let hints = &finding.hints;
-    if hints.office_product_id.is_some()
-        || hints.office_msi_product.is_some()
-        || finding.rule.product == Product::Office
-    {
-        return KeyFamily::Office;
+/// The product the finding's key belongs to, as far as the finding tells: its Office
+/// detail, its key's group or catalog entry, then the rule's own product. [`Product::Any`]
+/// is a key literal whose product no scanner could tell (a script literal, a text file).
+fn key_product(finding: &Finding) -> Product {
+    if matches!(finding.detail, Detail::Office { .. }) || finding.rule.product == Product::Office {
+        return Product::Office;
     }
     if let Some(info) = &finding.key {
         let edition_id = info.classification.edition_id.as_deref().unwrap_or("");
         if !edition_id.is_empty() && catalog::office_gvlk_for_product_id(edition_id).is_some() {
-            return KeyFamily::Office;
+            return Product::Office;
         }
         if let Some(entry) = catalog::lookup_key(&info.key) {
             return match entry.family {
-                Family::Windows => KeyFamily::Windows,
-                Family::Office => KeyFamily::Office,
+                Family::Windows => Product::Windows,
+                Family::Office => Product::Office,
             };
         }
     }
-    match finding.rule.product {
-        Product::Windows => KeyFamily::Windows,
-        Product::Office => KeyFamily::Office,
-        Product::Any => KeyFamily::Unknown,
-    }
+    finding.rule.product
 }
 
 /// The top-level folders of a Windows installation: files there are the image's own.
@@ -194,7 +181,7 @@ pub fn in_installation_tree(rel: &str) -> bool {
 /// in that image's own installation tree ([`in_installation_tree`]). Files outside it, or in
 /// another image of a folder of images, are never judged by this image's edition.
 pub fn image_for<'a>(report: &'a ScanReport, finding: &Finding) -> Option<&'a ImageInfo> {
-    let root = report.roots.get(finding.root)?;
+    let root = report.roots.get(finding.location.root)?;
     let image = root.image.as_ref()?;
     // An image found below the root (a folder of mounted images) is named by the root joined
     // with its folder; anything else is the root itself.
@@ -202,7 +189,7 @@ pub fn image_for<'a>(report: &'a ScanReport, finding: &Finding) -> Option<&'a Im
         .strip_prefix(&root.path)
         .map(|p| p.to_string_lossy().replace('\\', "/"))
         .unwrap_or_default();
-    let path = finding.path.display.as_str();
+    let path = finding.path().display.as_str();
     let inside = if prefix.is_empty() {
         path
     } else {
@@ -248,7 +235,7 @@ fn windows_by_edition(edition: &str, build: Option<u32>, origin: &str) -> Choice
 /// The replacement for `finding`'s key, by the first source that decides it, strongest
 /// first; `None` when no source applies.
 fn choose(finding: &Finding, choice: &KeyChoice, image: Option<&ImageInfo>) -> Option<Choice> {
-    let family = key_family(finding);
+    let family = key_product(finding);
     let build = choice.build.or_else(|| image.and_then(|i| i.build));
     by_user_choice(family, choice, build)
         .or_else(|| by_image_edition(family, image, build))
@@ -258,13 +245,13 @@ fn choose(finding: &Finding, choice: &KeyChoice, image: Option<&ImageInfo>) -> O
 }
 
 /// 1. The user's `--gvlk` or `--edition`, for keys of the family it names.
-fn by_user_choice(family: KeyFamily, choice: &KeyChoice, build: Option<u32>) -> Option<Choice> {
+fn by_user_choice(family: Product, choice: &KeyChoice, build: Option<u32>) -> Option<Choice> {
     if let Some(gvlk) = &choice.gvlk
         && let Some(entry) = catalog::lookup_key(gvlk)
     {
         let applies = match entry.family {
-            Family::Windows => family != KeyFamily::Office,
-            Family::Office => family != KeyFamily::Windows,
+            Family::Windows => family != Product::Office,
+            Family::Office => family != Product::Windows,
         };
         if applies {
             return Some(Choice::Key {
@@ -276,10 +263,10 @@ fn by_user_choice(family: KeyFamily, choice: &KeyChoice, build: Option<u32>) -> 
     }
     if let Some(edition) = &choice.edition {
         if is_windows_edition(edition) {
-            if family != KeyFamily::Office {
+            if family != Product::Office {
                 return Some(windows_by_edition(edition, build, "--edition"));
             }
-        } else if family != KeyFamily::Windows
+        } else if family != Product::Windows
             && let Some(entry) = catalog::office_gvlk_for_product_id(edition)
         {
             return Some(Choice::Key {
@@ -293,8 +280,8 @@ fn by_user_choice(family: KeyFamily, choice: &KeyChoice, build: Option<u32>) -> 
 }
 
 /// 2. The image's `EditionID` and build, for Windows keys only.
-fn by_image_edition(family: KeyFamily, image: Option<&ImageInfo>, build: Option<u32>) -> Option<Choice> {
-    if family == KeyFamily::Windows
+fn by_image_edition(family: Product, image: Option<&ImageInfo>, build: Option<u32>) -> Option<Choice> {
+    if family == Product::Windows
         && let Some(edition) = image.and_then(|i| i.edition_id.as_deref())
     {
         return Some(windows_by_edition(edition, build, "image EditionID"));
@@ -303,7 +290,7 @@ fn by_image_edition(family: KeyFamily, image: Option<&ImageInfo>, build: Option<
 }
 
 /// 3. The edition of the key's own group in the image's key configuration.
-fn by_key_group(finding: &Finding, family: KeyFamily, build: Option<u32>) -> Option<Choice> {
+fn by_key_group(finding: &Finding, family: Product, build: Option<u32>) -> Option<Choice> {
     if let Some(info) = &finding.key
         && info.classification.source == ClassSource::ImageKeyConfiguration
         && let Some(edition) = info.classification.edition_id.as_deref()
@@ -320,7 +307,7 @@ fn by_key_group(finding: &Finding, family: KeyFamily, build: Option<u32>) -> Opt
                 chosen_by: format!("{origin} {edition}"),
             });
         }
-        if family != KeyFamily::Office && is_windows_edition(edition) {
+        if family != Product::Office && is_windows_edition(edition) {
             return Some(windows_by_edition(edition, build, &origin));
         }
     }
@@ -328,11 +315,11 @@ fn by_key_group(finding: &Finding, family: KeyFamily, build: Option<u32>) -> Opt
 }
 
 /// 4. Office: the Click-to-Run product ID, or the MSI product; else stop and ask.
-fn by_office_hints(finding: &Finding, family: KeyFamily) -> Option<Choice> {
-    if family != KeyFamily::Office {
+fn by_office_hints(finding: &Finding, family: Product) -> Option<Choice> {
+    if family != Product::Office {
         return None;
     }
-    if let Some(id) = finding.hints.office_product_id.as_deref() {
+    if let Some(id) = finding.detail.click_to_run_product_id() {
         return Some(match catalog::office_gvlk_for_product_id(id) {
             Some(entry) => Choice::Key {
                 entry,
@@ -344,7 +331,7 @@ fn by_office_hints(finding: &Finding, family: KeyFamily) -> Option<Choice> {
             )),
         });
     }
-    if let Some(product) = finding.hints.office_msi_product.as_deref() {
+    if let Some(product) = finding.detail.msi_product() {
         return Some(match catalog::office_gvlk_for_edition_name(product) {
             Some(entry) => Choice::Key {
                 entry,
@@ -363,9 +350,9 @@ fn by_office_hints(finding: &Finding, family: KeyFamily) -> Option<Choice> {
 }
 
 /// 5. The answer file's image name, only when the user accepts unsafe fixes.
-fn by_image_name(finding: &Finding, family: KeyFamily, choice: &KeyChoice, build: Option<u32>) -> Option<Choice> {
-    if family == KeyFamily::Windows
-        && let Some(name) = finding.hints.install_image_name.as_deref()
+fn by_image_name(finding: &Finding, family: Product, choice: &KeyChoice, build: Option<u32>) -> Option<Choice> {
+    if family == Product::Windows
+        && let Some(name) = finding.detail.install_image_name()
     {
         if !choice.unsafe_fixes {
             return Some(Choice::Stop(format!(
@@ -435,7 +422,7 @@ fn strip_suffix_ignore_case<'a>(text: &'a str, suffix: &str) -> Option<&'a str> 
 /// The replacement text for the key at `range`: without dashes when the key was written
 /// without them, always upper case.
 fn replacement_for(finding: &Finding, range: TextRange, key: &ProductKey) -> String {
-    let bare = range.len() == 25 || (finding.hints.bare_key && range.len() != 29);
+    let bare = range.len() == 25 || (finding.spelling().bare && range.len() != 29);
     if bare {
         key.reveal_unmasked().replace('-', "")
     } else {
@@ -463,7 +450,7 @@ pub fn plan(report: &mut ScanReport, choice: &KeyChoice) -> Vec<Unfixable> {
         if !needs_fix(finding) {
             continue;
         }
-        let (Some(range), Some(info)) = (finding.range, finding.key.as_ref()) else {
+        let (Some(range), Some(info)) = (finding.range(), finding.key.as_ref()) else {
             finding.fix = None;
             unfixable.push(Unfixable {
                 finding: index,
@@ -471,7 +458,7 @@ pub fn plan(report: &mut ScanReport, choice: &KeyChoice) -> Vec<Unfixable> {
             });
             continue;
         };
-        if let Some(reason) = &finding.hints.not_rewritable {
+        if let Some(reason) = &finding.spelling().not_rewritable {
             unfixable.push(Unfixable {
                 finding: index,
                 reason: reason.clone(),
@@ -575,7 +562,7 @@ pub fn edition_mismatches(report: &ScanReport) -> Vec<Finding> {
                     "KMS client key {} is for {}, but the image is {image_desc}, whose KMS client key is {}",
                     info.key, entry.edition, expected.key
                 );
-                if let Some(range) = finding.range {
+                if let Some(range) = finding.range() {
                     // A GVLK is public and harmless where it is: changing it is never safe
                     // without the user's word, since the file may serve another install.
                     mismatch_finding.fix = Some(Fix {

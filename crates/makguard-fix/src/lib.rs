@@ -193,9 +193,9 @@ pub fn apply_with_images(
         if finding.suppressed.is_none() && finding.fix.is_some() && finding.key.is_some() {
             by_file
                 .entry((
-                    finding.root,
-                    finding.path.display.clone(),
-                    finding.path.raw_bytes.clone(),
+                    finding.location.root,
+                    finding.path().display.clone(),
+                    finding.path().raw_bytes.clone(),
                 ))
                 .or_default()
                 .push(finding);
@@ -258,7 +258,7 @@ fn nothing_to_apply(change: &FileChange) -> Option<FileStatus> {
 fn inside_image_file(report: &ScanReport, root: usize, findings: &[&Finding], options: &ApplyOptions) -> FileChange {
     let wim = &report.roots[root].path;
     let mut change = pending_change(
-        &findings[0].path,
+        findings[0].path(),
         replacements(findings, options),
         FileStatus::Skipped(format!(
             "the file is inside {wim}, which this caller cannot rewrite: run `makguard fix {wim}`, or mount the \
@@ -281,7 +281,7 @@ fn fix_in_image(
     images: &dyn ImageFiles,
     options: &ApplyOptions,
 ) -> (FileChange, Option<ImageRewrite>) {
-    let path = &findings[0].path;
+    let path = findings[0].path();
     let wim = &report.roots[root];
     let mut change = pending_change(
         path,
@@ -344,7 +344,7 @@ fn replacements(findings: &[&Finding], options: &ApplyOptions) -> Vec<KeyReplace
 }
 
 fn fix_file(root: Option<&Root>, findings: &[&Finding], options: &ApplyOptions) -> FileChange {
-    let path = &findings[0].path;
+    let path = findings[0].path();
     let relative = relative_path(path);
     let mut change = pending_change(
         path,

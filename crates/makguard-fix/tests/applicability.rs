@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use common::*;
-use makguard_core::{Applicability, Edit, Finding, FixHints, ScanReport, TextRange, rules};
+use makguard_core::{Applicability, Edit, Finding, ScanReport, TextRange, rules};
 use makguard_fix::{ApplyOptions, ChangeLog, FileStatus, apply};
 use serde_json::Value;
 
@@ -23,11 +23,11 @@ fn report_with_fixes(dir: &Path, text: &str, fixes: &[(Applicability, &str)]) ->
         "unattend.xml",
         text.as_bytes(),
         &rules::UNATTEND_NON_KMS_KEY,
-        &FixHints::default(),
+        &Hints::default(),
     );
     assert_eq!(findings.len(), fixes.len());
     for (finding, (applicability, gvlk)) in findings.iter_mut().zip(fixes) {
-        attach_fix(finding, *applicability, finding.range.unwrap(), gvlk);
+        attach_fix(finding, *applicability, finding.range().unwrap(), gvlk);
     }
     report(dir, None, findings)
 }
@@ -150,7 +150,7 @@ fn a_fix_overlapping_an_earlier_one_is_skipped_and_the_others_are_made() {
     // A second finding on the first key wants another GVLK there: it overlaps the first fix.
     let mut conflicting = report.findings[0].clone();
     conflicting.rule = &rules::UNATTEND_KEY_IN_COMMENT;
-    let range = conflicting.range.unwrap();
+    let range = conflicting.range().unwrap();
     attach_fix(&mut conflicting, Applicability::Safe, range, PRO_GVLK);
     report.findings.push(conflicting);
 

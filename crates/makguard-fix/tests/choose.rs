@@ -5,21 +5,20 @@ mod common;
 
 use common::*;
 use makguard_core::{
-    Applicability, ClassSource, Finding, FindingPath, FixHints, KeyConfigIndex, KeyGroupInfo, KeyInfo, Rule,
-    ScanReport, Suppression, TextRange, classify_key, rules,
+    Applicability, ClassSource, Finding, FindingPath, KeyConfigIndex, KeyGroupInfo, KeyInfo, LineColumn, Rule,
+    ScanReport, Span, Suppression, TextRange, classify_key, rules,
 };
 use makguard_fix::{KeyChoice, KeyChoiceError, edition_from_image_name, edition_mismatches, plan};
 
-fn finding(rule: &'static Rule, key_text: &str, hints: FixHints) -> Finding {
+fn finding(rule: &'static Rule, key_text: &str, hints: Hints) -> Finding {
     let key = key(key_text);
     let mut finding = Finding::new(rule, FindingPath::new("unattend.xml"), "test");
-    finding.range = Some(TextRange::new(10, 10 + key_text.len()));
-    finding.key = Some(KeyInfo {
-        classification: classify_key(&key, None),
-        key,
-    });
-    finding.hints = hints;
-    finding
+    finding.location.span = Span::Text {
+        range: TextRange::new(10, 10 + key_text.len()),
+        start: LineColumn { line: 1, column: 11 },
+    };
+    let classification = classify_key(&key, None);
+    hints.attach(finding.with_key(KeyInfo::new(key, classification)))
 }
 
 fn planned(
@@ -66,7 +65,7 @@ fn gvlk_choice_is_validated_against_the_catalog() {
 fn user_choice_beats_the_image() {
     let choice = KeyChoice::new(None, Some(PRO_GVLK), false).unwrap();
     let (report, unfixable) = planned(
-        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default())],
+        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, Hints::default())],
         Some(enterprise_image("img")),
         &choice,
     );
@@ -76,7 +75,7 @@ fn user_choice_beats_the_image() {
 
     let choice = KeyChoice::new(Some("Professional"), None, false).unwrap();
     let (report, _) = planned(
-        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default())],
+        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, Hints::default())],
         Some(enterprise_image("img")),
         &choice,
     );
@@ -91,7 +90,7 @@ fn user_choice_beats_the_image() {
 fn build_option_picks_the_release_for_loose_files() {
     let choice = KeyChoice::new(Some("Professional"), None, false).unwrap();
     let (report, unfixable) = planned(
-        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default())],
+        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, Hints::default())],
         None,
         &choice,
     );
@@ -100,7 +99,7 @@ fn build_option_picks_the_release_for_loose_files() {
 
     let choice = choice.with_build(Some(22631));
     let (report, unfixable) = planned(
-        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default())],
+        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, Hints::default())],
         None,
         &choice,
     );
@@ -116,7 +115,7 @@ fn build_option_picks_the_release_for_loose_files() {
         .unwrap()
         .with_build(Some(9600));
     let (report, _) = planned(
-        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default())],
+        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, Hints::default())],
         None,
         &choice,
     );
@@ -126,7 +125,7 @@ fn build_option_picks_the_release_for_loose_files() {
 #[test]
 fn image_edition_and_build_decide_windows_keys() {
     let (report, unfixable) = planned(
-        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default())],
+        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, Hints::default())],
         Some(enterprise_image("img")),
         &KeyChoice::default(),
     );
@@ -143,7 +142,7 @@ fn image_edition_and_build_decide_windows_keys() {
     ltsb.edition_id = Some("EnterpriseS".into());
     ltsb.build = Some(14393);
     let (report, _) = planned(
-        vec![finding(&rules::SCRIPT_INSTALLS_KEY, MAK_A, FixHints::default())],
+        vec![finding(&rules::SCRIPT_INSTALLS_KEY, MAK_A, Hints::default())],
         Some(ltsb.clone()),
         &KeyChoice::default(),
     );
@@ -151,7 +150,7 @@ fn image_edition_and_build_decide_windows_keys() {
 
     ltsb.build = None;
     let (report, unfixable) = planned(
-        vec![finding(&rules::SCRIPT_INSTALLS_KEY, MAK_A, FixHints::default())],
+        vec![finding(&rules::SCRIPT_INSTALLS_KEY, MAK_A, Hints::default())],
         Some(ltsb),
         &KeyChoice::default(),
     );
@@ -165,27 +164,27 @@ fn office_keys_never_take_the_windows_edition() {
         finding(
             &rules::OFFICE_C2R_NON_KMS_KEY,
             MAK_A,
-            FixHints {
+            Hints {
                 office_product_id: Some("ProPlus2021Volume".into()),
-                ..FixHints::default()
+                ..Hints::default()
             },
         ),
         finding(
             &rules::OFFICE_MSI_NON_KMS_KEY,
             &MAK_B.replace('-', ""),
-            FixHints {
+            Hints {
                 office_msi_product: Some("Office Professional Plus 2016".into()),
                 bare_key: true,
-                ..FixHints::default()
+                ..Hints::default()
             },
         ),
-        finding(&rules::OFFICE_C2R_NON_KMS_KEY, MAK_C, FixHints::default()),
+        finding(&rules::OFFICE_C2R_NON_KMS_KEY, MAK_C, Hints::default()),
         finding(
             &rules::OFFICE_C2R_NON_KMS_KEY,
             MAK_C,
-            FixHints {
+            Hints {
                 office_product_id: Some("O365ProPlusRetail".into()),
-                ..FixHints::default()
+                ..Hints::default()
             },
         ),
     ];
@@ -210,14 +209,14 @@ fn office_keys_never_take_the_windows_edition() {
     // A Windows --gvlk does not leak into Office findings; an Office --edition does apply.
     let choice = KeyChoice::new(None, Some(PRO_GVLK), false).unwrap();
     let (report, _) = planned(
-        vec![finding(&rules::OFFICE_C2R_NON_KMS_KEY, MAK_C, FixHints::default())],
+        vec![finding(&rules::OFFICE_C2R_NON_KMS_KEY, MAK_C, Hints::default())],
         None,
         &choice,
     );
     assert!(report.findings[0].fix.is_none());
     let choice = KeyChoice::new(Some("ProPlus2021Volume"), None, false).unwrap();
     let (report, _) = planned(
-        vec![finding(&rules::OFFICE_C2R_NON_KMS_KEY, MAK_C, FixHints::default())],
+        vec![finding(&rules::OFFICE_C2R_NON_KMS_KEY, MAK_C, Hints::default())],
         None,
         &choice,
     );
@@ -235,7 +234,7 @@ fn key_configuration_group_decides_without_an_image_edition() {
         product_key_type: "Volume:MAK".into(),
         source_file: "pkeyconfig.xrm-ms".into(),
     });
-    let mut f = finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default());
+    let mut f = finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, Hints::default());
     f.key.as_mut().unwrap().classification = classify_key(&key(MAK_A), Some(&index));
     assert_eq!(
         f.key.as_ref().unwrap().classification.source,
@@ -256,9 +255,9 @@ fn key_configuration_group_decides_without_an_image_edition() {
 
 #[test]
 fn image_name_is_used_only_with_unsafe_fixes() {
-    let hints = FixHints {
+    let hints = Hints {
         install_image_name: Some("Windows 11 Enterprise".into()),
-        ..FixHints::default()
+        ..Hints::default()
     };
     let (report, unfixable) = planned(
         vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, hints.clone())],
@@ -275,9 +274,9 @@ fn image_name_is_used_only_with_unsafe_fixes() {
     assert_eq!(fix.applicability, Applicability::Unsafe);
     assert_eq!(fix.new_key.reveal_unmasked(), ENTERPRISE_GVLK);
 
-    let vague = FixHints {
+    let vague = Hints {
         install_image_name: Some("Windows 11 Something".into()),
-        ..FixHints::default()
+        ..Hints::default()
     };
     let (report, unfixable) = planned(vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, vague)], None, &choice);
     assert!(report.findings[0].fix.is_none());
@@ -314,8 +313,8 @@ fn image_names_map_to_one_edition_or_none() {
 fn unknown_products_stay_unfixed_with_what_to_pass() {
     let (report, unfixable) = planned(
         vec![
-            finding(&rules::SCRIPT_KEY_LITERAL, MAK_A, FixHints::default()),
-            finding(&rules::UNATTEND_NON_KMS_KEY, MAK_B, FixHints::default()),
+            finding(&rules::SCRIPT_KEY_LITERAL, MAK_A, Hints::default()),
+            finding(&rules::UNATTEND_NON_KMS_KEY, MAK_B, Hints::default()),
         ],
         Some(enterprise_image("img")),
         &KeyChoice::default(),
@@ -327,7 +326,7 @@ fn unknown_products_stay_unfixed_with_what_to_pass() {
     assert_eq!(new_key(&report, 1).as_deref(), Some(ENTERPRISE_GVLK));
 
     let (_, unfixable) = planned(
-        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_B, FixHints::default())],
+        vec![finding(&rules::UNATTEND_NON_KMS_KEY, MAK_B, Hints::default())],
         None,
         &KeyChoice::default(),
     );
@@ -340,12 +339,12 @@ fn unknown_products_stay_unfixed_with_what_to_pass() {
 
 #[test]
 fn suppressed_and_unfixable_rules_are_left_alone() {
-    let mut suppressed = finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default());
+    let mut suppressed = finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, Hints::default());
     suppressed.suppressed = Some(Suppression {
         justification: "lab".into(),
         origin: "makguard.toml:3".into(),
     });
-    let installed = finding(&rules::MAK_INSTALLED, MAK_B, FixHints::default());
+    let installed = finding(&rules::MAK_INSTALLED, MAK_B, Hints::default());
     let (report, unfixable) = planned(
         vec![suppressed, installed],
         Some(enterprise_image("img")),
@@ -358,8 +357,8 @@ fn suppressed_and_unfixable_rules_are_left_alone() {
 #[test]
 fn gvlk_for_another_edition_becomes_mg401_with_a_fix() {
     let findings = vec![
-        finding(&rules::UNATTEND_GVLK, PRO_GVLK, FixHints::default()),
-        finding(&rules::UNATTEND_GVLK, ENTERPRISE_GVLK, FixHints::default()),
+        finding(&rules::UNATTEND_GVLK, PRO_GVLK, Hints::default()),
+        finding(&rules::UNATTEND_GVLK, ENTERPRISE_GVLK, Hints::default()),
     ];
     let report = report(
         std::path::Path::new("/nonexistent-root"),
@@ -412,12 +411,12 @@ fn gvlk_for_another_edition_becomes_mg401_with_a_fix() {
 
 #[test]
 fn files_outside_the_image_installation_are_not_judged_by_its_edition() {
-    let mut outside = finding(&rules::UNATTEND_GVLK, PRO_GVLK, FixHints::default());
-    outside.path = FindingPath::new("DeploymentShare/Control/SRV2022/Unattend.xml");
-    let mut inside = finding(&rules::UNATTEND_GVLK, PRO_GVLK, FixHints::default());
-    inside.path = FindingPath::new("Windows/Panther/unattend.xml");
-    let mut mak_outside = finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, FixHints::default());
-    mak_outside.path = FindingPath::new("Deploy/unattend.xml");
+    let mut outside = finding(&rules::UNATTEND_GVLK, PRO_GVLK, Hints::default());
+    outside.location.path = FindingPath::new("DeploymentShare/Control/SRV2022/Unattend.xml");
+    let mut inside = finding(&rules::UNATTEND_GVLK, PRO_GVLK, Hints::default());
+    inside.location.path = FindingPath::new("Windows/Panther/unattend.xml");
+    let mut mak_outside = finding(&rules::UNATTEND_NON_KMS_KEY, MAK_A, Hints::default());
+    mak_outside.location.path = FindingPath::new("Deploy/unattend.xml");
     let root = std::path::Path::new("/mnt/image");
     let mut report = report(
         root,
@@ -426,17 +425,17 @@ fn files_outside_the_image_installation_are_not_judged_by_its_edition() {
     );
     let mismatches = edition_mismatches(&report);
     assert_eq!(mismatches.len(), 1);
-    assert_eq!(mismatches[0].path.display, "Windows/Panther/unattend.xml");
+    assert_eq!(mismatches[0].path().display, "Windows/Panther/unattend.xml");
     // A MAK beside the image is not fixed with the image's edition either.
     let unfixable = plan(&mut report, &KeyChoice::default());
     assert_eq!(unfixable.len(), 1);
     assert!(report.findings[2].fix.is_none());
     assert!(unfixable[0].reason.contains("--edition"), "{}", unfixable[0].reason);
     // In a folder of images, a file is judged only by its own image.
-    let mut second = finding(&rules::UNATTEND_GVLK, PRO_GVLK, FixHints::default());
-    second.path = FindingPath::new("img2/Windows/Panther/unattend.xml");
-    let mut first = finding(&rules::UNATTEND_GVLK, PRO_GVLK, FixHints::default());
-    first.path = FindingPath::new("img1/Windows/Panther/unattend.xml");
+    let mut second = finding(&rules::UNATTEND_GVLK, PRO_GVLK, Hints::default());
+    second.location.path = FindingPath::new("img2/Windows/Panther/unattend.xml");
+    let mut first = finding(&rules::UNATTEND_GVLK, PRO_GVLK, Hints::default());
+    first.location.path = FindingPath::new("img1/Windows/Panther/unattend.xml");
     let images = common::report(
         std::path::Path::new("/mnt"),
         Some(enterprise_image("/mnt/img1")),
@@ -444,7 +443,7 @@ fn files_outside_the_image_installation_are_not_judged_by_its_edition() {
     );
     let mismatches = edition_mismatches(&images);
     assert_eq!(mismatches.len(), 1);
-    assert_eq!(mismatches[0].path.display, "img1/Windows/Panther/unattend.xml");
+    assert_eq!(mismatches[0].path().display, "img1/Windows/Panther/unattend.xml");
     assert!(makguard_fix::choose::in_installation_tree("autounattend.xml"));
     assert!(makguard_fix::choose::in_installation_tree("PROGRAM FILES/x/setup.cmd"));
     assert!(!makguard_fix::choose::in_installation_tree("Deploy/x.xml"));

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use makguard_core::text;
-use makguard_core::{FixHints, ScanReport, rules};
+use makguard_core::{ScanReport, rules};
 use makguard_fix::{ApplyOptions, FileStatus, KeyChoice, apply, cleanup_stale_temp_files, plan};
 use sha2::{Digest, Sha256};
 
@@ -104,7 +104,7 @@ fn fix_tree(root: &Path) -> makguard_fix::ChangeLog {
             &relative,
             &bytes,
             &rules::UNATTEND_NON_KMS_KEY,
-            &FixHints::default(),
+            &Hints::default(),
         ));
     }
     let mut report: ScanReport = report(root, Some(enterprise_image("img")), findings);

@@ -8,7 +8,7 @@ use std::fs;
 
 use common::*;
 use makguard_core::text;
-use makguard_core::{FixHints, Rule, rules};
+use makguard_core::{Rule, rules};
 use makguard_fix::{ApplyOptions, FileStatus, KeyChoice, apply, differing_byte_ranges, plan};
 use sha2::{Digest, Sha256};
 
@@ -17,13 +17,13 @@ struct Kind {
     file: &'static str,
     text: String,
     rule: &'static Rule,
-    hints: FixHints,
+    hints: Hints,
     /// The GVLK text expected in the key span (bare for MSI).
     expected: String,
 }
 
 fn kinds() -> Vec<Kind> {
-    let windows = || FixHints::default();
+    let windows = || Hints::default();
     vec![
         Kind {
             name: "answer_file_key",
@@ -114,9 +114,9 @@ fn kinds() -> Vec<Kind> {
 "#
             ),
             rule: &rules::OFFICE_C2R_NON_KMS_KEY,
-            hints: FixHints {
+            hints: Hints {
                 office_product_id: Some("ProPlus2021Volume".to_string()),
-                ..FixHints::default()
+                ..Hints::default()
             },
             expected: PROPLUS_2021_GVLK.to_string(),
         },
@@ -133,9 +133,9 @@ fn kinds() -> Vec<Kind> {
                 MAK_C.replace('-', "")
             ),
             rule: &rules::OFFICE_MSI_NON_KMS_KEY,
-            hints: FixHints {
+            hints: Hints {
                 office_msi_product: Some("Office Professional Plus 2016".to_string()),
-                ..FixHints::default()
+                ..Hints::default()
             },
             expected: PROPLUS_2016_GVLK.replace('-', ""),
         },
@@ -289,12 +289,7 @@ fn several_keys_in_one_file_are_fixed_together() {
     );
     let bytes = Variant::Utf16LeBom.encode(&text);
     fs::write(dir.path().join("unattend.xml"), &bytes).unwrap();
-    let findings = findings_for(
-        "unattend.xml",
-        &bytes,
-        &rules::UNATTEND_NON_KMS_KEY,
-        &FixHints::default(),
-    );
+    let findings = findings_for("unattend.xml", &bytes, &rules::UNATTEND_NON_KMS_KEY, &Hints::default());
     assert_eq!(findings.len(), 2);
     let mut report = report(dir.path(), Some(enterprise_image("img")), findings);
     assert!(plan(&mut report, &KeyChoice::default()).is_empty());

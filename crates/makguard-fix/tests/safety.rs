@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::*;
 use makguard_core::text;
-use makguard_core::{FixHints, RootReport, ScanReport, rules};
+use makguard_core::{RootReport, ScanReport, rules};
 use makguard_fix::{ApplyOptions, FileStatus, KeyChoice, apply, cleanup_stale_temp_files, plan};
 
 fn answer_file() -> String {
@@ -17,7 +17,7 @@ fn answer_file() -> String {
 
 /// Writes `relative` under `root` and returns a planned report for `report_root`.
 fn planned_report(report_root: &Path, relative: &str, bytes: &[u8]) -> ScanReport {
-    let findings = findings_for(relative, bytes, &rules::UNATTEND_NON_KMS_KEY, &FixHints::default());
+    let findings = findings_for(relative, bytes, &rules::UNATTEND_NON_KMS_KEY, &Hints::default());
     assert!(!findings.is_empty());
     let mut report = report(report_root, Some(enterprise_image("img")), findings);
     // The user names the key: these tests are about where fix may write, and some of their
@@ -222,7 +222,7 @@ fn findings_resolve_against_their_own_root() {
         policy: None,
     });
     let mut second_finding = report.findings[0].clone();
-    second_finding.root = 1;
+    second_finding.location.root = 1;
     report.findings.insert(0, second_finding);
     let log = apply(&report, &ApplyOptions::default()).unwrap();
     assert_eq!(log.files.len(), 2);

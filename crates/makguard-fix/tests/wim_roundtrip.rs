@@ -116,7 +116,7 @@ fn error_codes(report: &ScanReport) -> Vec<(String, String)> {
         .findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
-        .map(|f| (f.rule.code.to_string(), f.path.display.clone()))
+        .map(|f| (f.rule.code.to_string(), f.path().display.clone()))
         .collect();
     codes.sort();
     codes
@@ -179,7 +179,7 @@ fn wim_round_trip_fixes_files_and_leaves_only_the_installed_key() {
     assert_eq!(remaining.len(), 1, "{remaining:?}");
     assert!(remaining[0].0.starts_with("MG3"), "{remaining:?}");
     let installed = after.findings.iter().find(|f| f.rule.code == remaining[0].0).unwrap();
-    let remediation = installed.remediation.as_deref().unwrap_or_default();
+    let remediation = installed.remediation().unwrap_or_default();
     assert!(remediation.contains(ENTERPRISE_GVLK), "{remediation}");
     // A second run has nothing to fix.
     assert!(plan(&mut after, &KeyChoice::default()).is_empty());

@@ -103,9 +103,9 @@ proptest! {
         prop_assert_eq!(findings.len(), 1, "{:?}", findings.iter().map(|f| f.rule.code).collect::<Vec<_>>());
         let finding = &findings[0];
         prop_assert_eq!(finding.rule.code, rules::UNATTEND_NON_KMS_KEY.code);
-        prop_assert!(finding.hints.not_rewritable.is_none());
+        prop_assert!(finding.spelling().not_rewritable.is_none());
         let edit = Edit {
-            range: finding.range.unwrap(),
+            range: finding.range().unwrap(),
             replacement: ENTERPRISE_GVLK.to_string(),
         };
         let old_key = ProductKey::parse(MAK).unwrap();
@@ -117,7 +117,7 @@ proptest! {
         prop_assert_eq!(after[0].rule.code, rules::UNATTEND_GVLK.code);
         prop_assert_eq!(after[0].key.as_ref().unwrap().key.reveal_unmasked(), ENTERPRISE_GVLK);
         // Everything outside the replaced span is the original text.
-        let range = finding.range.unwrap();
+        let range = finding.range().unwrap();
         let old = decode(text.as_bytes()).text;
         prop_assert_eq!(&rewritten.new_text[..range.start], &old[..range.start]);
         prop_assert!(rewritten.new_text.ends_with(&old[range.end..]));

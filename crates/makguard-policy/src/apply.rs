@@ -4,7 +4,7 @@
 //! nothing).
 
 use makguard_core::rules::{self, Rule};
-use makguard_core::{Finding, FindingPath, ScanReport, Suppression};
+use makguard_core::{Finding, FindingPath, LineColumn, ScanReport, Span, Suppression};
 use makguard_scan::GlobHits;
 
 use crate::date::CivilDate;
@@ -61,7 +61,7 @@ impl Application<'_> {
     fn override_severities(&self, report: &mut ScanReport) {
         report
             .findings
-            .retain_mut(|finding| !(self.governs)(finding.root) || self.override_severity(finding));
+            .retain_mut(|finding| !(self.governs)(finding.location.root) || self.override_severity(finding));
     }
 
     /// Applies `[severity]` to one finding; false when the rule is turned off.
@@ -95,7 +95,7 @@ impl Application<'_> {
         for finding in report
             .findings
             .iter_mut()
-            .filter(|f| (self.governs)(f.root) && entry.matches(f))
+            .filter(|f| (self.governs)(f.location.root) && entry.matches(f))
         {
             used = true;
             if finding.suppressed.is_none() {
@@ -127,9 +127,8 @@ impl Application<'_> {
 
     fn own_finding(&self, rule: &'static Rule, (line, column): (u32, u32), message: String) -> Finding {
         let mut finding = Finding::new(rule, FindingPath::new(self.home.display.clone()), message);
-        finding.root = self.home.root;
-        finding.line = Some(line);
-        finding.column = Some(column);
+        finding.location.root = self.home.root;
+        finding.location.span = Span::Point(LineColumn { line, column });
         finding
     }
 }

@@ -35,7 +35,7 @@ impl<'w> JudgedScan<'w> {
         let mut groups: BTreeMap<Option<EditionsEntry>, Vec<_>> = BTreeMap::new();
         for finding in std::mem::take(&mut self.report.findings) {
             groups
-                .entry(self.editions_entry(finding.root))
+                .entry(self.editions_entry(finding.location.root))
                 .or_default()
                 .push(finding);
         }
@@ -85,6 +85,6 @@ impl<'w> JudgedScan<'w> {
 fn describe(report: &ScanReport, index: usize, reason: &str) -> UnfixableReason {
     report.findings.get(index).map_or_else(
         || reason.to_string(),
-        |f| format!("{}:{} {}: {reason}", f.path, f.line.unwrap_or(0), f.rule.code),
+        |f| format!("{}:{} {}: {reason}", f.path(), f.line().unwrap_or(0), f.rule.code),
     )
 }

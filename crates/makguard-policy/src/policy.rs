@@ -89,7 +89,7 @@ impl AllowEntry {
             }
         }
         if let Some(matcher) = &self.path_matcher
-            && !matcher.is_match(&finding.path.display)
+            && !matcher.is_match(&finding.path().display)
         {
             return false;
         }

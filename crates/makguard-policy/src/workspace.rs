@@ -243,7 +243,7 @@ fn append(report: &mut ScanReport, part: ScanReport) {
     let offset = report.roots.len();
     report.roots.extend(part.roots);
     report.findings.extend(part.findings.into_iter().map(|mut finding| {
-        finding.root += offset;
+        finding.location.root += offset;
         finding
     }));
     let summary = &mut report.summary;
@@ -287,7 +287,7 @@ impl<'w> JudgedScan<'w> {
         let mismatches: Vec<Finding> = edition_mismatches(&self.report)
             .into_iter()
             .filter(|finding| {
-                let chosen = self.edition_choice(finding.root).map(|(_, key)| key);
+                let chosen = self.edition_choice(finding.location.root).map(|(_, key)| key);
                 chosen.is_none() || chosen != finding.key.as_ref().map(|info| &info.key)
             })
             .collect();
@@ -386,7 +386,7 @@ mod tests {
             report
                 .findings
                 .iter()
-                .filter(move |f| f.root == root && f.rule.code == "MG101")
+                .filter(move |f| f.location.root == root && f.rule.code == "MG101")
         };
         assert_eq!(
             mak(0).count(),
@@ -402,7 +402,7 @@ mod tests {
             .findings
             .iter()
             .filter(|f| f.rule.code.starts_with("MG50"))
-            .map(|f| (f.rule.code, f.root, f.path.display.as_str(), f.line))
+            .map(|f| (f.rule.code, f.location.root, f.path().display.as_str(), f.line()))
             .collect();
         assert_eq!(
             own,
@@ -451,8 +451,8 @@ mod tests {
             .iter()
             .find(|f| f.rule.code == "MG502")
             .expect("MG502");
-        assert_eq!(unused.root, 1, "past the last root");
-        assert_eq!(unused.path.display, "makguard.toml");
+        assert_eq!(unused.location.root, 1, "past the last root");
+        assert_eq!(unused.path().display, "makguard.toml");
     }
 
     #[test]

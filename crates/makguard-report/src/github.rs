@@ -60,9 +60,9 @@ fn level_findings<'a>(report: &'a ScanReport, command: &str) -> Vec<&'a Finding>
 
 fn annotation(report: &ScanReport, finding: &Finding, more: usize, command: &str) -> String {
     let mut properties = vec![format!("file={}", escape_property(&file_location(report, finding)))];
-    if let Some(line) = finding.line {
+    if let Some(line) = finding.line() {
         properties.push(format!("line={line}"));
-        if let Some(column) = finding.column {
+        if let Some(column) = finding.column() {
             properties.push(format!("col={column}"));
         }
     }
@@ -87,7 +87,7 @@ fn annotation(report: &ScanReport, finding: &Finding, more: usize, command: &str
             fix.new_key.display_form()
         );
     }
-    if let Some(remediation) = &finding.remediation {
+    if let Some(remediation) = &finding.remediation() {
         let _ = write!(message, "\n{remediation}");
     }
     if let Some(suppression) = &finding.suppressed {

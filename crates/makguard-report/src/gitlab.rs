@@ -68,8 +68,8 @@ fn fingerprint(finding: &Finding, path: &str, seen: &mut HashMap<String, usize>)
     let material = format!(
         "{TOOL_NAME}-codequality\0{}\0{path}\0{}\0{}\0{}",
         finding.rule.code,
-        finding.line.map(|l| l.to_string()).unwrap_or_default(),
-        finding.column.map(|c| c.to_string()).unwrap_or_default(),
+        finding.line().map(|l| l.to_string()).unwrap_or_default(),
+        finding.column().map(|c| c.to_string()).unwrap_or_default(),
         finding.key.as_ref().map(|k| k.key.fingerprint()).unwrap_or_default(),
     );
     let occurrence = seen.entry(material.clone()).or_insert(0);
@@ -98,7 +98,7 @@ fn issue(finding: &Finding, path: &str, fingerprint: &str) -> Value {
             "path": path,
             // GitLab requires a line; a finding without one (a registry value, an unreadable
             // file) is on the file's first line.
-            "lines": { "begin": finding.line.unwrap_or(1).max(1) },
+            "lines": { "begin": finding.line().unwrap_or(1).max(1) },
         },
     })
 }

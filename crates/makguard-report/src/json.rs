@@ -89,6 +89,7 @@ struct JsonFinding<'a> {
     line: Option<u32>,
     column: Option<u32>,
     range: Option<Range>,
+    byte_range: Option<Range>,
     message: &'a str,
     key: Option<Key<'a>>,
     xml: Option<Xml<'a>>,
@@ -164,12 +165,16 @@ fn finding<'a>(finding: &'a Finding, options: &RenderOptions) -> JsonFinding<'a>
         code: finding.rule.code,
         rule: finding.rule.name,
         severity: finding.severity.as_str(),
-        root: finding.root,
-        path: &finding.path.display,
-        path_bytes_hex: finding.path.raw_bytes.as_deref().map(hex),
-        line: finding.line,
-        column: finding.column,
-        range: finding.range.map(|r| Range {
+        root: finding.location.root,
+        path: &finding.path().display,
+        path_bytes_hex: finding.path().raw_bytes.as_deref().map(hex),
+        line: finding.line(),
+        column: finding.column(),
+        range: finding.range().map(|r| Range {
+            start: r.start,
+            end: r.end,
+        }),
+        byte_range: finding.byte_range().map(|r| Range {
             start: r.start,
             end: r.end,
         }),
@@ -186,14 +191,14 @@ fn finding<'a>(finding: &'a Finding, options: &RenderOptions) -> JsonFinding<'a>
             display: info.key.is_gvlk().then(|| info.key.display_form()),
             key: options.show_keys.then(|| info.key.reveal_unmasked()),
         }),
-        xml: finding.xml.as_ref().map(|xml| Xml {
+        xml: finding.xml().map(|xml| Xml {
             pass: xml.pass.as_deref(),
             component: xml.component.as_deref(),
             architecture: xml.architecture.as_deref(),
             element_path: &xml.element_path,
             in_comment: xml.in_comment,
         }),
-        remediation: finding.remediation.as_deref(),
+        remediation: finding.remediation(),
         fix: finding.fix.as_ref().map(|fix| Fix {
             applicability: fix.applicability.as_str(),
             new_key: fix.new_key.display_form(),

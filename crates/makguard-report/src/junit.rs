@@ -98,7 +98,7 @@ impl Counts {
 fn case_name(finding: &Finding) -> String {
     format!(
         "{}{} {} {}",
-        finding.path.display,
+        finding.path().display,
         position_suffix(finding),
         finding.rule.code,
         finding.rule.name
@@ -134,7 +134,7 @@ fn suites(report: &ScanReport, fail_on: Severity) -> Vec<Suite<'_>> {
     // Findings whose root is unknown (a policy file outside every root) still need a home, or
     // a failure would vanish.
     let known_roots = suites.len();
-    if report.findings.iter().any(|f| f.root >= known_roots) {
+    if report.findings.iter().any(|f| f.location.root >= known_roots) {
         suites.push(Suite {
             name: TOOL_NAME.to_string(),
             image: None,
@@ -144,12 +144,12 @@ fn suites(report: &ScanReport, fail_on: Severity) -> Vec<Suite<'_>> {
     let mut names: Vec<HashSet<String>> = vec![HashSet::new(); suites.len()];
     let mut files_with_findings: Vec<HashSet<&str>> = vec![HashSet::new(); suites.len()];
     for finding in &report.findings {
-        let suite = finding.root.min(known_roots);
-        files_with_findings[suite].insert(finding.path.display.as_str());
+        let suite = finding.location.root.min(known_roots);
+        files_with_findings[suite].insert(finding.path().display.as_str());
         let name = unique_name(&mut names[suite], case_name(finding));
         suites[suite].cases.push(Case {
             name,
-            path: finding.path.display.clone(),
+            path: finding.path().display.clone(),
             file: Some(file_location(report, finding)),
             finding: Some(finding),
             outcome: outcome(finding, fail_on),
@@ -187,7 +187,7 @@ fn finding_text(finding: &Finding, location: &str) -> String {
         finding.severity,
         finding.message
     );
-    if let Some(xml) = &finding.xml {
+    if let Some(xml) = &finding.xml() {
         let _ = write!(text, "\nat {}", describe_xml(xml));
     }
     if let Some(info) = &finding.key {
@@ -208,7 +208,7 @@ fn finding_text(finding: &Finding, location: &str) -> String {
             fix.chosen_by
         );
     }
-    if let Some(remediation) = &finding.remediation {
+    if let Some(remediation) = &finding.remediation() {
         let _ = write!(text, "\nremediation: {remediation}");
     }
     if let Some(suppression) = &finding.suppressed {

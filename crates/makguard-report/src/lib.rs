@@ -275,7 +275,7 @@ pub(crate) fn plural(count: usize, noun: &str) -> String {
 
 /// The root a finding's path is relative to, if the report has it.
 pub(crate) fn root_of<'a>(report: &'a ScanReport, finding: &Finding) -> Option<&'a RootReport> {
-    report.roots.get(finding.root)
+    report.roots.get(finding.location.root)
 }
 
 /// A root as given, `/`-separated, without `./` prefixes or a trailing `/`; empty for `.`.
@@ -331,17 +331,17 @@ pub(crate) fn file_location(report: &ScanReport, finding: &Finding) -> String {
         Some(root) if root.container.is_some() => root
             .container
             .as_ref()
-            .map(|image| image.locate(&normalise_root(&root.path), &finding.path.display))
+            .map(|image| image.locate(&normalise_root(&root.path), &finding.path().display))
             .unwrap_or_default(),
         Some(root) if root.is_file && !root.path.is_empty() => normalise_root(&root.path),
-        Some(root) => join_root(&normalise_root(&root.path), &finding.path.display),
-        None => finding.path.display.clone(),
+        Some(root) => join_root(&normalise_root(&root.path), &finding.path().display),
+        None => finding.path().display.clone(),
     }
 }
 
 /// `path:line:col`, `path:line` or `path`.
 pub(crate) fn position_suffix(finding: &Finding) -> String {
-    match (finding.line, finding.column) {
+    match (finding.line(), finding.column()) {
         (Some(line), Some(column)) => format!(":{line}:{column}"),
         (Some(line), None) => format!(":{line}"),
         _ => String::new(),

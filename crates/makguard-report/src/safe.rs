@@ -9,8 +9,8 @@
 
 use makguard_core::key::{keys_in, mask_keys_in};
 use makguard_core::{
-    ContainerImage, Finding, FindingPath, Fix, FixHints, ImageInfo, RootReport, ScanReport, ScanSummary, Suppression,
-    XmlContext,
+    ContainerImage, Detail, Finding, FindingPath, Fix, ImageInfo, KeyInfo, KeySpelling, Location, RootReport,
+    ScanReport, ScanSummary, Suppression, XmlContext,
 };
 
 use crate::{Format, RenderOptions};
@@ -134,20 +134,53 @@ fn xml(context: &XmlContext) -> XmlContext {
     }
 }
 
-fn hints(hints: &FixHints) -> FixHints {
-    let FixHints {
-        office_product_id,
-        office_msi_product,
-        install_image_name,
-        bare_key,
-        not_rewritable,
-    } = hints;
-    FixHints {
-        office_product_id: opt_line(office_product_id),
-        office_msi_product: opt_line(office_msi_product),
-        install_image_name: opt_line(install_image_name),
-        bare_key: *bare_key,
-        not_rewritable: opt_line(not_rewritable),
+fn location(location: &Location) -> Location {
+    let Location {
+        root,
+        path: finding_path,
+        span,
+    } = location;
+    Location {
+        root: *root,
+        path: path(finding_path),
+        span: *span,
+    }
+}
+
+fn detail(detail: &Detail) -> Detail {
+    match detail {
+        Detail::None => Detail::None,
+        Detail::Xml {
+            context,
+            install_image_name,
+        } => Detail::Xml {
+            context: xml(context),
+            install_image_name: opt_line(install_image_name),
+        },
+        Detail::Office {
+            click_to_run_product_id,
+            msi_product,
+        } => Detail::Office {
+            click_to_run_product_id: opt_line(click_to_run_product_id),
+            msi_product: opt_line(msi_product),
+        },
+        Detail::Remediation(text) => Detail::Remediation(escape_controls(text, true)),
+    }
+}
+
+fn key_info(info: &KeyInfo) -> KeyInfo {
+    let KeyInfo {
+        key,
+        classification,
+        spelling: KeySpelling { bare, not_rewritable },
+    } = info;
+    KeyInfo {
+        key: key.clone(),
+        classification: classification.clone(),
+        spelling: KeySpelling {
+            bare: *bare,
+            not_rewritable: opt_line(not_rewritable),
+        },
     }
 }
 
@@ -170,31 +203,20 @@ fn finding(finding: &Finding) -> Finding {
     let Finding {
         rule,
         severity,
-        path: finding_path,
-        range,
-        line: line_number,
-        column,
+        location: place,
         message,
         key,
-        xml: context,
-        remediation,
-        hints: fix_hints,
+        detail: facts,
         fix: planned,
         suppressed,
-        root,
     } = finding;
     Finding {
         rule,
         severity: *severity,
-        path: path(finding_path),
-        range: *range,
-        line: *line_number,
-        column: *column,
+        location: location(place),
         message: line(message),
-        key: key.clone(),
-        xml: context.as_ref().map(xml),
-        remediation: remediation.as_deref().map(|r| escape_controls(r, true)),
-        hints: hints(fix_hints),
+        key: key.as_ref().map(key_info),
+        detail: detail(facts),
         fix: planned.as_ref().map(fix),
         suppressed: suppressed.as_ref().map(|s| {
             let Suppression { justification, origin } = s;
@@ -203,7 +225,6 @@ fn finding(finding: &Finding) -> Finding {
                 origin: line(origin),
             }
         }),
-        root: *root,
     }
 }
 
@@ -264,12 +285,12 @@ pub fn mask_key_bytes(bytes: &[u8]) -> Vec<u8> {
 /// `report` with the raw bytes of every non-UTF-8 path masked ([`mask_key_bytes`]); borrowed
 /// as is when no path has raw bytes.
 pub(crate) fn with_masked_raw_paths(report: &ScanReport) -> std::borrow::Cow<'_, ScanReport> {
-    if report.findings.iter().all(|f| f.path.raw_bytes.is_none()) {
+    if report.findings.iter().all(|f| f.path().raw_bytes.is_none()) {
         return std::borrow::Cow::Borrowed(report);
     }
     let mut copy = report.clone();
     for finding in &mut copy.findings {
-        if let Some(bytes) = &mut finding.path.raw_bytes {
+        if let Some(bytes) = &mut finding.location.path.raw_bytes {
             *bytes = mask_key_bytes(bytes);
         }
     }

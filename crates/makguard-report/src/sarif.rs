@@ -581,12 +581,12 @@ fn artifact_location(
     report: &ScanReport,
     finding: &Finding,
 ) -> ArtifactLocation {
-    let relative = match &finding.path.raw_bytes {
+    let relative = match &finding.path().raw_bytes {
         Some(bytes) => encode_uri_path(bytes),
-        None => encode_uri_path(finding.path.display.as_bytes()),
+        None => encode_uri_path(finding.path().display.as_bytes()),
     };
     if let Some(address) = addresses
-        .get(finding.root)
+        .get(finding.location.root)
         .filter(|_| root_of(report, finding).is_some())
     {
         return ArtifactLocation {
@@ -599,9 +599,9 @@ fn artifact_location(
     }
     // Outside every root (a policy file given with --config): an absolute path gets a base of
     // its own directory, so the URI stays relative as GitHub requires.
-    let path = normalise_root(&finding.path.display);
+    let path = normalise_root(&finding.path().display);
     match path.rsplit_once('/') {
-        Some((directory, name)) if is_absolute(&path) && finding.path.raw_bytes.is_none() => {
+        Some((directory, name)) if is_absolute(&path) && finding.path().raw_bytes.is_none() => {
             let directory = if directory.is_empty() { "/" } else { directory };
             let uri = directory_uri(directory);
             let existing = bases
@@ -764,7 +764,7 @@ fn build_result(
     let occurrence = occurrences.entry(hash.clone()).or_insert(0);
     *occurrence += 1;
     let logical_locations = finding
-        .xml
+        .xml()
         .as_ref()
         .map(|xml| LogicalLocation {
             fully_qualified_name: describe_xml(xml),
@@ -789,11 +789,11 @@ fn build_result(
                     start_line: if member.is_some() {
                         1
                     } else {
-                        finding.line.unwrap_or(1).max(1)
+                        finding.line().unwrap_or(1).max(1)
                     },
                     start_column: finding
-                        .line
-                        .and(finding.column)
+                        .line()
+                        .and(finding.column())
                         .filter(|_| member.is_none())
                         .map(|c| c.max(1)),
                 },
@@ -813,18 +813,18 @@ fn build_result(
             })
             .collect(),
         properties: ResultProperties {
-            path: finding.path.display.clone(),
-            root: finding.root,
-            path_bytes_hex: finding.path.raw_bytes.as_deref().map(hex),
-            line_known: finding.line.is_some(),
+            path: finding.path().display.clone(),
+            root: finding.location.root,
+            path_bytes_hex: finding.path().raw_bytes.as_deref().map(hex),
+            line_known: finding.line().is_some(),
             key: finding.key.as_ref().map(|info| ResultKey {
                 masked: info.key.masked(),
                 fingerprint: info.key.fingerprint(),
                 class: info.class().as_str(),
                 checksum: info.classification.checksum.as_str(),
             }),
-            xml: finding.xml.as_ref().map(describe_xml),
-            remediation: finding.remediation.clone(),
+            xml: finding.xml().map(describe_xml),
+            remediation: finding.remediation().map(str::to_string),
             fix: finding.fix.as_ref().map(|fix| ResultFix {
                 applicability: fix.applicability.as_str(),
                 new_key: fix.new_key.display_form(),

@@ -77,7 +77,7 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
     }
     let with_help = listed
         .iter()
-        .filter(|f| f.fix.is_some() || f.remediation.is_some())
+        .filter(|f| f.fix.is_some() || f.remediation().is_some())
         .count();
     if options.detail == TextDetail::Concise && with_help > 0 {
         let _ = writeln!(
@@ -162,13 +162,13 @@ fn write_finding(out: &mut String, painter: &Painter, options: &RenderOptions, l
 
 /// The full mode's lines beneath a finding: what the concise line leaves out.
 fn write_detail(out: &mut String, options: &RenderOptions, finding: &Finding) {
-    if let Some(bytes) = &finding.path.raw_bytes {
+    if let Some(bytes) = &finding.path().raw_bytes {
         let _ = writeln!(out, "    path bytes (not UTF-8): {}", hex(bytes));
     }
     if let Some(suppression) = &finding.suppressed {
         let _ = writeln!(out, "    suppressed: {}", suppression.justification);
     }
-    if let Some(xml) = &finding.xml {
+    if let Some(xml) = &finding.xml() {
         let _ = writeln!(out, "    at {}", describe_xml(xml));
     }
     if let (Some(info), Some(shown)) = (&finding.key, shown_key(finding, options)) {
@@ -190,7 +190,7 @@ fn write_detail(out: &mut String, options: &RenderOptions, finding: &Finding) {
             fix.chosen_by
         );
     }
-    if let Some(remediation) = &finding.remediation {
+    if let Some(remediation) = &finding.remediation() {
         for (n, line) in remediation.lines().enumerate() {
             let label = if n == 0 { "remediation: " } else { "             " };
             let _ = writeln!(out, "    {label}{line}");

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use makguard_core::{LineColumn, Span};
 use makguard_report::{Format, github_escape_data, github_escape_property, markdown_escape_cell, render};
 
 #[test]
@@ -98,7 +99,7 @@ fn markdown_tables_are_capped_for_step_summaries() {
     report.findings = (1..=makguard_report::MARKDOWN_MAX_TABLE_ROWS as u32 + 100)
         .map(|line| {
             let mut finding = template.clone();
-            finding.line = Some(line);
+            finding.location.span = Span::Point(LineColumn { line, column: 1 });
             finding
         })
         .collect();

@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use makguard_core::rules;
 use makguard_core::{Finding, FindingPath, ScanReport};
+use makguard_core::{LineColumn, Span};
 use makguard_report::{Format, GITHUB_ANNOTATIONS_PER_LEVEL, render, render_github_step_summary};
 
 /// 25 errors: 20 expired exceptions (MG501, no key) first in the report, then 4 MAKs and one
@@ -20,7 +21,7 @@ fn report_with_25_errors() -> ScanReport {
             FindingPath::new("unattend.xml"),
             format!("finding on line {line}"),
         );
-        finding.line = Some(line);
+        finding.location.span = Span::Point(LineColumn { line, column: 1 });
         report.findings.push(finding);
     };
     for line in 1..=20 {
@@ -103,7 +104,7 @@ fn at_most_ten_annotations_per_level_most_important_first() {
     let plain: Vec<&str> = output.lines().filter(|l| l.contains("(not annotated)")).collect();
     assert_eq!(plain.len(), 17, "{output}");
     assert!(plain.iter().all(|l| l.starts_with("makguard: ")));
-    assert!(plain[0].contains("unattend.xml:6: MG501"), "{}", plain[0]);
+    assert!(plain[0].contains("unattend.xml:6:1: MG501"), "{}", plain[0]);
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::*;
+use makguard_core::{LineColumn, Span};
 use makguard_core::{ScanReport, Severity};
 use makguard_report::{Format, RenderOptions, render};
 use serde_json::{Value, json};
@@ -183,7 +184,7 @@ fn fingerprints_tell_findings_apart_and_never_hash_the_key_alone() {
         "two identical findings are two issues, not one"
     );
     let mut moved = clean_report();
-    moved.findings[0].line = Some(13);
+    moved.findings[0].location.span = Span::Point(LineColumn { line: 13, column: 1 });
     let moved = self::issues(&moved, &with_notes);
     assert_ne!(
         issues[0]["fingerprint"], moved[0]["fingerprint"],

@@ -282,7 +282,7 @@ fn findings_of_an_unknown_root_still_fail() {
     let mut stray = report.findings[0].clone();
     stray.rule = &makguard_core::rules::ALLOW_UNUSED;
     stray.severity = Severity::Error;
-    stray.root = 7;
+    stray.location.root = 7;
     report.findings.push(stray);
     let xml = render(Format::Junit, &report, &options());
     let Some(read) = read_with_junitparser(&xml) else {

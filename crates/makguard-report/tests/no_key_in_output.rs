@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use makguard_core::{FindingPath, ScanReport};
+use makguard_core::{Detail, FindingPath, ScanReport};
 use makguard_report::{Format, RenderOptions, render};
 use std::fmt::Write as _;
 
@@ -40,14 +40,29 @@ fn plant(mut report: ScanReport, spelling: &str) -> ScanReport {
             image.key_configuration_files.push(format!("{spelling}.xrm-ms"));
         }
     }
-    for finding in &mut report.findings {
-        finding.path = FindingPath::new(format!("{spelling}/{}", finding.path.display));
+    for (index, finding) in report.findings.iter_mut().enumerate() {
+        finding.location.path = FindingPath::new(format!("{spelling}/{}", finding.path().display));
         finding.message.push_str(&format!(" ({spelling})"));
-        finding.remediation = Some(format!("remove {spelling}\nthen {spelling}"));
-        finding.hints.office_product_id = Some(spelling.to_string());
-        if let Some(xml) = &mut finding.xml {
-            xml.element_path = format!("{spelling}/Key");
-            xml.component = Some(spelling.to_string());
+        // Every kind of detail carries the key somewhere: XML findings in their context, the
+        // others alternately in a remediation and in Office product names.
+        match &mut finding.detail {
+            Detail::Xml {
+                context,
+                install_image_name,
+            } => {
+                context.element_path = format!("{spelling}/Key");
+                context.component = Some(spelling.to_string());
+                *install_image_name = Some(format!("Windows 11 {spelling}"));
+            }
+            _ if index % 2 == 0 => {
+                finding.detail = Detail::Remediation(format!("remove {spelling}\nthen {spelling}"));
+            }
+            _ => {
+                finding.detail = Detail::Office {
+                    click_to_run_product_id: Some(spelling.to_string()),
+                    msi_product: Some(format!("Office {spelling}")),
+                };
+            }
         }
         if let Some(suppression) = &mut finding.suppressed {
             suppression.justification = format!("old key {spelling}");
@@ -102,7 +117,7 @@ fn show_keys_reveals_only_in_text_and_json() {
 fn control_characters_in_paths_and_messages_are_escaped() {
     let mut report = sample_report("build/mount");
     for finding in &mut report.findings {
-        finding.path = FindingPath::new(format!("evil\u{1b}[2J\u{7}\u{9b}\r/{}", finding.path.display));
+        finding.location.path = FindingPath::new(format!("evil\u{1b}[2J\u{7}\u{9b}\r/{}", finding.path().display));
         finding.message.push_str(" \u{1b}]0;title\u{7}");
     }
     if let Some(image) = report.roots.iter_mut().find_map(|r| r.image.as_mut()) {
@@ -139,7 +154,7 @@ fn the_hex_of_a_non_utf8_path_spells_no_key() {
     let mut raw = b"odd\xff/".to_vec();
     raw.extend_from_slice(SYNTHETIC_MAK.as_bytes());
     raw.extend_from_slice(b"/unattend.xml");
-    report.findings[0].path = FindingPath {
+    report.findings[0].location.path = FindingPath {
         display: String::from_utf8_lossy(&raw).into_owned(),
         raw_bytes: Some(raw),
     };

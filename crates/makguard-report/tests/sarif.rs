@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use makguard_core::{ProductKey, ScanReport, Severity};
+use makguard_core::{LineColumn, ProductKey, ScanReport, Severity, Span};
 use makguard_report::{Format, RenderOptions, SarifLimits, render};
 use serde_json::Value;
 
@@ -260,8 +260,7 @@ fn fingerprints_ignore_lines_but_not_keys_paths_or_rules() {
 
     let mut moved = report.clone();
     let finding = moved.findings.iter_mut().find(|f| f.rule.code == "MG101").unwrap();
-    finding.line = Some(400);
-    finding.column = Some(3);
+    finding.location.span = Span::Point(LineColumn { line: 400, column: 3 });
     assert_eq!(hash(&moved), original, "moving the key to another line keeps the alert");
 
     let mut other_key = report.clone();
@@ -271,7 +270,7 @@ fn fingerprints_ignore_lines_but_not_keys_paths_or_rules() {
 
     let mut other_path = report.clone();
     let finding = other_path.findings.iter_mut().find(|f| f.rule.code == "MG101").unwrap();
-    finding.path = makguard_core::FindingPath::new("Windows/System32/sysprep/unattend.xml");
+    finding.location.path = makguard_core::FindingPath::new("Windows/System32/sysprep/unattend.xml");
     assert_ne!(hash(&other_path), original);
 
     // The same key twice in one file: two alerts, told apart by the occurrence suffix.
@@ -447,7 +446,7 @@ fn many_findings(warnings: u32, errors: u32) -> ScanReport {
             makguard_core::FindingPath::new("unattend.xml"),
             format!("finding number {n}"),
         );
-        finding.line = Some(n + 1);
+        finding.location.span = Span::Point(LineColumn { line: n + 1, column: 1 });
         report.findings.push(finding);
     }
     report.sort();

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use makguard_core::classify::is_placeholder;
 use makguard_core::rules::BINARY_NON_KMS_KEY;
-use makguard_core::{Checksum, Finding, KeyInfo, ProductKey, classify_key};
+use makguard_core::{ByteRange, Checksum, Finding, KeyInfo, ProductKey, classify_key};
 use regex::bytes::Regex;
 
 use crate::FileContext;
@@ -118,6 +118,8 @@ enum Encoding {
 
 struct Occurrence {
     first_offset: u64,
+    /// Just past the last key character byte of the first occurrence.
+    first_end: u64,
     encoding: Encoding,
     count: u64,
     /// Offsets of the first key character seen so far (up to [`MAX_REMEMBERED_OFFSETS`]): a
@@ -226,10 +228,21 @@ fn scan_chunks<R: Read>(
             occurrence.first_offset
         );
         findings.push(
-            Finding::new(&BINARY_NON_KMS_KEY, ctx.path.clone(), message).with_key(KeyInfo { key, classification }),
+            Finding::new(&BINARY_NON_KMS_KEY, ctx.path.clone(), message)
+                .at_bytes(ByteRange::new(
+                    to_usize(occurrence.first_offset),
+                    to_usize(occurrence.first_end),
+                ))
+                .with_key(KeyInfo::new(key, classification)),
         );
     }
     outcome
+}
+
+/// A file offset as a [`ByteRange`] bound; offsets past `usize` cannot occur on the 64-bit
+/// targets makguard ships for, and saturate elsewhere.
+fn to_usize(offset: u64) -> usize {
+    usize::try_from(offset).unwrap_or(usize::MAX)
 }
 
 /// How a match's characters are laid out in the buffer.
@@ -325,6 +338,7 @@ fn judge(
     let offset = buffer_offset + first_symbol as u64;
     let occurrence = keys.entry(key).or_insert_with(|| Occurrence {
         first_offset: offset,
+        first_end: buffer_offset + last_symbol as u64 + 1,
         encoding: layout.encoding(),
         count: 0,
         offsets: std::collections::HashSet::new(),
@@ -468,12 +482,18 @@ mod tests {
             assert_eq!(found.len(), 1, "{encoded:?}");
             assert_eq!(found[0].rule.code, "MG251");
             assert_eq!(found[0].key.as_ref().unwrap().key.reveal_unmasked(), MAK);
-            assert!(
-                found[0].message.contains(&format!("byte offset {offset})")),
-                "{}",
-                found[0].message
+            let range = found[0].byte_range().expect("a binary finding has a byte range");
+            assert_eq!(range.start, offset);
+            let symbols: Vec<u8> = bytes[range.start..range.end]
+                .iter()
+                .copied()
+                .filter(|&b| b != 0)
+                .collect();
+            assert_eq!(
+                symbols,
+                encoded.iter().copied().filter(|&b| b != 0).collect::<Vec<u8>>()
             );
-            assert_eq!(found[0].line, None);
+            assert_eq!(found[0].line(), None);
         }
     }
 
@@ -495,10 +515,12 @@ mod tests {
                 bytes[start..start + encoded.len()].copy_from_slice(&encoded);
                 let found = run(&bytes, chunk);
                 assert_eq!(found.len(), 1, "split {split}");
-                assert!(
-                    found[0].message.contains(&format!("byte offset {start})")),
-                    "{}",
-                    found[0].message
+                let range = found[0].byte_range().expect("a binary finding has a byte range");
+                assert_eq!(range.start, start, "split {split}");
+                assert_eq!(
+                    range.end,
+                    start + encoded.len() - usize::from(encoded.ends_with(&[0])),
+                    "split {split}"
                 );
             }
         }

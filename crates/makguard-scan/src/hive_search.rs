@@ -9,7 +9,7 @@
 //! passes as a complete one.
 
 use makguard_core::rules;
-use makguard_core::{Finding, KeyClass, KeyInfo, ProductKey, classify_key};
+use makguard_core::{Detail, Finding, KeyClass, KeyInfo, ProductKey, classify_key};
 use makguard_hive::{Hive, HiveError, Key, Value, ValueData, reg_type};
 
 use crate::keyscan;
@@ -170,8 +170,8 @@ impl Search<'_, '_> {
                 classification.describe()
             );
             let mut finding = Finding::new(&rules::REGISTRY_STRING_KEY, scope.file.clone(), message);
-            finding.remediation = Some(remediation);
-            finding.key = Some(KeyInfo { key, classification });
+            finding.detail = Detail::Remediation(remediation);
+            finding.key = Some(KeyInfo::new(key, classification));
             self.outcome.findings.push(finding);
         }
     }
@@ -221,8 +221,8 @@ impl Search<'_, '_> {
             scope.change_value_hint(key_path, label)
         );
         let mut finding = Finding::new(&rules::REGISTRY_STRING_KEY, scope.file.clone(), message);
-        finding.remediation = Some(scope.change_value_hint(key_path, label));
-        finding.key = Some(KeyInfo { key, classification });
+        finding.detail = Detail::Remediation(scope.change_value_hint(key_path, label));
+        finding.key = Some(KeyInfo::new(key, classification));
         self.outcome.findings.push(finding);
     }
 
@@ -257,8 +257,8 @@ impl Search<'_, '_> {
             scope.change_value_hint(key_path, label)
         );
         let mut finding = Finding::new(&rules::DIGITAL_PRODUCT_ID_ELSEWHERE, scope.file.clone(), message);
-        finding.remediation = Some(scope.change_value_hint(key_path, label));
-        finding.key = Some(KeyInfo { key, classification });
+        finding.detail = Detail::Remediation(scope.change_value_hint(key_path, label));
+        finding.key = Some(KeyInfo::new(key, classification));
         self.outcome.findings.push(finding);
         Ok(())
     }
@@ -288,7 +288,7 @@ impl Search<'_, '_> {
             scope.change_value_hint(key_path, label)
         );
         let mut finding = Finding::new(&rules::DIGITAL_PRODUCT_ID_ELSEWHERE, scope.file.clone(), message);
-        finding.remediation = Some(scope.change_value_hint(key_path, label));
+        finding.detail = Detail::Remediation(scope.change_value_hint(key_path, label));
         self.outcome.findings.push(finding);
         Ok(())
     }

@@ -8,7 +8,7 @@
 use makguard_core::classify::{SlotValue, classify_slot};
 use makguard_core::rules::EI_CFG_CHANNEL;
 use makguard_core::text::{DecodedText, LineIndex};
-use makguard_core::{Finding, Rule, TextRange};
+use makguard_core::{Finding, KeySpelling, Rule, TextRange};
 
 use crate::textfile::leftover_findings;
 use crate::{FileContext, key_finding};
@@ -88,8 +88,11 @@ pub(crate) fn scan(decoded: &DecodedText, ctx: &FileContext<'_>, key_setting: Ke
         if let SlotValue::Key(key) = classify_slot(&text[range.start..range.end]) {
             reported.push(range);
             if !key.is_gvlk() {
-                let mut finding = key_finding(rule, ctx, text, &index, range, &key, &what);
-                finding.hints.bare_key = !text[range.start..range.end].contains('-');
+                let bare = !text[range.start..range.end].contains('-');
+                let finding = key_finding(rule, ctx, text, &index, range, &key, &what).spelled(KeySpelling {
+                    bare,
+                    not_rewritable: None,
+                });
                 findings.push(finding);
             }
         }
@@ -172,7 +175,7 @@ mod tests {
         let found = run(FileKind::DeploymentIni, "CustomSettings.ini", &text);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].rule.code, "MG221");
-        assert_eq!((found[0].line, found[0].column), (Some(6), Some(23)));
+        assert_eq!((found[0].line(), found[0].column()), (Some(6), Some(23)));
         assert!(found[0].message.contains("OverrideProductKey"));
     }
 
@@ -186,7 +189,7 @@ mod tests {
             &format!("[SetupConfig]\nPKey={MAK}\nNoReboot\n"),
         );
         assert_eq!(
-            found.iter().map(|f| (f.rule.code, f.line)).collect::<Vec<_>>(),
+            found.iter().map(|f| (f.rule.code, f.line())).collect::<Vec<_>>(),
             vec![("MG231", Some(2))]
         );
     }
@@ -200,7 +203,7 @@ mod tests {
         );
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].rule.code, "MG232");
-        assert_eq!(found[0].line, Some(3));
+        assert_eq!(found[0].line(), Some(3));
         assert!(
             found[0].message.contains("EditionID Enterprise, Channel Retail, VL 1"),
             "{}",

@@ -226,7 +226,7 @@ pub fn scan_file_bytes(kind: FileKind, bytes: &[u8], ctx: &FileContext<'_>) -> V
 /// Runs the scanner for `kind` over already decoded text.
 pub(crate) fn scan_decoded(kind: FileKind, decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
     let mut findings = scan_decoded_unordered(kind, decoded, ctx);
-    findings.sort_by_key(|f| (f.line.unwrap_or(0), f.column.unwrap_or(0)));
+    findings.sort_by_key(Finding::start);
     findings
 }
 

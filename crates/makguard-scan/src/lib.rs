@@ -85,10 +85,7 @@ pub fn key_finding(
     let message = format!("{what} holds {}, a {}", key.display_form(), classification.describe());
     Finding::new(rule, ctx.path.clone(), message)
         .at(text, index, range)
-        .with_key(KeyInfo {
-            key: key.clone(),
-            classification,
-        })
+        .with_key(KeyInfo::new(key.clone(), classification))
 }
 
 /// An `MG901` finding: a file that may hold a key could not be read.

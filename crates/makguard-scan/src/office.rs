@@ -13,7 +13,7 @@ use makguard_core::classify::{SlotValue, classify_slot};
 use makguard_core::key::mask_keys_in;
 use makguard_core::rules::{XML_ENTITY_EXPANSION_LIMIT, XML_ENTITY_UNRESOLVED, XML_MALFORMED};
 use makguard_core::text::{DecodedText, LineIndex};
-use makguard_core::{Finding, Rule, TextRange};
+use makguard_core::{Detail, Finding, KeySpelling, Rule, TextRange};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
@@ -145,12 +145,16 @@ impl OfficeScan<'_, '_> {
         if key.is_gvlk() {
             return;
         }
-        let mut finding = key_finding(self.rule, self.ctx, self.text, &self.index, range, &key, what);
-        finding.hints.office_product_id = product_id.map(str::to_string);
-        finding.hints.bare_key = !text.contains('-');
-        if let SourceSpan::Whole(_) = span {
-            finding.hints.not_rewritable = Some(NOT_REWRITABLE.to_string());
-        }
+        let not_rewritable = matches!(span, SourceSpan::Whole(_)).then(|| NOT_REWRITABLE.to_string());
+        let finding = key_finding(self.rule, self.ctx, self.text, &self.index, range, &key, what)
+            .with_detail(Detail::Office {
+                click_to_run_product_id: product_id.map(str::to_string),
+                msi_product: None,
+            })
+            .spelled(KeySpelling {
+                bare: !text.contains('-'),
+                not_rewritable,
+            });
         self.findings.push(finding);
     }
 
@@ -191,7 +195,7 @@ impl OfficeScan<'_, '_> {
             if !is_secret_candidate(&token, comment) {
                 continue;
             }
-            let mut finding = key_finding(
+            let finding = key_finding(
                 self.rule,
                 self.ctx,
                 self.text,
@@ -200,8 +204,10 @@ impl OfficeScan<'_, '_> {
                 &token.key,
                 "An XML comment in the Office configuration",
             );
-            finding.hints.bare_key = token.bare;
-            self.findings.push(finding);
+            self.findings.push(finding.spelled(KeySpelling {
+                bare: token.bare,
+                not_rewritable: None,
+            }));
         }
     }
 }
@@ -321,11 +327,11 @@ mod tests {
         let found = run(&OFFICE_C2R_NON_KMS_KEY, &text);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].rule.code, "MG211");
-        assert_eq!(found[0].hints.office_product_id.as_deref(), Some("ProPlus2021Volume"));
-        assert!(!found[0].hints.bare_key);
-        let range = found[0].range.unwrap();
+        assert_eq!(found[0].detail.click_to_run_product_id(), Some("ProPlus2021Volume"));
+        assert!(!found[0].spelling().bare);
+        let range = found[0].range().unwrap();
         assert_eq!(&text[range.start..range.end], MAK);
-        assert_eq!(found[0].line, Some(3));
+        assert_eq!(found[0].line(), Some(3));
     }
 
     #[test]
@@ -336,7 +342,10 @@ mod tests {
         );
         assert_eq!(sniff(&text), Some(OfficeLayout::Msi));
         let found = run(&OFFICE_MSI_NON_KMS_KEY, &text);
-        let lines: Vec<_> = found.iter().map(|f| (f.rule.code, f.line, f.hints.bare_key)).collect();
+        let lines: Vec<_> = found
+            .iter()
+            .map(|f| (f.rule.code, f.line(), f.spelling().bare))
+            .collect();
         assert_eq!(lines, vec![("MG212", Some(2), true), ("MG212", Some(3), true)]);
     }
 

@@ -27,10 +27,8 @@ pub(crate) fn keys_in_path(rel_path: &str) -> Vec<Finding> {
                 found.key.display_form(),
                 classification.describe()
             );
-            Finding::new(&PATH_NAME_HOLDS_KEY, FindingPath::new(rel_path), message).with_key(KeyInfo {
-                key: found.key,
-                classification,
-            })
+            Finding::new(&PATH_NAME_HOLDS_KEY, FindingPath::new(rel_path), message)
+                .with_key(KeyInfo::new(found.key, classification))
         })
         .collect()
 }
@@ -58,7 +56,7 @@ mod tests {
             let found = keys_in_path(&format!("Deploy/{name}"));
             assert_eq!(found.len(), 1, "{name}");
             assert_eq!(found[0].rule.code, "MG242");
-            assert_eq!(found[0].path.display, format!("Deploy/{name}"));
+            assert_eq!(found[0].path().display, format!("Deploy/{name}"));
             assert!(
                 !found[0].message.to_uppercase().contains(&bare[..20]),
                 "{}",

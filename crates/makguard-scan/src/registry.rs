@@ -11,8 +11,8 @@ use makguard_core::catalog::{self, GvlkLookupError};
 use makguard_core::key::mask_keys_in;
 use makguard_core::rules;
 use makguard_core::{
-    ClassSource, Classification, Finding, FindingPath, KeyClass, KeyConfigIndex, KeyInfo, ProductKey, Rule, SlotValue,
-    classify_key, classify_slot,
+    ClassSource, Classification, Detail, Finding, FindingPath, KeyClass, KeyConfigIndex, KeyInfo, ProductKey, Rule,
+    SlotValue, classify_key, classify_slot,
 };
 use std::collections::HashSet;
 
@@ -571,7 +571,7 @@ fn installed_key_info(
             parts.push(format!("the key's own group says {}", own.describe()));
         }
     }
-    Some(KeyInfo { key, classification })
+    Some(KeyInfo::new(key, classification))
 }
 
 impl InstalledVerdict<'_> {
@@ -792,7 +792,7 @@ impl HiveReader<'_> {
         let mut finding = Finding::new(rule, self.hive_path.clone(), message);
         if with_remediation {
             finding.message = format!("{}. {}", finding.message, self.remediation);
-            finding.remediation = Some(self.remediation.clone());
+            finding.detail = Detail::Remediation(self.remediation.clone());
         }
         finding.key = key;
         self.findings.push(finding);
@@ -890,7 +890,7 @@ impl HiveReader<'_> {
         self.push_installed(
             &rules::BACKUP_PRODUCT_KEY,
             message,
-            Some(KeyInfo { key, classification }),
+            Some(KeyInfo::new(key, classification)),
             true,
         );
     }

@@ -7,7 +7,7 @@
 //! in a script: `MG306` for an install command, `MG311` for any other key literal.
 
 use makguard_core::rules;
-use makguard_core::{Finding, KeyClass, KeyInfo, classify_key};
+use makguard_core::{Detail, Finding, KeyClass, KeyInfo, classify_key};
 use makguard_hive::{Hive, HiveError, Key, Value, ValueData};
 
 use crate::registry::{HiveScope, ReportedValues};
@@ -146,11 +146,8 @@ fn scan_value(
         };
         let remediation = format!("{delete} {remediation}");
         let mut finding = Finding::new(rule, scope.file.clone(), format!("{message}. {remediation}"));
-        finding.remediation = Some(remediation);
-        finding.key = Some(KeyInfo {
-            key: found.token.key,
-            classification,
-        });
+        finding.detail = Detail::Remediation(remediation);
+        finding.key = Some(KeyInfo::new(found.token.key, classification));
         findings.push(finding);
     }
 }

@@ -103,7 +103,7 @@ mod tests {
             "@echo off\r\ncscript //b %windir%\\system32\\slmgr.vbs /ipk {MAK}\r\nset K={LEGACY}\r\nslmgr -ipk {GVLK}\r\n"
         );
         let found = scan_bytes("Windows/Setup/Scripts/SetupComplete.cmd", text.as_bytes());
-        let codes: Vec<_> = found.iter().map(|f| (f.rule.code, f.line)).collect();
+        let codes: Vec<_> = found.iter().map(|f| (f.rule.code, f.line())).collect();
         assert_eq!(codes, vec![("MG201", Some(2)), ("MG202", Some(3))]);
         assert!(found[0].message.contains("SetupComplete.cmd"));
         assert!(found[0].message.contains("slmgr /ipk"));
@@ -116,8 +116,8 @@ mod tests {
         let found = scan_bytes("a.ps1", &bytes);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].rule.code, "MG201");
-        assert_eq!((found[0].line, found[0].column), (Some(2), Some(23)));
-        let range = found[0].range.unwrap();
+        assert_eq!((found[0].line(), found[0].column()), (Some(2), Some(23)));
+        let range = found[0].range().unwrap();
         assert_eq!(&text[range.start..range.end], MAK);
     }
 

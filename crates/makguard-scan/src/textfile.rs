@@ -12,7 +12,7 @@ use makguard_core::rules::TEXT_NON_KMS_KEY;
 use std::io::{self, Read};
 
 use makguard_core::text::{DecodedText, LineIndex, TextEncoding, decode};
-use makguard_core::{Checksum, Finding, TextRange};
+use makguard_core::{Checksum, Finding, Span, TextRange};
 
 use crate::keyscan::{self, KeyToken};
 use crate::{FileContext, key_finding};
@@ -123,16 +123,18 @@ pub(crate) fn scan_stream<R: Read>(mut reader: R, ctx: &FileContext<'_>) -> Stre
         let text = step.text.as_str();
         let index = LineIndex::new(text);
         for mut finding in leftover_findings(text, &index, ctx, &[]) {
-            let Some(range) = finding.range else { continue };
+            let Span::Text { range, start } = &mut finding.location.span else {
+                continue;
+            };
             // A key in the carried bytes is judged in the next step, where it is whole.
             if carry > 0 && range.start >= kept_len {
                 continue;
             }
-            finding.range = Some(TextRange {
+            *range = TextRange {
                 start: range.start + text_before,
                 end: range.end + text_before,
-            });
-            finding.line = finding.line.map(|l| l + lines_before);
+            };
+            start.line += lines_before;
             outcome.findings.push(finding);
         }
         let kept = &text[..kept_len.min(text.len())];
@@ -217,7 +219,7 @@ mod tests {
         let found = scan_text(&format!("line one\nbuild {MAK} done\n"));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].rule.code, "MG241");
-        assert_eq!((found[0].line, found[0].column), (Some(2), Some(7)));
+        assert_eq!((found[0].line(), found[0].column()), (Some(2), Some(7)));
         assert!(!found[0].message.contains("6QWQ4"));
     }
 
@@ -254,8 +256,8 @@ mod tests {
         assert_eq!(whole.len(), 1);
         assert_eq!(streamed.len(), 1);
         assert_eq!(
-            (streamed[0].line, streamed[0].column, streamed[0].range),
-            (whole[0].line, whole[0].column, whole[0].range)
+            (streamed[0].line(), streamed[0].column(), streamed[0].range()),
+            (whole[0].line(), whole[0].column(), whole[0].range())
         );
         let utf16: Vec<u8> = std::iter::once(0xFEFFu16)
             .chain(text.encode_utf16())
@@ -263,7 +265,7 @@ mod tests {
             .collect();
         let streamed = stream(&utf16);
         assert_eq!(streamed.len(), 1);
-        assert_eq!(streamed[0].line, whole[0].line);
+        assert_eq!(streamed[0].line(), whole[0].line());
     }
 
     #[test]
@@ -274,7 +276,7 @@ mod tests {
             bytes.extend(std::iter::repeat_n(b'y', STREAM_CHUNK));
             let found = stream(&bytes);
             assert_eq!(found.len(), 1, "shift {shift}");
-            assert_eq!(found[0].line, Some(1));
+            assert_eq!(found[0].line(), Some(1));
         }
     }
 

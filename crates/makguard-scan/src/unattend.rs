@@ -25,7 +25,8 @@ use makguard_core::classify::is_placeholder;
 use makguard_core::rules;
 use makguard_core::text::{DecodedText, LineIndex};
 use makguard_core::{
-    Finding, KeyClass, ProductKey, Rule, SlotValue, TextRange, XmlContext, classify_key, classify_slot,
+    Detail, Finding, KeyClass, KeySpelling, ProductKey, Rule, SlotValue, TextRange, XmlContext, classify_key,
+    classify_slot,
 };
 use quick_xml::Reader;
 use quick_xml::escape::unescape;
@@ -313,10 +314,16 @@ impl<'t, 'c> Scanner<'t, 'c> {
             if finding.key.is_none() {
                 continue;
             }
-            let architecture = finding.xml.as_ref().and_then(|xml| xml.architecture.as_deref());
-            finding.hints.install_image_name = self.image_names.for_architecture(architecture).map(str::to_string);
+            if let Detail::Xml {
+                context,
+                install_image_name,
+            } = &mut finding.detail
+            {
+                let architecture = context.architecture.as_deref();
+                *install_image_name = self.image_names.for_architecture(architecture).map(str::to_string);
+            }
         }
-        self.findings.sort_by_key(|f| (f.range.map(|r| r.start), f.rule.code));
+        self.findings.sort_by_key(|f| (f.range().map(|r| r.start), f.rule.code));
         self.findings
     }
 
@@ -618,9 +625,9 @@ impl<'t, 'c> Scanner<'t, 'c> {
                 ),
             ),
         };
-        let mut finding =
-            Finding::new(rule, self.ctx.path.clone(), mask_keys(&message)).at(self.text, &self.index, range);
-        finding.xml = Some(xml);
+        let finding = Finding::new(rule, self.ctx.path.clone(), mask_keys(&message))
+            .at(self.text, &self.index, range)
+            .with_detail(xml_detail(xml));
         self.findings.push(finding);
     }
 
@@ -632,7 +639,7 @@ impl<'t, 'c> Scanner<'t, 'c> {
         let without_nuls: String = run.value.chars().filter(|&c| c != '\0').collect();
         let tokens = key_tokens(&without_nuls, false);
         for (token, _) in &tokens {
-            let mut finding = crate::key_finding(
+            let finding = crate::key_finding(
                 rule,
                 self.ctx,
                 self.text,
@@ -640,10 +647,12 @@ impl<'t, 'c> Scanner<'t, 'c> {
                 run.span(),
                 &token.key,
                 &format!("{what} (as UTF-16 inside 8-bit text)"),
-            );
-            finding.xml = Some(xml.clone());
-            finding.hints.bare_key = token.bare;
-            finding.hints.not_rewritable = Some(NOT_REWRITABLE_UTF16.to_string());
+            )
+            .with_detail(xml_detail(xml.clone()))
+            .spelled(KeySpelling {
+                bare: token.bare,
+                not_rewritable: Some(NOT_REWRITABLE_UTF16.to_string()),
+            });
             self.findings.push(finding);
         }
         !tokens.is_empty()
@@ -758,12 +767,10 @@ impl<'t, 'c> Scanner<'t, 'c> {
         } else {
             non_gvlk_rule
         };
-        let mut finding = crate::key_finding(rule, self.ctx, self.text, &self.index, span.range(), key, what);
-        finding.xml = Some(xml);
-        finding.hints.bare_key = bare;
-        if let SourceSpan::Whole(_) = span {
-            finding.hints.not_rewritable = Some(NOT_REWRITABLE.to_string());
-        }
+        let not_rewritable = matches!(span, SourceSpan::Whole(_)).then(|| NOT_REWRITABLE.to_string());
+        let finding = crate::key_finding(rule, self.ctx, self.text, &self.index, span.range(), key, what)
+            .with_detail(xml_detail(xml))
+            .spelled(KeySpelling { bare, not_rewritable });
         self.findings.push(finding);
     }
 
@@ -912,6 +919,15 @@ fn offset_range(range: TextRange, by: usize) -> TextRange {
 
 /// `Microsoft-Windows-Shell-Setup/ProductKey (pass specialize, amd64)`, prefixed with
 /// `A comment in` for comments; the start of a finding's message.
+/// The detail of a finding at `context`; the image name is filled in when the whole answer
+/// file has been read.
+fn xml_detail(context: XmlContext) -> Detail {
+    Detail::Xml {
+        context,
+        install_image_name: None,
+    }
+}
+
 fn describe(xml: &XmlContext) -> String {
     let mut out = match (&xml.component, xml.element_path.is_empty()) {
         (Some(component), false) => format!("{component}/{}", xml.element_path),
@@ -1007,9 +1023,9 @@ mod tests {
         assert_eq!(findings.len(), 1, "{findings:#?}");
         let f = &findings[0];
         assert_eq!(f.rule.code, "MG101");
-        let range = f.range.unwrap();
+        let range = f.range().unwrap();
         assert_eq!(&text[range.start..range.end], MAK);
-        let xml = f.xml.as_ref().unwrap();
+        let xml = f.xml().unwrap();
         assert_eq!(xml.element_path, "UserData/ProductKey");
         assert_eq!(xml.pass.as_deref(), Some("windowsPE"));
         assert!(!f.message.contains("6QWQ4"));
@@ -1025,7 +1041,7 @@ mod tests {
         let findings = run(&text);
         assert_eq!(findings.len(), 1, "{findings:#?}");
         assert_eq!(findings[0].rule.code, "MG103");
-        let range = findings[0].range.unwrap();
+        let range = findings[0].range().unwrap();
         assert_eq!(&text[range.start..range.end], MAK);
     }
 
@@ -1037,7 +1053,7 @@ mod tests {
         let findings = run(&text);
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].rule.code, "MG100");
-        assert!(findings[0].xml.as_ref().unwrap().in_comment);
+        assert!(findings[0].xml().unwrap().in_comment);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::thread;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use makguard_core::rules::{CONTAINER_NOT_OPENED, FILE_UNREADABLE, LINK_OUTSIDE_ROOT, NOT_A_REGULAR_FILE};
 use makguard_core::text::{TextEncoding, decode};
-use makguard_core::{Finding, FindingPath, KeyConfigIndex, RootReport, ScanReport};
+use makguard_core::{Detail, Finding, FindingPath, KeyConfigIndex, RootReport, ScanReport};
 use thiserror::Error;
 
 use crate::fs_source::FsSource;
@@ -353,13 +353,13 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> ScanReport {
         let first_root = report.roots.len();
         if images_scanned == 0 && path_index + 1 == paths.len() {
             for mut finding in extra_key_config_errors.drain(..) {
-                finding.root = 0;
+                finding.location.root = 0;
                 report.findings.push(finding);
             }
         }
         for (offset, (mut root, mut tally)) in roots.into_iter().enumerate() {
             for mut finding in tally.findings {
-                finding.root = first_root + offset;
+                finding.location.root = first_root + offset;
                 report.findings.push(finding);
             }
             tally.searched.sort();
@@ -469,17 +469,8 @@ fn scan_one_path(
 /// element, a path) that no scanner thought could hold a key.
 fn mask_quoted_keys(finding: &mut Finding) {
     finding.message = mask_keys_in(&finding.message);
-    if let Some(remediation) = &mut finding.remediation {
-        *remediation = mask_keys_in(remediation);
-    }
-    if let Some(xml) = &mut finding.xml {
-        for field in [&mut xml.pass, &mut xml.component, &mut xml.architecture]
-            .into_iter()
-            .flatten()
-        {
-            *field = mask_keys_in(field);
-        }
-        xml.element_path = mask_keys_in(&xml.element_path);
+    for text in finding.detail.texts_mut() {
+        *text = mask_keys_in(text);
     }
 }
 
@@ -641,7 +632,7 @@ fn scan_tree(
             report.image = Some(scan.info);
         }
         for mut finding in scan.findings {
-            finding.path = prefixed(&prefix, &finding.path);
+            finding.location.path = prefixed(&prefix, &finding.location.path);
             tally.findings.push(finding);
         }
         let files_read: Vec<String> = scan
@@ -879,7 +870,7 @@ fn container_finding(rel: &FindingPath, kind: ContainerKind) -> Finding {
             kind.describe()
         ),
     );
-    finding.remediation = Some(format!("To scan it today, {}.", kind.how_to_scan()));
+    finding.detail = Detail::Remediation(format!("To scan it today, {}.", kind.how_to_scan()));
     finding
 }
 

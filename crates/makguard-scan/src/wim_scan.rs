@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use makguard_core::rules::{WIM_ENTRY_REFUSED, WIM_UNREADABLE};
-use makguard_core::{ContainerImage, Finding, FindingPath, RootReport};
+use makguard_core::{ContainerImage, Detail, Finding, FindingPath, RootReport};
 use makguard_wim::{TreeProblemKind, Wim, WimError};
 
 use super::{Tally, TreeSetup, scan_tree};
@@ -182,8 +182,9 @@ pub(crate) fn scan_nested_wim(reader: Box<dyn ReadAt>, rel: &FindingPath, setup:
             )),
         }
         for finding in &mut image_tally.findings {
-            if !finding.path.display.starts_with(&prefix) {
-                finding.path = FindingPath::new(format!("{prefix}{}", finding.path.display));
+            let path = &mut finding.location.path;
+            if !path.display.starts_with(&prefix) {
+                *path = FindingPath::new(format!("{prefix}{}", path.display));
             }
         }
         image_tally.searched = image_tally.searched.iter().map(|s| format!("{prefix}{s}")).collect();
@@ -225,7 +226,7 @@ fn wim_error_finding(path: &FindingPath, error: &WimError) -> Finding {
         path.clone(),
         format!("The WIM could not be read ({error}); nothing in it was scanned"),
     );
-    finding.remediation = Some(match error {
+    finding.detail = Detail::Remediation(match error {
         WimError::Solid { .. } | WimError::EncryptedEsd => makguard_wim::CONVERT_ADVICE.to_string(),
         WimError::Pipable => "convert it to a normal WIM with `wimlib-imagex export FILE all NEW.wim` and scan that".into(),
         WimError::Split { .. } => "join the parts first (`wimlib-imagex join NEW.wim FILE.swm FILE*.swm`, or `DISM /Export-Image /SWMFile:...`) and scan the joined WIM".into(),

@@ -84,8 +84,8 @@ fn describe(finding: &Finding) -> String {
     format!(
         "{} {}:{}{key}",
         finding.rule.code,
-        finding.line.unwrap_or(0),
-        finding.column.unwrap_or(0)
+        finding.line().unwrap_or(0),
+        finding.column().unwrap_or(0)
     )
 }
 
@@ -197,7 +197,7 @@ fn keys_listed_in_comments_are_reported_as_in_comment() {
             let in_comment: Vec<&Finding> = findings
                 .iter()
                 .filter(|f| f.key.as_ref().is_some_and(|k| k.key.fingerprint() == fingerprint))
-                .filter(|f| f.xml.as_ref().is_some_and(|x| x.in_comment))
+                .filter(|f| f.xml().is_some_and(|x| x.in_comment))
                 .collect();
             assert!(
                 !in_comment.is_empty(),
@@ -220,7 +220,7 @@ fn placeholders_are_never_reported_as_keys() {
     for row in unattend_rows() {
         let (text, findings) = scan_row(&row);
         for finding in &findings {
-            let range = finding.range.expect("range");
+            let range = finding.range().expect("range");
             let slice = &text[range.start..range.end];
             if finding.key.as_ref().is_some_and(|k| k.class().is_forbidden_key()) {
                 assert!(
@@ -269,7 +269,7 @@ fn active_key_settings_match_the_manifest() {
         let (_, findings) = scan_row(&row);
         let mut actual: HashMap<(String, &'static str, String), usize> = HashMap::new();
         for finding in &findings {
-            let Some(xml) = finding.xml.as_ref().filter(|x| !x.in_comment) else {
+            let Some(xml) = finding.xml().filter(|x| !x.in_comment) else {
                 continue;
             };
             let suffix = if xml.element_path.ends_with("ProductKey/Key") {
@@ -301,7 +301,7 @@ fn install_image_name_is_given_to_key_findings() {
     let (_, findings) = scan_row(&row);
     let active: Vec<&Finding> = findings
         .iter()
-        .filter(|f| f.key.is_some() && f.xml.as_ref().is_some_and(|x| !x.in_comment))
+        .filter(|f| f.key.is_some() && f.xml().is_some_and(|x| !x.in_comment))
         .collect();
     assert_eq!(
         active.len(),
@@ -309,9 +309,9 @@ fn install_image_name_is_given_to_key_findings() {
         "{:?}",
         findings.iter().map(describe).collect::<Vec<_>>()
     );
-    assert_eq!(active[0].xml.as_ref().unwrap().element_path, "UserData/ProductKey");
+    assert_eq!(active[0].xml().unwrap().element_path, "UserData/ProductKey");
     assert_eq!(
-        active[0].hints.install_image_name.as_deref(),
+        active[0].detail.install_image_name(),
         Some("Windows 8.1 Enterprise Evaluation")
     );
 }

@@ -34,7 +34,7 @@ fn codes_at<'a>(report: &'a ScanReport, rel: &str) -> Vec<&'a str> {
     report
         .findings
         .iter()
-        .filter(|f| f.path.display == rel)
+        .filter(|f| f.path().display == rel)
         .map(|f| f.rule.code)
         .collect()
 }
@@ -44,7 +44,7 @@ fn finds_key_at(report: &ScanReport, rel: &str, key: &str) -> bool {
     report
         .findings
         .iter()
-        .any(|f| f.path.display == rel && f.key.as_ref().is_some_and(|k| k.key.fingerprint() == wanted))
+        .any(|f| f.path().display == rel && f.key.as_ref().is_some_and(|k| k.key.fingerprint() == wanted))
 }
 
 #[cfg(unix)]
@@ -113,15 +113,15 @@ fn containers_are_errors_by_their_magic_whatever_their_name() {
     let wim = report
         .findings
         .iter()
-        .find(|f| f.path.display == "sources/install.wim")
+        .find(|f| f.path().display == "sources/install.wim")
         .unwrap();
     assert!(wim.message.contains("WIM could not be read"), "{}", wim.message);
-    let how = wim.remediation.as_deref().unwrap();
+    let how = wim.remediation().unwrap();
     assert!(how.contains("wimlib-imagex verify"), "{how}");
     let iso = report
         .findings
         .iter()
-        .find(|f| f.path.display == "media/disc.bin")
+        .find(|f| f.path().display == "media/disc.bin")
         .unwrap();
     assert!(iso.message.contains("ISO 9660"), "{}", iso.message);
     assert_eq!(
@@ -226,8 +226,8 @@ fn a_key_at_the_end_of_a_log_larger_than_the_size_cap_is_found() {
         let found: Vec<_> = report
             .findings
             .iter()
-            .filter(|f| f.path.display == rel)
-            .map(|f| (f.rule.code, f.line))
+            .filter(|f| f.path().display == rel)
+            .map(|f| (f.rule.code, f.line()))
             .collect();
         assert_eq!(found, [("MG241", Some(expected_line as u32))], "{rel}");
     }

@@ -51,7 +51,7 @@ fn deep_scan_adds_the_binary_keys_and_only_those() {
     let binary = report
         .findings
         .iter()
-        .find(|f| f.path.display == "WINDOWS/system32/Licensing.dat")
+        .find(|f| f.path().display == "WINDOWS/system32/Licensing.dat")
         .unwrap();
     assert!(
         binary
@@ -60,11 +60,11 @@ fn deep_scan_adds_the_binary_keys_and_only_those() {
         "{}",
         binary.message
     );
-    assert_eq!((binary.line, binary.column, binary.range), (None, None, None));
+    assert_eq!((binary.line(), binary.column(), binary.range()), (None, None, None));
     let split = report
         .findings
         .iter()
-        .find(|f| f.path.display == "WINDOWS/system32/split.bin")
+        .find(|f| f.path().display == "WINDOWS/system32/split.bin")
         .unwrap();
     assert!(
         split
@@ -103,7 +103,12 @@ fn the_walk_never_follows_links_or_opens_special_files() {
             .iter()
             .any(|p| p.contains("Unattend/unattend.xml"))
     );
-    assert!(report.findings.iter().all(|f| !f.path.display.contains("OutsideLink/")));
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| !f.path().display.contains("OutsideLink/"))
+    );
 }
 
 #[test]
@@ -158,10 +163,10 @@ fn the_non_utf8_name_is_kept_losslessly() {
     let finding = report
         .findings
         .iter()
-        .find(|f| f.path.raw_bytes.is_some())
+        .find(|f| f.path().raw_bytes.is_some())
         .expect("a finding for the non-UTF-8 name");
-    assert_eq!(finding.path.raw_bytes.as_deref(), Some(NON_UTF8_NAME));
-    assert!(finding.path.display.contains('\u{FFFD}'));
+    assert_eq!(finding.path().raw_bytes.as_deref(), Some(NON_UTF8_NAME));
+    assert!(finding.path().display.contains('\u{FFFD}'));
 }
 
 #[test]
@@ -216,10 +221,10 @@ fn exclude_globs_narrow_the_scan_and_include_globs_widen_it() {
         report
             .findings
             .iter()
-            .all(|f| !f.path.display.starts_with("WINDOWS/Setup/"))
+            .all(|f| !f.path().display.starts_with("WINDOWS/Setup/"))
     );
     assert!(report.findings.iter().all(|f| {
-        std::path::Path::new(&f.path.display)
+        std::path::Path::new(&f.path().display)
             .extension()
             .is_none_or(|ext| ext != "LOG")
     }));
@@ -237,8 +242,8 @@ fn exclude_globs_narrow_the_scan_and_include_globs_widen_it() {
         report
             .findings
             .iter()
-            .filter(|f| f.path.display == template)
-            .map(|f| (f.rule.code, f.line))
+            .filter(|f| f.path().display == template)
+            .map(|f| (f.rule.code, f.line()))
             .collect::<Vec<_>>()
     };
     assert_eq!(
@@ -251,7 +256,7 @@ fn exclude_globs_narrow_the_scan_and_include_globs_widen_it() {
     bytes.extend_from_slice(b"\nProductKey=YNTHT-YF2BV-TTMDY-RHH7J-VCPQD\n");
     std::fs::write(image.root.join(blob), bytes).unwrap();
     let in_blob =
-        |report: &makguard_core::ScanReport| report.findings.iter().filter(|f| f.path.display == blob).count();
+        |report: &makguard_core::ScanReport| report.findings.iter().filter(|f| f.path().display == blob).count();
     assert_eq!(in_blob(&scan(&image.root, &ScanOptions::default())), 0);
     let options = ScanOptions {
         include_globs: vec!["**/key.bin".to_string()],
@@ -286,7 +291,7 @@ fn backup_copies_are_searched_like_their_originals() {
         let codes: Vec<_> = report
             .findings
             .iter()
-            .filter(|f| f.path.display == backup)
+            .filter(|f| f.path().display == backup)
             .map(|f| f.rule.code)
             .collect();
         assert_eq!(codes, vec!["MG101"], "{backup}");
@@ -323,7 +328,7 @@ fn several_roots_keep_their_findings_apart() {
     };
     let report = scan_paths(&[clean.clone(), image.root.clone()], &ScanOptions::default());
     assert_eq!(report.roots.len(), 2);
-    assert!(report.findings.iter().all(|f| f.root == 1));
+    assert!(report.findings.iter().all(|f| f.location.root == 1));
     assert!(report.roots[0].searched.iter().all(|p| p.starts_with("Windows/")));
 }
 
@@ -348,7 +353,7 @@ fn a_folder_of_images_finds_each_image_root() {
         .filter(|r| r.1.starts_with("image/"))
         .collect();
     assert_eq!(found, expected);
-    assert!(report.findings.iter().any(|f| f.path.display == "outside/secret.txt"));
+    assert!(report.findings.iter().any(|f| f.path().display == "outside/secret.txt"));
     drop(image);
 }
 
@@ -410,7 +415,7 @@ fn pkeyconfig_files_classify_keys_inside_and_outside_image_roots() {
         report
             .findings
             .iter()
-            .find(|f| f.path.display == path)
+            .find(|f| f.path().display == path)
             .and_then(|f| f.key.as_ref())
             .map(makguard_core::KeyInfo::class)
     };
@@ -434,7 +439,7 @@ fn pkeyconfig_files_classify_keys_inside_and_outside_image_roots() {
     let report = scan(&loose, &missing);
     let unreadable: Vec<_> = report.findings.iter().filter(|f| f.rule.code == "MG901").collect();
     assert_eq!(unreadable.len(), 1, "\n{}", render(&report));
-    assert!(unreadable[0].path.display.ends_with("missing.xrm-ms"));
+    assert!(unreadable[0].path().display.ends_with("missing.xrm-ms"));
     assert_eq!(report.exit_status(Severity::Error), ExitStatus::Incomplete);
 }
 
@@ -453,13 +458,13 @@ fn text_over_the_size_cap_is_still_searched_to_the_end() {
         report
             .findings
             .iter()
-            .filter(|f| f.path.display == "WINDOWS/Logs/Deploy.LOG")
+            .filter(|f| f.path().display == "WINDOWS/Logs/Deploy.LOG")
             .map(|f| {
                 (
                     f.rule.code,
-                    f.line,
-                    f.column,
-                    f.range,
+                    f.line(),
+                    f.column(),
+                    f.range(),
                     f.key.as_ref().map(|k| k.key.fingerprint()),
                 )
             })
@@ -473,8 +478,8 @@ fn text_over_the_size_cap_is_still_searched_to_the_end() {
     let script: Vec<_> = report
         .findings
         .iter()
-        .filter(|f| f.path.display == "WINDOWS/Setup/Scripts/SetupComplete.CMD")
-        .map(|f| (f.rule.code, f.line, f.key.as_ref().map(|k| k.key.fingerprint())))
+        .filter(|f| f.path().display == "WINDOWS/Setup/Scripts/SetupComplete.CMD")
+        .map(|f| (f.rule.code, f.line(), f.key.as_ref().map(|k| k.key.fingerprint())))
         .collect();
     // Searched as bytes: the checksum-valid key is found, the legacy literal needs a key word.
     assert_eq!(script, vec![("MG251", None, Some(fingerprint(K_SETUPCOMPLETE)))]);

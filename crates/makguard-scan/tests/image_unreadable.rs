@@ -31,7 +31,7 @@ fn a_chmod_000_candidate_is_mg901_and_the_scan_goes_on() {
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
     let unreadable: Vec<_> = report.findings.iter().filter(|f| f.rule.code == "MG901").collect();
     assert_eq!(unreadable.len(), 1);
-    assert_eq!(unreadable[0].path.display, "WINDOWS/Setup/Scripts/SetupComplete.CMD");
+    assert_eq!(unreadable[0].path().display, "WINDOWS/Setup/Scripts/SetupComplete.CMD");
     assert!(
         report.findings.iter().any(|f| f.rule.code == "MG211"),
         "the scan went on"
@@ -54,7 +54,7 @@ fn a_read_error_is_mg901_and_exit_three() {
         let codes: Vec<_> = report
             .findings
             .iter()
-            .map(|f| (f.rule.code, f.path.display.as_str()))
+            .map(|f| (f.rule.code, f.path().display.as_str()))
             .collect();
         assert_eq!(codes, vec![("MG901", "mem")], "deep={deep}");
         assert_eq!(report.exit_status(Severity::Error), ExitStatus::Incomplete);

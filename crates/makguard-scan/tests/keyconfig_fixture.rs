@@ -237,7 +237,7 @@ fn first_file_to_define_a_group_wins_and_a_broken_file_is_mg904() {
     let broken: Vec<_> = scan.findings.iter().filter(|f| f.rule.code == "MG904").collect();
     assert_eq!(broken.len(), 1, "{:#?}", scan.findings);
     assert_eq!(
-        broken[0].path.display,
+        broken[0].path().display,
         "Windows/System32/spp/tokens/pkeyconfig/pkeyconfig-csvlk.xrm-ms"
     );
     assert!(broken[0].message.contains("base64"), "{}", broken[0].message);

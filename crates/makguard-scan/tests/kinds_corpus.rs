@@ -45,7 +45,7 @@ fn every_listed_non_gvlk_key_in_ini_office_and_media_files_is_found() {
     let found: BTreeSet<(String, String)> = report
         .findings
         .iter()
-        .filter_map(|f| Some((f.path.display.clone(), f.key.as_ref()?.key.fingerprint())))
+        .filter_map(|f| Some((f.path().display.clone(), f.key.as_ref()?.key.fingerprint())))
         .collect();
     let mut checked = 0;
     for row in manifest() {
@@ -75,7 +75,7 @@ fn every_listed_non_gvlk_key_in_ini_office_and_media_files_is_found() {
         report
             .findings
             .iter()
-            .any(|f| matches!(f.rule.code, "MG920" | "MG921") && f.path.display.contains(".wim"))
+            .any(|f| matches!(f.rule.code, "MG920" | "MG921") && f.path().display.contains(".wim"))
     );
     assert_eq!(report.exit_status(Severity::Error), ExitStatus::Incomplete);
 }
@@ -86,11 +86,11 @@ fn office_findings_in_the_corpus_carry_their_rules_and_hints() {
     let c2r: Vec<_> = report
         .findings
         .iter()
-        .filter(|f| f.path.display == "JTucker04__Office2019/configuration.xml")
+        .filter(|f| f.path().display == "JTucker04__Office2019/configuration.xml")
         .collect();
     let ids: Vec<_> = c2r
         .iter()
-        .map(|f| (f.rule.code, f.hints.office_product_id.as_deref()))
+        .map(|f| (f.rule.code, f.detail.click_to_run_product_id()))
         .collect();
     assert_eq!(
         ids,
@@ -105,8 +105,8 @@ fn office_findings_in_the_corpus_carry_their_rules_and_hints() {
     let zero_free: Vec<_> = report
         .findings
         .iter()
-        .filter(|f| f.path.display == "0free__office/configuration.xml")
-        .map(|f| (f.rule.code, f.line, f.hints.office_product_id.as_deref()))
+        .filter(|f| f.path().display == "0free__office/configuration.xml")
+        .map(|f| (f.rule.code, f.line(), f.detail.click_to_run_product_id()))
         .collect();
     assert_eq!(
         zero_free,
@@ -119,8 +119,8 @@ fn office_findings_in_the_corpus_carry_their_rules_and_hints() {
     let msi: Vec<_> = report
         .findings
         .iter()
-        .filter(|f| f.path.display == "brianlala__AutoSPInstaller/config.xml")
-        .map(|f| (f.rule.code, f.line, f.hints.bare_key))
+        .filter(|f| f.path().display == "brianlala__AutoSPInstaller/config.xml")
+        .map(|f| (f.rule.code, f.line(), f.spelling().bare))
         .collect();
     // One active PIDKEY and two commented-out ones, all written with dashes.
     assert_eq!(

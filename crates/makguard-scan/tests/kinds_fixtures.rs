@@ -48,14 +48,14 @@ fn scan(fixture_path: &str, image_path: &str, expected_kind: FileKind) -> Vec<Fi
 fn rows(findings: &[Finding]) -> Vec<Row> {
     findings
         .iter()
-        .map(|f| (f.rule.code, f.line, f.key.as_ref().map(|k| k.key.fingerprint())))
+        .map(|f| (f.rule.code, f.line(), f.key.as_ref().map(|k| k.key.fingerprint())))
         .collect()
 }
 
 /// The decoded text a finding's range covers: the key itself, for a fixer to replace.
 fn covered(fixture_path: &str, finding: &Finding) -> String {
     let text = decode(&fixture(fixture_path)).text;
-    let range = finding.range.expect("text findings have a range");
+    let range = finding.range().expect("text findings have a range");
     text[range.start..range.end].to_string()
 }
 
@@ -106,7 +106,7 @@ fn cim_install_and_a_literal() {
 fn single_byte_code_page_script_keeps_columns() {
     let found = scan("scripts/cp1252.bat", "x/cp1252.BAT", FileKind::Script);
     assert_eq!(rows(&found), vec![("MG201", Some(2), fp(KEY_F))]);
-    assert_eq!(found[0].column, Some(16));
+    assert_eq!(found[0].column(), Some(16));
     assert_eq!(covered("scripts/cp1252.bat", &found[0]), KEY_F);
 }
 
@@ -124,8 +124,8 @@ fn click_to_run_configuration() {
         rows(&found),
         vec![("MG211", Some(6), fp(RETAIL)), ("MG211", Some(10), fp(CSVLK))]
     );
-    assert_eq!(found[0].hints.office_product_id.as_deref(), Some("VisioPro2024Volume"));
-    assert_eq!(found[1].hints.office_product_id, None);
+    assert_eq!(found[0].detail.click_to_run_product_id(), Some("VisioPro2024Volume"));
+    assert_eq!(found[1].detail.click_to_run_product_id(), None);
     assert!(found[1].message.contains("comment"));
     assert_eq!(covered("office/odt-2024.xml", &found[0]), RETAIL);
 }
@@ -137,9 +137,9 @@ fn msi_configuration() {
         rows(&found),
         vec![("MG212", Some(3), fp(KEY_A)), ("MG212", Some(4), fp(LEGACY))]
     );
-    assert!(!found[0].hints.bare_key, "this one is written with dashes");
-    assert!(found[1].hints.bare_key);
-    assert_eq!(found[1].hints.office_msi_product, None);
+    assert!(!found[0].spelling().bare, "this one is written with dashes");
+    assert!(found[1].spelling().bare);
+    assert_eq!(found[1].detail.msi_product(), None);
     assert_eq!(covered("office/msi-config.xml", &found[1]), LEGACY.replace('-', ""));
 }
 

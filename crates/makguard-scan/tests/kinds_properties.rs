@@ -71,7 +71,7 @@ proptest! {
         let path = FindingPath::new("fuzz.xml");
         let ctx = FileContext { path: &path, key_config: None };
         for finding in scan_file_bytes(KINDS[kind], &bytes, &ctx) {
-            if let Some(range) = finding.range {
+            if let Some(range) = finding.range() {
                 let text = makguard_core::text::decode(&bytes).text;
                 prop_assert!(text.is_char_boundary(range.start) && text.is_char_boundary(range.end));
             }

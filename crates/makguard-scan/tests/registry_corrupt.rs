@@ -51,7 +51,7 @@ fn truncated_hives_are_mg903_at_every_length() {
             full.len(),
             scan.findings
         );
-        assert_eq!(corrupt[0].path.display, HIVE_PATH);
+        assert_eq!(corrupt[0].path().display, HIVE_PATH);
         assert_eq!(corrupt[0].severity, makguard_core::Severity::Error);
         assert!(scan.findings.iter().all(|f| {
             f.key
@@ -86,7 +86,7 @@ fn an_unreadable_hive_is_mg901() {
     std::fs::create_dir_all(dir.path().join("Windows/System32/config/SOFTWARE")).unwrap();
     let scan = scan_image_root(dir.path(), "img", &[]);
     assert_eq!(codes(&scan), ["MG901"], "{:#?}", scan.findings);
-    assert_eq!(scan.findings[0].path.display, HIVE_PATH);
+    assert_eq!(scan.findings[0].path().display, HIVE_PATH);
 }
 
 #[test]
@@ -95,7 +95,7 @@ fn an_image_without_its_software_hive_is_not_clean() {
     std::fs::create_dir_all(dir.path().join("Windows/System32/drivers")).unwrap();
     let scan = scan_image_root(dir.path(), "img", &[]);
     assert_eq!(codes(&scan), ["MG901"], "{:#?}", scan.findings);
-    assert_eq!(scan.findings[0].path.display, HIVE_PATH);
+    assert_eq!(scan.findings[0].path().display, HIVE_PATH);
     assert!(scan.findings[0].message.contains("no config/SOFTWARE hive"));
     assert_eq!(scan.software_hive, None);
 
@@ -125,7 +125,7 @@ fn a_dirty_hive_without_a_log_is_mg913_and_still_read() {
     assert_eq!(found, ["MG304", "MG913"], "{:#?}", scan.findings);
     let dirty = scan.findings.iter().find(|f| f.rule.code == "MG913").unwrap();
     assert_eq!(dirty.severity, makguard_core::Severity::Error);
-    assert_eq!(dirty.path.display, HIVE_PATH);
+    assert_eq!(dirty.path().display, HIVE_PATH);
     assert!(dirty.message.contains("no transaction log"), "{}", dirty.message);
     assert_eq!(scan.info.edition_id.as_deref(), Some("Enterprise"));
 }

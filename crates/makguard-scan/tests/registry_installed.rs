@@ -71,9 +71,9 @@ fn only<'a>(scan: &'a ImageScan, code: &str) -> &'a Finding {
 
 /// Every installed-key finding's common shape: at the hive, no position, remediation naming `gvlk`.
 fn assert_installed(finding: &Finding, gvlk: &str) {
-    assert_eq!(finding.path.display, HIVE_PATH);
-    assert_eq!((finding.line, finding.column, finding.range), (None, None, None));
-    let remediation = finding.remediation.as_deref().expect("remediation");
+    assert_eq!(finding.path().display, HIVE_PATH);
+    assert_eq!((finding.line(), finding.column(), finding.range()), (None, None, None));
+    let remediation = finding.remediation().expect("remediation");
     for command in [
         format!("DISM /Image:<mount> /Set-ProductKey:{gvlk}"),
         format!("slmgr /ipk {gvlk}"),
@@ -192,7 +192,7 @@ fn installed_mak_backup_key_and_runonce_are_reported_with_the_enterprise_gvlk() 
         run_once.message
     );
     assert!(run_once.message.contains("slmgr /ipk"));
-    assert!(run_once.remediation.as_deref().unwrap().contains("reg delete"));
+    assert!(run_once.remediation().unwrap().contains("reg delete"));
 }
 
 #[test]
@@ -206,7 +206,10 @@ fn findings_snapshot_shows_only_masked_keys() {
     for f in findings {
         out.push_str(&format!(
             "{} {} {} at {}\n",
-            f.rule.code, f.rule.name, f.severity, f.path
+            f.rule.code,
+            f.rule.name,
+            f.severity,
+            f.path()
         ));
         if let Some(k) = &f.key {
             out.push_str(&format!(
@@ -219,7 +222,7 @@ fn findings_snapshot_shows_only_masked_keys() {
             ));
         }
         out.push_str(&format!("  message: {}\n", f.message));
-        out.push_str(&format!("  remediation: {:?}\n", f.remediation));
+        out.push_str(&format!("  remediation: {:?}\n", f.remediation()));
     }
     for secret in [MAK, MAK_BACKUP, MAK_RUNONCE] {
         assert!(!out.contains(secret), "snapshot would hold a full non-GVLK key");
@@ -314,7 +317,7 @@ fn an_installed_gvlk_is_a_note_without_remediation() {
     assert_eq!(codes(&scan), ["MG300"], "{:#?}", scan.findings);
     let note = &scan.findings[0];
     assert_eq!(note.severity, Severity::Note);
-    assert_eq!(note.remediation, None);
+    assert_eq!(note.remediation(), None);
     assert_key(note, ENTERPRISE_GVLK, KeyClass::Gvlk, ClassSource::RegistryKeyType);
     assert!(note.message.contains(ENTERPRISE_GVLK));
 }
@@ -393,7 +396,7 @@ fn an_edition_without_a_gvlk_says_so() {
             return;
         };
         assert_eq!(codes(&scan), ["MG303"], "{:#?}", scan.findings);
-        let remediation = scan.findings[0].remediation.as_deref().unwrap();
+        let remediation = scan.findings[0].remediation().unwrap();
         assert!(remediation.contains(says), "{remediation}");
         assert!(remediation.contains("DISM /Image:<mount> /Set-ProductKey:<GVLK>"));
         assert!(remediation.contains("slmgr /ipk <GVLK>"));

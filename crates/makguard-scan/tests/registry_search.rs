@@ -85,7 +85,7 @@ fn naming<'a>(scan: &'a ImageScan, needle: &str) -> &'a Finding {
 fn assert_masked(scan: &ImageScan) {
     for finding in &scan.findings {
         makguard_testkit::assert_no_synthetic_key(&finding.message, "a finding's message");
-        if let Some(remediation) = &finding.remediation {
+        if let Some(remediation) = &finding.remediation() {
             makguard_testkit::assert_no_synthetic_key(remediation, "a finding's remediation");
         }
     }
@@ -157,8 +157,8 @@ fn run_once_ex_subkeys_and_the_32_bit_view_install_keys() {
         let finding = naming(&scan, path);
         assert_key(finding, text);
         assert!(finding.message.contains(command), "{}", finding.message);
-        assert_eq!(finding.path.display, SOFTWARE_PATH);
-        let remediation = finding.remediation.as_deref().unwrap();
+        assert_eq!(finding.path().display, SOFTWARE_PATH);
+        let remediation = finding.remediation().unwrap();
         assert!(remediation.contains("reg delete"), "{remediation}");
         assert!(remediation.contains(&format!("/Set-ProductKey:{ENTERPRISE_GVLK}")));
     }
@@ -189,7 +189,7 @@ fn the_default_user_hive_is_read_whatever_its_letter_case() {
     assert!(scan.files_read.contains(&"users/default/ntuser.dat".to_string()));
 
     let run_once = &with_code(&scan, "MG306")[0];
-    assert_eq!(run_once.path.display, "users/default/ntuser.dat");
+    assert_eq!(run_once.path().display, "users/default/ntuser.dat");
     assert_key(run_once, MAK);
     assert!(
         run_once
@@ -199,7 +199,7 @@ fn the_default_user_hive_is_read_whatever_its_letter_case() {
         run_once.message
     );
     assert!(run_once.message.contains("every new user"), "{}", run_once.message);
-    let remediation = run_once.remediation.as_deref().unwrap();
+    let remediation = run_once.remediation().unwrap();
     assert!(
         remediation.contains(r"reg load HKU\DefaultUser <mount>\Users\Default\NTUSER.DAT"),
         "{remediation}"
@@ -232,7 +232,7 @@ fn a_damaged_default_user_hive_is_mg903_and_a_missing_one_is_fine() {
     std::fs::write(profile.join("NTUSER.DAT"), b"regf and then nothing a hive needs").unwrap();
     let scan = scan_image_root(dir.path(), "img", &[]);
     assert_eq!(codes(&scan), ["MG903"], "{:#?}", scan.findings);
-    assert_eq!(scan.findings[0].path.display, "Users/Default/NTUSER.DAT");
+    assert_eq!(scan.findings[0].path().display, "Users/Default/NTUSER.DAT");
     assert!(
         scan.findings[0].message.contains("Default user"),
         "{}",
@@ -347,11 +347,11 @@ fn any_string_value_of_software_and_system_holding_a_key_is_reported() {
     ] {
         let finding = naming(&scan, value);
         assert_key(finding, text);
-        let remediation = finding.remediation.as_deref().unwrap();
+        let remediation = finding.remediation().unwrap();
         assert!(remediation.contains("reg load"), "{remediation}");
     }
     let system_finding = naming(&scan, r"HKLM\SYSTEM\");
-    assert_eq!(system_finding.path.display, "Windows/System32/config/SYSTEM");
+    assert_eq!(system_finding.path().display, "Windows/System32/config/SYSTEM");
     assert!(scan.files_read.contains(&"Windows/System32/config/SYSTEM".to_string()));
     assert_masked(&scan);
 
@@ -440,7 +440,7 @@ fn digital_product_id4_volume_gvlk_is_only_a_claim() {
     assert_eq!(unverified.severity, Severity::Warning);
     assert_eq!(unverified.key.as_ref().unwrap().class(), KeyClass::NonKms);
     assert!(unverified.message.contains("unconfirmed"), "{}", unverified.message);
-    assert!(unverified.remediation.is_some());
+    assert!(unverified.remediation().is_some());
     assert_masked(&scan);
 
     // The image's key configuration says MAK group: the MAK error; retail group: MG309, an error.
@@ -593,10 +593,10 @@ fn a_dirty_hive_without_a_usable_log_is_mg913_and_its_logs_are_searched() {
         assert_eq!(codes(&scan), expected, "{what}: {:#?}", scan.findings);
         let unknown = &with_code(&scan, "MG913")[0];
         assert_eq!(unknown.severity, Severity::Error, "{what}");
-        assert_eq!(unknown.path.display, SOFTWARE_PATH, "{what}");
+        assert_eq!(unknown.path().display, SOFTWARE_PATH, "{what}");
         if holds_key {
             let in_log = &with_code(&scan, "MG312")[0];
-            assert_eq!(in_log.path.display, "Windows/System32/config/SOFTWARE.LOG1", "{what}");
+            assert_eq!(in_log.path().display, "Windows/System32/config/SOFTWARE.LOG1", "{what}");
             assert_key(in_log, MAK);
             assert!(in_log.message.contains("UTF-16"), "{}", in_log.message);
         }
@@ -645,7 +645,7 @@ fn a_replayed_hive_is_mg307_and_read_in_its_current_state() {
     // What was read is the hive after the logged write: the MAK, not the GVLK on disk.
     assert_key(with_code(&scan, "MG305")[0], MAK);
     assert_eq!(
-        with_code(&scan, "MG312")[0].path.display,
+        with_code(&scan, "MG312")[0].path().display,
         "Windows/System32/config/software.log1"
     );
     assert_masked(&scan);
@@ -670,7 +670,7 @@ fn the_walk_searches_hive_logs_once_with_or_without_deep() {
         let in_log: Vec<&Finding> = report
             .findings
             .iter()
-            .filter(|f| f.path.display.ends_with("SOFTWARE.LOG2"))
+            .filter(|f| f.path().display.ends_with("SOFTWARE.LOG2"))
             .collect();
         assert_eq!(in_log.len(), 1, "deep={deep}: {:#?}", report.findings);
         assert_eq!(in_log[0].rule.code, "MG312");
@@ -813,7 +813,7 @@ fn a_fifo_log_beside_a_dirty_hive_is_mg906_and_never_opened() {
     // MG906: a FIFO where makguard must read a file; MG913: with no log, the state is unknown.
     assert_eq!(codes(&scan), ["MG906", "MG913"], "{:#?}", scan.findings);
     assert_eq!(
-        with_code(&scan, "MG906")[0].path.display,
+        with_code(&scan, "MG906")[0].path().display,
         "Windows/System32/config/SOFTWARE.LOG1"
     );
 }

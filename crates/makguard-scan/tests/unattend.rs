@@ -33,7 +33,7 @@ fn codes(findings: &[Finding]) -> Vec<&'static str> {
 }
 
 fn slice<'a>(decoded: &'a DecodedText, finding: &Finding) -> &'a str {
-    let range = finding.range.expect("range");
+    let range = finding.range().expect("range");
     &decoded.text[range.start..range.end]
 }
 
@@ -100,12 +100,12 @@ fn utf16le_bom_crlf_offsets_map_to_the_key_bytes() {
     assert_eq!(codes(&findings), ["MG101", "MG100", "MG103"]);
     assert_ranges_exact(&decoded, &findings);
     for (finding, key) in findings.iter().zip([MAK, "W269N-WFGWX-YVC9B-4J6C9-T83GX", MAK2]) {
-        let range = finding.range.unwrap();
+        let range = finding.range().unwrap();
         assert_eq!(slice(&decoded, finding), key);
         // Line and column as the template (LF, UTF-8) places the key: CRLF and UTF-16 change neither.
         let expected = line_col(&template, template.find(key).unwrap());
         assert_eq!(
-            (finding.line.unwrap(), finding.column.unwrap()),
+            (finding.line().unwrap(), finding.column().unwrap()),
             expected,
             "{}",
             finding.message
@@ -119,7 +119,7 @@ fn utf16le_bom_crlf_offsets_map_to_the_key_bytes() {
         assert_eq!(String::from_utf16(&units).unwrap(), key);
     }
     // The non-ASCII line before the key counts characters, not bytes.
-    assert_eq!(findings[1].column, Some(24));
+    assert_eq!(findings[1].column(), Some(24));
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn bomless_utf16_and_utf8_bom_are_scanned_alike() {
         assert_eq!(decoded.encoding, encoding);
         assert_ranges_exact(&decoded, &findings);
         let summary = |f: &[Finding]| -> Vec<(&str, Option<u32>, Option<u32>)> {
-            f.iter().map(|f| (f.rule.code, f.line, f.column)).collect()
+            f.iter().map(|f| (f.rule.code, f.line(), f.column())).collect()
         };
         assert_eq!(summary(&findings), summary(&plain), "{}", encoding.name());
     }
@@ -154,7 +154,7 @@ fn key_ranges_are_exact_around_whitespace_cdata_and_escapes() {
     // Written with a character reference: the raw spelling is the range, so the fixer replaces all of it.
     assert_eq!(slice(&decoded, &findings[2]), "&#54;QWQ4-8NRCW-KHGHV-CR226-3PPQC");
     assert_eq!(findings[2].key.as_ref().unwrap().key, ProductKey::parse(MAK).unwrap());
-    assert_eq!(findings[0].xml.as_ref().unwrap().element_path, "ProductKey/Key");
+    assert_eq!(findings[0].xml().unwrap().element_path, "ProductKey/Key");
 }
 
 #[test]
@@ -163,7 +163,7 @@ fn bare_keys_in_key_settings_are_flagged_for_a_bare_replacement() {
     let (decoded, findings) = scan_text(&shell_setup(&format!("<ProductKey>{bare}</ProductKey>")));
     assert_eq!(codes(&findings), ["MG101"]);
     assert_eq!(slice(&decoded, &findings[0]), bare);
-    assert!(findings[0].hints.bare_key);
+    assert!(findings[0].spelling().bare);
 }
 
 #[test]
@@ -200,7 +200,7 @@ fn every_component_instance_counts() {
     assert_ranges_exact(&decoded, &findings);
     let architectures: Vec<_> = findings
         .iter()
-        .map(|f| f.xml.as_ref().unwrap().architecture.clone().unwrap())
+        .map(|f| f.xml().unwrap().architecture.clone().unwrap())
         .collect();
     assert_eq!(architectures, ["x86", "amd64", "arm64", "wow64"]);
     for (finding, arch) in findings.iter().zip(&architectures) {
@@ -237,7 +237,7 @@ fn command_lines_that_install_keys() {
         ));
         assert_eq!(codes(&findings), ["MG103"], "{command}");
         assert_eq!(slice(&decoded, &findings[0]), MAK);
-        let xml = findings[0].xml.as_ref().unwrap();
+        let xml = findings[0].xml().unwrap();
         assert_eq!(xml.element_path, "FirstLogonCommands/SynchronousCommand/CommandLine");
         assert_eq!(xml.pass.as_deref(), Some("oobeSystem"));
     }
@@ -247,7 +247,7 @@ fn command_lines_that_install_keys() {
     let (_, findings) = scan_text(&answer_file("specialize", "Microsoft-Windows-Deployment", "x86", &body));
     assert_eq!(codes(&findings), ["MG101"], "a key literal that is not installed");
     assert_eq!(
-        findings[0].xml.as_ref().unwrap().element_path,
+        findings[0].xml().unwrap().element_path,
         "RunSynchronous/RunSynchronousCommand/Path"
     );
     let body = format!(
@@ -275,7 +275,7 @@ fn keys_in_comments_attributes_and_other_text() {
     let (decoded, findings) = scan_text(&text);
     assert_eq!(codes(&findings), ["MG102", "MG101", "MG101", "MG103"]);
     assert_ranges_exact(&decoded, &findings);
-    let xml: Vec<_> = findings.iter().map(|f| f.xml.clone().unwrap()).collect();
+    let xml: Vec<_> = findings.iter().map(|f| f.xml().unwrap().clone()).collect();
     assert!(xml[0].in_comment && xml[0].component.is_none());
     assert_eq!(xml[1].element_path, "OEMInformation/SupportURL");
     assert_eq!(xml[2].element_path, "Themes/@note");
@@ -328,7 +328,7 @@ fn install_image_name_prefers_the_same_architecture() {
         setup("amd64", "Windows 11 Enterprise", MAK2),
     );
     let (_, findings) = scan_text(&text);
-    let hints: Vec<_> = findings.iter().map(|f| f.hints.install_image_name.as_deref()).collect();
+    let hints: Vec<_> = findings.iter().map(|f| f.detail.install_image_name()).collect();
     assert_eq!(
         hints,
         [
@@ -338,7 +338,7 @@ fn install_image_name_prefers_the_same_architecture() {
         ]
     );
     let (_, findings) = scan_text(&shell_setup(&format!("<ProductKey>{MAK}</ProductKey>")));
-    assert_eq!(findings[0].hints.install_image_name, None);
+    assert_eq!(findings[0].detail.install_image_name(), None);
 }
 
 #[test]
@@ -394,16 +394,16 @@ fn malformed_xml_is_never_clean() {
         assert_eq!(codes(&findings), expected, "{text:?}");
         assert_ranges_exact(&decoded, &findings);
         let malformed = findings.iter().find(|f| f.rule.code == "MG902").unwrap();
-        let at = malformed.range.unwrap().start;
+        let at = malformed.range().unwrap().start;
         assert_eq!(
-            (malformed.line.unwrap(), malformed.column.unwrap()),
+            (malformed.line().unwrap(), malformed.column().unwrap()),
             line_col(&text, at)
         );
         assert_no_secret_key(&malformed.message);
     }
     let (_, findings) = scan_bytes("m.xml", &fixture_bytes("mg902_mismatched_end.xml"));
     let malformed = findings.iter().find(|f| f.rule.code == "MG902").unwrap();
-    assert_eq!((malformed.line, malformed.column), (Some(7), Some(55)));
+    assert_eq!((malformed.line(), malformed.column()), (Some(7), Some(55)));
 }
 
 #[test]
@@ -423,7 +423,7 @@ fn check_invariants(decoded: &DecodedText, findings: &[Finding]) {
     assert_ranges_exact(decoded, findings);
     for finding in findings {
         assert_no_secret_key(&finding.message);
-        if let Some(xml) = &finding.xml {
+        if let Some(xml) = &finding.xml() {
             for part in [&xml.pass, &xml.component, &xml.architecture].into_iter().flatten() {
                 assert_no_secret_key(part);
             }
@@ -563,7 +563,7 @@ proptest! {
         for (finding, arch) in findings.iter().zip(&architectures) {
             prop_assert_eq!(finding.rule.code, "MG101");
             prop_assert_eq!(slice(&decoded, finding), MAK);
-            prop_assert_eq!(finding.xml.as_ref().unwrap().architecture.as_deref(), Some(*arch));
+            prop_assert_eq!(finding.xml().unwrap().architecture.as_deref(), Some(*arch));
         }
     }
 }

@@ -131,10 +131,7 @@ fn samples_cover_the_required_cases() {
     assert!(bytes.windows(4).any(|w| w == b"\r\0\n\0"));
     // The multi-architecture sample reports one finding per component instance.
     let (_, findings) = scan_bytes("12", &std::fs::read(samples_dir().join("12-multi-arch.xml")).unwrap());
-    let mut architectures: Vec<String> = findings
-        .iter()
-        .filter_map(|f| f.xml.as_ref()?.architecture.clone())
-        .collect();
+    let mut architectures: Vec<String> = findings.iter().filter_map(|f| f.xml()?.architecture.clone()).collect();
     architectures.sort();
     assert_eq!(architectures, ["amd64", "arm64", "x86"]);
 }

@@ -179,16 +179,16 @@ fn every_spelling_in_every_key_place_is_the_key() {
                 codes(&findings)
             );
             // The range holds the key, or bytes that spell it, or the finding says no edit can.
-            let range = found[0].range.expect("a range");
+            let range = found[0].range().expect("a range");
             let decoded = decode(text.as_bytes());
             let spelled = &decoded.text[range.start..range.end];
             let rewritable = makguard_scan::rewritable_value(spelled).or(Some(spelled.to_string()));
             let reads_as_key =
                 rewritable.is_some_and(|v| ProductKey::parse(&v).is_ok_and(|k| k.reveal_unmasked() == MAK));
             assert!(
-                reads_as_key != found[0].hints.not_rewritable.is_some(),
+                reads_as_key != found[0].spelling().not_rewritable.is_some(),
                 "{name} in {what}: range {spelled:?}, not_rewritable {:?}",
-                found[0].hints.not_rewritable
+                found[0].spelling().not_rewritable
             );
             if entities.is_empty() {
                 assert!(
@@ -230,7 +230,7 @@ fn office_pidkey_attributes_read_references_and_entities() {
         let keyed: Vec<&Finding> = findings.iter().filter(|f| f.rule.code == "MG211").collect();
         assert_eq!(keyed.len(), 1, "{spelling}: {:?}", codes(&findings));
         assert_eq!(keyed[0].key.as_ref().unwrap().key.reveal_unmasked(), MAK);
-        assert_eq!(keyed[0].hints.not_rewritable.is_some(), entity, "{spelling}");
+        assert_eq!(keyed[0].spelling().not_rewritable.is_some(), entity, "{spelling}");
         assert!(!findings.iter().any(|f| f.rule.code.starts_with("MG9")), "{spelling}");
         assert_masked(&findings, MAK);
     }
@@ -242,7 +242,7 @@ fn office_pidkey_attributes_read_references_and_entities() {
     );
     let (_, findings) = scan_as("config.xml", text.as_bytes());
     assert_eq!(codes(&findings), ["MG212"]);
-    assert!(findings[0].hints.bare_key);
+    assert!(findings[0].spelling().bare);
 }
 
 #[test]
@@ -323,7 +323,7 @@ fn utf32_answer_files_are_read_with_or_without_a_bom() {
         let (kind, findings) = scan_as("sources/x/autounattend.xml", &bytes);
         assert_eq!(kind, FileKind::AnswerFile, "{encoding:?}");
         assert_eq!(codes(&findings), ["MG101"], "{encoding:?}");
-        let range = findings[0].range.unwrap();
+        let range = findings[0].range().unwrap();
         assert_eq!(&decode(&bytes).text[range.start..range.end], MAK);
     }
 }
@@ -416,7 +416,7 @@ fn utf16_key_inside_utf8_text_is_malformed_and_still_found() {
         let keyed: Vec<&Finding> = findings.iter().filter(|f| f.key.is_some()).collect();
         assert_eq!(keyed.len(), 1, "{open}: {:?}", codes(&findings));
         assert_eq!(keyed[0].key.as_ref().unwrap().key.reveal_unmasked(), MAK);
-        assert!(keyed[0].hints.not_rewritable.is_some());
+        assert!(keyed[0].spelling().not_rewritable.is_some());
         assert!(keyed[0].message.contains("3PPQC"));
         assert_masked(&findings, MAK);
     }

@@ -76,6 +76,32 @@ fn mak_in_json_format() {
 }
 
 #[test]
+fn a_key_in_a_binary_file_has_its_byte_range_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = vec![0x4D, 0x5A, 0x90, 0x00, 0xFF, 0x01];
+    let start = bytes.len();
+    bytes.extend(SYNTHETIC_MAK.encode_utf16().flat_map(u16::to_le_bytes));
+    bytes.extend([0x00, 0x00, 0xC3, 0x90]);
+    std::fs::write(dir.path().join("setup.dll"), &bytes).unwrap();
+    let out = run(&["scan", "--deep", "--format", "json", dir.path().to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let report = out.json();
+    let findings = findings(&report);
+    assert_eq!(findings.len(), 1, "{report:#}");
+    assert_eq!(findings[0]["code"], "MG251");
+    assert_eq!(
+        findings[0]["range"],
+        serde_json::Value::Null,
+        "a binary file has no text position"
+    );
+    // UTF-16LE: from the first character's byte to just past the last character's byte.
+    let last_char_end = start + 2 * (SYNTHETIC_MAK.len() - 1) + 1;
+    assert_eq!(findings[0]["byte_range"]["start"], start);
+    assert_eq!(findings[0]["byte_range"]["end"], last_char_end);
+    assert!(!out.all().contains(SYNTHETIC_MAK));
+}
+
+#[test]
 fn show_keys_prints_the_full_key() {
     let out = run(&["scan", "--show-keys", &fixture("mak")]);
     assert_eq!(out.code, 1, "{}", out.all());

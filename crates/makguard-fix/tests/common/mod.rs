@@ -6,7 +6,8 @@ use std::path::Path;
 
 use makguard_core::text::{self, LineIndex, TextEncoding};
 use makguard_core::{
-    Finding, FindingPath, FixHints, ImageInfo, KeyInfo, ProductKey, RootReport, Rule, ScanReport, classify_key,
+    Detail, Finding, FindingPath, ImageInfo, KeyInfo, KeySpelling, ProductKey, RootReport, Rule, ScanReport,
+    XmlContext, classify_key,
 };
 
 /// Synthetic MAK stand-ins from ../shared/reference/synthetic-keys.tsv.
@@ -70,8 +71,42 @@ impl Variant {
     }
 }
 
+/// What a scanner would have recorded around a key, in one flat struct so that a test names
+/// only the facts it is about; [`Hints::attach`] files each where a finding keeps it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Hints {
+    pub(crate) office_product_id: Option<String>,
+    pub(crate) office_msi_product: Option<String>,
+    pub(crate) install_image_name: Option<String>,
+    pub(crate) bare_key: bool,
+    pub(crate) not_rewritable: Option<String>,
+}
+
+impl Hints {
+    /// `finding` with these facts as its detail and its key's spelling.
+    pub(crate) fn attach(self, finding: Finding) -> Finding {
+        let detail = if self.office_product_id.is_some() || self.office_msi_product.is_some() {
+            Detail::Office {
+                click_to_run_product_id: self.office_product_id,
+                msi_product: self.office_msi_product,
+            }
+        } else if self.install_image_name.is_some() {
+            Detail::Xml {
+                context: XmlContext::default(),
+                install_image_name: self.install_image_name,
+            }
+        } else {
+            Detail::None
+        };
+        finding.with_detail(detail).spelled(KeySpelling {
+            bare: self.bare_key,
+            not_rewritable: self.not_rewritable,
+        })
+    }
+}
+
 /// Findings for every non-GVLK key in `bytes`, as a scanner of `rule` reports them.
-pub(crate) fn findings_for(relative: &str, bytes: &[u8], rule: &'static Rule, hints: &FixHints) -> Vec<Finding> {
+pub(crate) fn findings_for(relative: &str, bytes: &[u8], rule: &'static Rule, hints: &Hints) -> Vec<Finding> {
     let decoded = text::decode(bytes);
     let index = LineIndex::new(&decoded.text);
     let mut tokens = makguard_scan::find_dashed_keys(&decoded.text);
@@ -80,15 +115,14 @@ pub(crate) fn findings_for(relative: &str, bytes: &[u8], rule: &'static Rule, hi
         .into_iter()
         .filter(|t| !t.key.is_gvlk())
         .map(|t| {
-            let mut finding = Finding::new(rule, FindingPath::new(relative), format!("holds {}", t.key))
+            let finding = Finding::new(rule, FindingPath::new(relative), format!("holds {}", t.key))
                 .at(&decoded.text, &index, t.range)
-                .with_key(KeyInfo {
-                    classification: classify_key(&t.key, None),
-                    key: t.key.clone(),
-                });
-            finding.hints = hints.clone();
-            finding.hints.bare_key = t.bare;
-            finding
+                .with_key(KeyInfo::new(t.key.clone(), classify_key(&t.key, None)));
+            Hints {
+                bare_key: t.bare,
+                ..hints.clone()
+            }
+            .attach(finding)
         })
         .collect()
 }

@@ -8,8 +8,8 @@
 
 use makguard_core::rules;
 use makguard_core::{
-    Applicability, Edit, Finding, FindingPath, Fix, ImageInfo, KeyInfo, ProductKey, RootReport, ScanReport,
-    ScanSummary, Suppression, TextRange, XmlContext, classify_key,
+    Applicability, Detail, Edit, Finding, FindingPath, Fix, ImageInfo, KeyInfo, LineColumn, ProductKey, RootReport,
+    ScanReport, ScanSummary, Span, Suppression, TextRange, XmlContext, classify_key,
 };
 use makguard_report::RenderOptions;
 use std::collections::BTreeMap;
@@ -37,14 +37,22 @@ pub(crate) fn options() -> RenderOptions {
 fn key(text: &str) -> KeyInfo {
     let key = ProductKey::parse(text).expect("fixture keys parse");
     let classification = classify_key(&key, None);
-    KeyInfo { key, classification }
+    KeyInfo::new(key, classification)
 }
 
 fn positioned(mut finding: Finding, line: u32, column: u32, start: usize) -> Finding {
-    finding.line = Some(line);
-    finding.column = Some(column);
-    finding.range = Some(TextRange::new(start, start + 29));
+    finding.location.span = Span::Text {
+        range: TextRange::new(start, start + 29),
+        start: LineColumn { line, column },
+    };
     finding
+}
+
+fn xml(context: XmlContext) -> Detail {
+    Detail::Xml {
+        context,
+        install_image_name: None,
+    }
 }
 
 fn image(root: &str) -> ImageInfo {
@@ -76,7 +84,7 @@ pub(crate) fn sample_report(image_root: &str) -> ScanReport {
         1804,
     )
     .with_key(key(SYNTHETIC_MAK));
-    mak.xml = Some(XmlContext {
+    mak.detail = xml(XmlContext {
         pass: Some("specialize".to_string()),
         component: Some("Microsoft-Windows-Shell-Setup".to_string()),
         architecture: Some("amd64".to_string()),
@@ -104,7 +112,7 @@ pub(crate) fn sample_report(image_root: &str) -> ScanReport {
         410,
     )
     .with_key(key(ENTERPRISE_GVLK));
-    gvlk_note.xml = Some(XmlContext {
+    gvlk_note.detail = xml(XmlContext {
         pass: Some("windowsPE".to_string()),
         component: Some("Microsoft-Windows-Setup".to_string()),
         architecture: Some("amd64".to_string()),
@@ -117,8 +125,7 @@ pub(crate) fn sample_report(image_root: &str) -> ScanReport {
         unattend.clone(),
         "A <Key> holds four groups of a key: \"*****-*****-*****-*****\" | truncated",
     );
-    partial.line = Some(58);
-    partial.column = Some(9);
+    partial.location.span = Span::Point(LineColumn { line: 58, column: 9 });
 
     let mut installed = Finding::new(
         &rules::MAK_INSTALLED,
@@ -126,7 +133,7 @@ pub(crate) fn sample_report(image_root: &str) -> ScanReport {
         "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\SoftwareProtectionPlatform: BackupProductKeyDefault holds an installed key that is not a KMS client key (GVLK)",
     )
     .with_key(key(SYNTHETIC_MAK_REGISTRY));
-    installed.remediation = Some(format!(
+    installed.detail = Detail::Remediation(format!(
         "Offline: DISM /Image:<mount> /Set-ProductKey:{ENTERPRISE_GVLK}\nOr before capture: slmgr /ipk {ENTERPRISE_GVLK} then slmgr /cpky"
     ));
 
@@ -173,9 +180,8 @@ pub(crate) fn sample_report(image_root: &str) -> ScanReport {
         FindingPath::new("autounattend.xml"),
         "XML is malformed: expected `</settings>`, found `</unattend>`",
     );
-    malformed.line = Some(77);
-    malformed.column = Some(3);
-    malformed.root = 1;
+    malformed.location.span = Span::Point(LineColumn { line: 77, column: 3 });
+    malformed.location.root = 1;
 
     let mut report = ScanReport {
         roots: vec![
@@ -226,8 +232,7 @@ pub(crate) fn clean_report() -> ScanReport {
         "UserData/ProductKey/Key holds the KMS client key (GVLK) for Windows 11 Enterprise",
     )
     .with_key(key(ENTERPRISE_GVLK));
-    gvlk.line = Some(12);
-    gvlk.column = Some(22);
+    gvlk.location.span = Span::Point(LineColumn { line: 12, column: 22 });
     ScanReport {
         roots: vec![RootReport {
             path: "samples".to_string(),
@@ -278,9 +283,8 @@ pub(crate) fn with_policy_finding(mut report: ScanReport, policy_file: &str) -> 
         FindingPath::new(policy_file),
         "[[allow]] entry for sha256:0000… matches nothing",
     );
-    stale.line = Some(12);
-    stale.column = Some(1);
-    stale.root = report.roots.len();
+    stale.location.span = Span::Point(LineColumn { line: 12, column: 1 });
+    stale.location.root = report.roots.len();
     report.findings.push(stale);
     report
 }

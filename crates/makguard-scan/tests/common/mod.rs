@@ -304,8 +304,8 @@ pub(crate) fn rows(report: &ScanReport) -> Vec<Row> {
         .map(|f: &Finding| {
             (
                 f.rule.code.to_string(),
-                f.path.display.clone(),
-                f.line,
+                f.path().display.clone(),
+                f.line(),
                 f.key.as_ref().map(|k| k.key.fingerprint()),
             )
         })
@@ -418,17 +418,17 @@ pub(crate) fn render(report: &ScanReport) -> String {
             "{} {} {}:{}:{}",
             f.rule.code,
             f.severity,
-            f.path.display,
-            f.line.map_or("-".to_string(), |l| l.to_string()),
-            f.column.map_or("-".to_string(), |c| c.to_string())
+            f.path().display,
+            f.line().map_or("-".to_string(), |l| l.to_string()),
+            f.column().map_or("-".to_string(), |c| c.to_string())
         ));
         if let Some(key) = &f.key {
             out.push_str(&format!(" {} {} {}", key.key, key.class(), key.key.fingerprint()));
         }
-        if let Some(id) = &f.hints.office_product_id {
+        if let Some(id) = &f.detail.click_to_run_product_id() {
             out.push_str(&format!(" product={id}"));
         }
-        if f.hints.bare_key {
+        if f.spelling().bare {
             out.push_str(" bare");
         }
         out.push_str(&format!("\n    {}\n", f.message));

@@ -66,7 +66,7 @@ pub(crate) fn assert_no_secret_key(text: &str) {
 pub(crate) fn assert_ranges_exact(decoded: &DecodedText, findings: &[Finding]) {
     let text = &decoded.text;
     for finding in findings {
-        let range = finding.range.expect("every answer-file finding has a range");
+        let range = finding.range().expect("every answer-file finding has a range");
         assert!(
             range.start <= range.end && range.end <= text.len(),
             "{}",
@@ -83,13 +83,13 @@ pub(crate) fn assert_ranges_exact(decoded: &DecodedText, findings: &[Finding]) {
                 Err(_) => assert!(
                     makguard_scan::rewritable_value(slice)
                         .is_some_and(|value| ProductKey::parse(&value).as_ref() == Ok(&key.key))
-                        || finding.hints.not_rewritable.is_some(),
+                        || finding.spelling().not_rewritable.is_some(),
                     "range does not hold the key: {}",
                     finding.message
                 ),
             }
         }
-        assert!(finding.line.is_some() && finding.column.is_some());
+        assert!(finding.line().is_some() && finding.column().is_some());
     }
 }
 
@@ -98,14 +98,14 @@ pub(crate) fn assert_ranges_exact(decoded: &DecodedText, findings: &[Finding]) {
 pub(crate) fn render(decoded: &DecodedText, findings: &[Finding]) -> String {
     let mut out = format!("encoding: {}\n", decoded.encoding.name());
     for f in findings {
-        let range = f.range.map_or("-".to_string(), |r| format!("{}..{}", r.start, r.end));
+        let range = f.range().map_or("-".to_string(), |r| format!("{}..{}", r.start, r.end));
         writeln!(
             out,
             "{} {} {}:{} {} range={}",
             f.rule.code,
             f.rule.name,
-            f.line.unwrap_or(0),
-            f.column.unwrap_or(0),
+            f.line().unwrap_or(0),
+            f.column().unwrap_or(0),
             f.severity,
             range
         )
@@ -123,7 +123,7 @@ pub(crate) fn render(decoded: &DecodedText, findings: &[Finding]) -> String {
             )
             .unwrap();
         }
-        if let Some(xml) = &f.xml {
+        if let Some(xml) = &f.xml() {
             writeln!(
                 out,
                 "  xml: pass={} component={} arch={} path={} in_comment={}",
@@ -139,12 +139,12 @@ pub(crate) fn render(decoded: &DecodedText, findings: &[Finding]) -> String {
             )
             .unwrap();
         }
-        if f.hints.install_image_name.is_some() || f.hints.bare_key {
+        if f.detail.install_image_name().is_some() || f.spelling().bare {
             writeln!(
                 out,
                 "  hints: install_image_name={} bare_key={}",
-                f.hints.install_image_name.as_deref().unwrap_or("-"),
-                f.hints.bare_key
+                f.detail.install_image_name().unwrap_or("-"),
+                f.spelling().bare
             )
             .unwrap();
         }
