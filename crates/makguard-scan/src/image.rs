@@ -207,14 +207,12 @@ fn read_software(scan: &mut ImageScan, source: &dyn ImageSource, root: &SourcePa
         return unknown_edition;
     };
     let readout = registry::read_software_hive(&hive, &path, &scan.key_config);
-    let identity = readout.identity;
-    let remediation = registry::remediation(identity.edition_id.as_deref(), identity.build);
-    scan.info.edition_id = identity.edition_id;
-    scan.info.product_name = identity.product_name;
-    scan.info.build = identity.build;
-    scan.info.ubr = identity.ubr;
-    scan.info.display_version = identity.display_version;
-    scan.info.installation_type = identity.installation_type;
+    let remediation = registry::remediation(readout.identity.edition_id.as_deref(), readout.identity.build);
+    scan.info = ImageInfo {
+        root: std::mem::take(&mut scan.info.root),
+        key_configuration_files: std::mem::take(&mut scan.info.key_configuration_files),
+        ..readout.identity
+    };
     scan.findings.extend(readout.findings);
     scan.registry_keys_searched += readout.keys_searched;
     remediation

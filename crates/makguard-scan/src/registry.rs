@@ -11,8 +11,8 @@ use makguard_core::catalog::{self, GvlkLookupError};
 use makguard_core::key::mask_keys_in;
 use makguard_core::rules;
 use makguard_core::{
-    ClassSource, Classification, Detail, Finding, FindingPath, KeyClass, KeyConfigIndex, KeyInfo, ProductKey, Rule,
-    SlotValue, classify_key, classify_slot,
+    ClassSource, Classification, Detail, Finding, FindingPath, ImageInfo, KeyClass, KeyConfigIndex, KeyInfo,
+    ProductKey, Rule, SlotValue, classify_key, classify_slot,
 };
 use std::collections::HashSet;
 
@@ -202,23 +202,14 @@ impl ReportedValues {
     }
 }
 
-/// What `Microsoft\Windows NT\CurrentVersion` says about the image.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct ImageIdentity {
-    pub edition_id: Option<String>,
-    pub product_name: Option<String>,
-    /// `CurrentBuild`, or `CurrentBuildNumber` when that is missing.
-    pub build: Option<u32>,
-    pub ubr: Option<u32>,
-    pub display_version: Option<String>,
-    pub installation_type: Option<String>,
-}
-
 /// What reading a SOFTWARE hive produced: the identity and the installed-key findings, plus
-/// `MG903` findings for keys or values that could not be read.
+/// `MG903` findings for keys or values that could not be read. The identity is what
+/// `Microsoft\Windows NT\CurrentVersion` says (edition, product name, build, UBR, display
+/// version, installation type); its root and key-configuration files are the image scan's to
+/// fill in.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SoftwareReadout {
-    pub identity: ImageIdentity,
+    pub identity: ImageInfo,
     pub findings: Vec<Finding>,
     /// Keys the whole-hive search visited (every key of an intact hive).
     pub keys_searched: u64,
@@ -581,7 +572,7 @@ impl InstalledVerdict<'_> {
         &self,
         installed: &InstalledKeyBytes,
         key_info: Option<&KeyInfo>,
-        identity: &ImageIdentity,
+        identity: &ImageInfo,
         parts: &mut Vec<String>,
     ) {
         let InstalledVerdict {
@@ -628,7 +619,7 @@ so the `Volume:GVLK` claim is unconfirmed"
 /// Windows' own `CurrentVersion` names the edition or the product, or holds the installed
 /// key. A per-user `CurrentVersion` (an NTUSER hive's `Software` subtree in SOFTWARE's place)
 /// has none of these.
-fn looks_like_windows_current_version(current_version: &Key<'_>, identity: &ImageIdentity) -> bool {
+fn looks_like_windows_current_version(current_version: &Key<'_>, identity: &ImageInfo) -> bool {
     identity.edition_id.is_some()
         || identity.product_name.is_some()
         || ["DigitalProductId", "DigitalProductId4"]
@@ -774,17 +765,18 @@ impl HiveReader<'_> {
         }
     }
 
-    fn identity(&mut self, current_version: &Key<'_>) -> ImageIdentity {
+    fn identity(&mut self, current_version: &Key<'_>) -> ImageInfo {
         let build = self
             .number(current_version, CURRENT_VERSION, "CurrentBuild")
             .or_else(|| self.number(current_version, CURRENT_VERSION, "CurrentBuildNumber"));
-        ImageIdentity {
+        ImageInfo {
             edition_id: self.string(current_version, CURRENT_VERSION, "EditionID"),
             product_name: self.string(current_version, CURRENT_VERSION, "ProductName"),
             build,
             ubr: self.number(current_version, CURRENT_VERSION, "UBR"),
             display_version: self.string(current_version, CURRENT_VERSION, "DisplayVersion"),
             installation_type: self.string(current_version, CURRENT_VERSION, "InstallationType"),
+            ..ImageInfo::default()
         }
     }
 
@@ -801,7 +793,7 @@ impl HiveReader<'_> {
     /// `DigitalProductId` (the key) and `DigitalProductId4` (its type) together make one
     /// verdict on the installed key: the worse of the two sources wins, so a key that either
     /// source calls a MAK is reported as one.
-    fn installed_key(&mut self, current_version: &Key<'_>, key_path: &str, identity: &ImageIdentity) {
+    fn installed_key(&mut self, current_version: &Key<'_>, key_path: &str, identity: &ImageInfo) {
         let dpid_path = registry_path(key_path, "DigitalProductId");
         let dpid4_path = registry_path(key_path, "DigitalProductId4");
         let dpid = self.binary(current_version, key_path, "DigitalProductId");
