@@ -448,82 +448,119 @@ fn text(kind: Kind, size: usize, rng: &mut Rng) -> String {
 
 fn body_line(kind: Kind, rng: &mut Rng, line_no: u64, out: &mut String) {
     let line = match kind {
-        Kind::Manifest => match rng.below(3) {
-            0 => format!(
-                "  <file name=\"{w}{v}.dll\" destinationPath=\"$(runtime.system32)\\\" sourceName=\"{w}{v}.dll\" importPath=\"$(build.nttree)\\\"><asmv2:hash xmlns:asmv2=\"urn:schemas-microsoft-com:asm.v2\"><dsig:DigestValue xmlns:dsig=\"http://www.w3.org/2000/09/xmldsig#\">{h}</dsig:DigestValue></asmv2:hash></file>\r\n",
-                w = word(rng),
-                v = word(rng),
-                h = hex(rng, 44)
-            ),
-            1 => format!(
-                "  <registryKey keyName=\"HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\{}\\{}\"><registryValue name=\"{}\" valueType=\"REG_DWORD\" value=\"0x{}\" /></registryKey>\r\n",
-                rng.pick(PASCAL),
-                pascal_name(rng),
-                rng.pick(PASCAL),
-                hex(rng, 8)
-            ),
-            _ => format!(
-                "  <dependency discoverable=\"no\"><dependentAssembly dependencyType=\"install\"><assemblyIdentity name=\"Microsoft-Windows-{}\" version=\"10.0.26100.1\" processorArchitecture=\"amd64\" /></dependentAssembly></dependency>\r\n",
-                word(rng)
-            ),
-        },
-        Kind::Xml => format!(
-            "  <{p} id=\"{n}\" name=\"{w}\" enabled=\"{e}\" value=\"{v}\">{s}</{p}>\r\n",
-            p = rng.pick(PASCAL),
-            n = line_no,
-            w = word(rng),
-            e = rng.chance(0.5),
-            v = guid(rng),
-            s = sentence(rng, 2, 10)
-        ),
-        Kind::Admx => format!(
-            "    <policy name=\"{n}\" class=\"Machine\" displayName=\"$(string.{n})\" key=\"Software\\Policies\\Microsoft\\Windows\\{w}\" valueName=\"{v}\"><parentCategory ref=\"{w}\" /><supportedOn ref=\"windows:SUPPORTED_Windows10\" /></policy>\r\n",
-            n = pascal_name(rng),
-            w = rng.pick(PASCAL),
-            v = pascal_name(rng)
-        ),
-        Kind::Inf => {
-            if line_no % 12 == 1 {
-                format!("\r\n[{}.{}.NT$ARCH$]\r\n", rng.pick(PASCAL), word(rng))
-            } else {
-                format!(
-                    "HKR,,{},0x{:08x},\"%SystemRoot%\\System32\\drivers\\{}.sys\"\r\n",
-                    pascal_name(rng),
-                    rng.below(0x10000),
-                    word(rng)
-                )
-            }
-        }
-        Kind::Log => format!(
-            "2026-11-{:02} {:02}:{:02}:{:02}, Info                  CBS    {} {} package: Microsoft-Windows-{}-Package~31bf3856ad364e35~amd64~~10.0.26100.{} [HRESULT = 0x00000000 - S_OK]\r\n",
-            rng.range(1, 28),
-            rng.below(24),
-            rng.below(60),
-            rng.below(60),
-            rng.pick(PASCAL),
-            word(rng),
-            word(rng),
-            rng.range(1, 4000)
-        ),
+        Kind::Manifest => manifest_line(rng),
+        Kind::Xml => xml_line(rng, line_no),
+        Kind::Admx => admx_policy_line(rng),
+        Kind::Inf => inf_line(rng, line_no),
+        Kind::Log => cbs_log_line(rng),
         Kind::Txt => {
             let mut s = sentence(rng, 6, 16);
             s.push_str(".\r\n");
             s
         }
-        Kind::Ini => {
-            if line_no % 8 == 1 {
-                format!("\r\n[{}]\r\n", pascal_name(rng))
-            } else {
-                format!("{}={}\r\n", rng.pick(PASCAL), word(rng))
-            }
-        }
-        Kind::Json => format!(
-            "    {{\"name\": \"{}\", \"id\": \"{}\", \"order\": {}, \"description\": \"{}\"}},\r\n",
-            pascal_name(rng),
-            guid(rng),
-            line_no,
-            sentence(rng, 3, 8)
+        Kind::Ini => ini_line(rng, line_no),
+        Kind::Json => json_line(rng, line_no),
+        Kind::Cmd | Kind::Ps1 | Kind::Vbs => script_line(kind, rng),
+        _ => String::new(),
+    };
+    out.push_str(&line);
+}
+
+/// One line of a component manifest: a file, a registry value or a dependency.
+fn manifest_line(rng: &mut Rng) -> String {
+    match rng.below(3) {
+        0 => format!(
+            "  <file name=\"{w}{v}.dll\" destinationPath=\"$(runtime.system32)\\\" sourceName=\"{w}{v}.dll\" importPath=\"$(build.nttree)\\\"><asmv2:hash xmlns:asmv2=\"urn:schemas-microsoft-com:asm.v2\"><dsig:DigestValue xmlns:dsig=\"http://www.w3.org/2000/09/xmldsig#\">{h}</dsig:DigestValue></asmv2:hash></file>\r\n",
+            w = word(rng),
+            v = word(rng),
+            h = hex(rng, 44)
         ),
+        1 => format!(
+            "  <registryKey keyName=\"HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\{}\\{}\"><registryValue name=\"{}\" valueType=\"REG_DWORD\" value=\"0x{}\" /></registryKey>\r\n",
+            rng.pick(PASCAL),
+            pascal_name(rng),
+            rng.pick(PASCAL),
+            hex(rng, 8)
+        ),
+        _ => format!(
+            "  <dependency discoverable=\"no\"><dependentAssembly dependencyType=\"install\"><assemblyIdentity name=\"Microsoft-Windows-{}\" version=\"10.0.26100.1\" processorArchitecture=\"amd64\" /></dependentAssembly></dependency>\r\n",
+            word(rng)
+        ),
+    }
+}
+
+fn xml_line(rng: &mut Rng, line_no: u64) -> String {
+    format!(
+        "  <{p} id=\"{n}\" name=\"{w}\" enabled=\"{e}\" value=\"{v}\">{s}</{p}>\r\n",
+        p = rng.pick(PASCAL),
+        n = line_no,
+        w = word(rng),
+        e = rng.chance(0.5),
+        v = guid(rng),
+        s = sentence(rng, 2, 10)
+    )
+}
+
+fn admx_policy_line(rng: &mut Rng) -> String {
+    format!(
+        "    <policy name=\"{n}\" class=\"Machine\" displayName=\"$(string.{n})\" key=\"Software\\Policies\\Microsoft\\Windows\\{w}\" valueName=\"{v}\"><parentCategory ref=\"{w}\" /><supportedOn ref=\"windows:SUPPORTED_Windows10\" /></policy>\r\n",
+        n = pascal_name(rng),
+        w = rng.pick(PASCAL),
+        v = pascal_name(rng)
+    )
+}
+
+/// A section header every twelfth line, registry directives between.
+fn inf_line(rng: &mut Rng, line_no: u64) -> String {
+    if line_no % 12 == 1 {
+        format!("\r\n[{}.{}.NT$ARCH$]\r\n", rng.pick(PASCAL), word(rng))
+    } else {
+        format!(
+            "HKR,,{},0x{:08x},\"%SystemRoot%\\System32\\drivers\\{}.sys\"\r\n",
+            pascal_name(rng),
+            rng.below(0x10000),
+            word(rng)
+        )
+    }
+}
+
+/// A line in the style of `CBS.log`, the servicing log.
+fn cbs_log_line(rng: &mut Rng) -> String {
+    format!(
+        "2026-11-{:02} {:02}:{:02}:{:02}, Info                  CBS    {} {} package: Microsoft-Windows-{}-Package~31bf3856ad364e35~amd64~~10.0.26100.{} [HRESULT = 0x00000000 - S_OK]\r\n",
+        rng.range(1, 28),
+        rng.below(24),
+        rng.below(60),
+        rng.below(60),
+        rng.pick(PASCAL),
+        word(rng),
+        word(rng),
+        rng.range(1, 4000)
+    )
+}
+
+/// A section header every eighth line, `name=value` between.
+fn ini_line(rng: &mut Rng, line_no: u64) -> String {
+    if line_no % 8 == 1 {
+        format!("\r\n[{}]\r\n", pascal_name(rng))
+    } else {
+        format!("{}={}\r\n", rng.pick(PASCAL), word(rng))
+    }
+}
+
+fn json_line(rng: &mut Rng, line_no: u64) -> String {
+    format!(
+        "    {{\"name\": \"{}\", \"id\": \"{}\", \"order\": {}, \"description\": \"{}\"}},\r\n",
+        pascal_name(rng),
+        guid(rng),
+        line_no,
+        sentence(rng, 3, 8)
+    )
+}
+
+/// A comment and a statement of a batch, PowerShell or VBS file.
+fn script_line(kind: Kind, rng: &mut Rng) -> String {
+    match kind {
         Kind::Cmd => format!(
             "rem {}\r\nif exist \"%~dp0{}.{}\" call \"%~dp0{}.cmd\" {}\r\n",
             sentence(rng, 5, 5),
@@ -547,8 +584,7 @@ fn body_line(kind: Kind, rng: &mut Rng, line_no: u64, out: &mut String) {
             rng.pick(PASCAL)
         ),
         _ => String::new(),
-    };
-    out.push_str(&line);
+    }
 }
 
 fn utf16le_with_bom(text: &str) -> Vec<u8> {

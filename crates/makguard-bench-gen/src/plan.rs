@@ -266,6 +266,14 @@ impl Builder {
             "cat",
             Kind::Catalog,
         );
+        self.driver_store();
+        self.powershell_modules();
+        self.system32_services_and_large_binaries();
+        self.bulk("Windows/SysWOW64", 2_200, SYSTEM32_MIX);
+        self.bulk_kind("Windows/SysWOW64/en-US", 1_200, "dll.mui", Kind::Mui);
+    }
+
+    fn driver_store(&mut self) {
         for _ in 0..self.count(700) {
             let driver = name_word(&mut self.rng).to_string();
             let dir = format!(
@@ -283,6 +291,9 @@ impl Builder {
                 self.add(format!("{dir}/{lang}/{driver}.sys.mui"), Kind::Mui);
             }
         }
+    }
+
+    fn powershell_modules(&mut self) {
         for _ in 0..self.count(70) {
             let module = format!("{}{}", name_word(&mut self.rng), name_word(&mut self.rng));
             let dir = format!("Windows/System32/WindowsPowerShell/v1.0/Modules/{module}");
@@ -291,6 +302,9 @@ impl Builder {
             self.bulk_kind(&dir, 3, "format.ps1xml", Kind::Xml);
             self.add(format!("{dir}/en-US/{module}-help.xml"), Kind::Xml);
         }
+    }
+
+    fn system32_services_and_large_binaries(&mut self) {
         self.bulk_kind(
             "Windows/System32/Tasks/Microsoft/Windows/Maintenance",
             300,
@@ -326,11 +340,17 @@ impl Builder {
         ] {
             self.add_sized(format!("Windows/System32/{name}"), Kind::Pe, mib * 1024 * 1024);
         }
-        self.bulk("Windows/SysWOW64", 2_200, SYSTEM32_MIX);
-        self.bulk_kind("Windows/SysWOW64/en-US", 1_200, "dll.mui", Kind::Mui);
     }
 
     fn rest_of_windows(&mut self) {
+        self.inf_and_servicing();
+        self.dotnet();
+        self.policies_fonts_and_logs();
+        self.diagnostics_and_system_apps();
+        self.help_media_and_installers();
+    }
+
+    fn inf_and_servicing(&mut self) {
         for _ in 0..self.count(1_300) {
             let stem = format!("{}{}", name_word(&mut self.rng), self.rng.below(1000));
             self.add(format!("Windows/INF/{stem}.inf"), Kind::Inf);
@@ -346,6 +366,9 @@ impl Builder {
             self.add(format!("Windows/servicing/Packages/{package}.mum"), Kind::Manifest);
             self.add(format!("Windows/servicing/Packages/{package}.cat"), Kind::Catalog);
         }
+    }
+
+    fn dotnet(&mut self) {
         self.bulk("Windows/Microsoft.NET/Framework64/v4.0.30319", 1_200, NET_MIX);
         self.bulk("Windows/Microsoft.NET/Framework/v4.0.30319", 900, NET_MIX);
         for _ in 0..self.count(1_500) {
@@ -355,6 +378,9 @@ impl Builder {
                 Kind::Pe,
             );
         }
+    }
+
+    fn policies_fonts_and_logs(&mut self) {
         self.bulk_kind("Windows/PolicyDefinitions", 250, "admx", Kind::Admx);
         self.bulk_kind("Windows/PolicyDefinitions/en-US", 250, "adml", Kind::Admx);
         self.bulk_kind("Windows/Fonts", 320, "ttf", Kind::Data);
@@ -372,6 +398,9 @@ impl Builder {
         self.add("Windows/Panther/setuperr.log".into(), Kind::Log);
         self.add("Windows/Panther/diagerr.xml".into(), Kind::Xml);
         self.add("Windows/Panther/UnattendGC/setupact.log".into(), Kind::Log);
+    }
+
+    fn diagnostics_and_system_apps(&mut self) {
         for _ in 0..self.count(40) {
             let dir = format!("Windows/diagnostics/system/{}", name_word(&mut self.rng));
             self.bulk_kind(&dir, 4, "ps1", Kind::Ps1);
@@ -387,6 +416,9 @@ impl Builder {
             self.add(format!("{dir}/AppxManifest.xml"), Kind::Xml);
             self.bulk(&dir, 60, UWP_MIX);
         }
+    }
+
+    fn help_media_and_installers(&mut self) {
         self.bulk(
             "Windows/Help",
             400,
@@ -501,7 +533,17 @@ impl Builder {
         }
     }
 
+    /// Keys go where the default scan must find them and again inside binaries only `--deep`
+    /// reads, so one tree measures both scans.
     fn plant_keys(&mut self) {
+        self.plant_answer_files();
+        self.plant_setup_scripts();
+        self.plant_deployment_configs();
+        self.plant_key_lines();
+        self.plant_binary_keys();
+    }
+
+    fn plant_answer_files(&mut self) {
         let k = SYNTHETIC_MAKS;
         self.plant_whole(
             "Windows/Panther/unattend.xml",
@@ -519,6 +561,10 @@ impl Builder {
             k[1],
             "answer file, UserData/ProductKey/Key",
         );
+    }
+
+    fn plant_setup_scripts(&mut self) {
+        let k = SYNTHETIC_MAKS;
         self.plant_whole(
             "Windows/Setup/Scripts/SetupComplete.cmd",
             Kind::Cmd,
@@ -538,6 +584,10 @@ impl Builder {
             k[3],
             "UTF-16LE PowerShell, slmgr -ipk",
         );
+    }
+
+    fn plant_deployment_configs(&mut self) {
+        let k = SYNTHETIC_MAKS;
         self.plant_whole(
             "ProgramData/Deploy/Office/configuration.xml",
             Kind::Xml,
@@ -560,6 +610,12 @@ impl Builder {
             k[5],
             "MDT OverrideProductKey",
         );
+    }
+
+    /// One line added to an existing text file of each kind, so the key sits among generated
+    /// content rather than in a file of its own.
+    fn plant_key_lines(&mut self) {
+        let k = SYNTHETIC_MAKS;
         self.plant_line(
             "Windows/Logs/",
             Kind::Log,
@@ -588,8 +644,11 @@ impl Builder {
             k[9],
             "readme text",
         );
+    }
 
-        // Binary plants: only `--deep` reads these files.
+    /// Only `--deep` reads these files.
+    fn plant_binary_keys(&mut self) {
+        let k = SYNTHETIC_MAKS;
         self.plant_binary("Windows/WinSxS/", &[Kind::Pe], k[0], false, None);
         self.plant_binary("Windows/WinSxS/", &[Kind::Pe], k[1], true, None);
         self.plant_binary("Windows/System32/", &[Kind::Pe], k[2], false, None);

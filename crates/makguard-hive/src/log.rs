@@ -214,36 +214,68 @@ pub(crate) fn replay(image: &mut Vec<u8>, logs: &[LogInput], state: &mut DirtySt
         }
         return;
     }
+    let (parsed, log_base) = parse_logs(logs, state);
+    if state.checksum_mismatch && !restore_base_block(image, log_base) {
+        state.note("base block checksum is wrong and no usable log carries a copy".into());
+        return;
+    }
+    let Some(start) = u32_at(image, OFF_SEQ1) else {
+        return;
+    };
+    let chain = entry_chain(&parsed, start);
+    if chain.is_empty() {
+        state.note(format!("no valid log entry continues from sequence number {start}"));
+        return;
+    }
+    // A log can only describe hive bins it carries or that already exist, so
+    // growth beyond that is a corrupt length field, not an allocation request.
+    let log_bytes: u64 = logs.iter().map(|l| l.bytes.len() as u64).sum();
+    let applied = apply_chain(image, &chain, log_bytes, state);
+    if let Some(last) = applied.last() {
+        seal_base_block(image, last.seq);
+        state.logs_applied = true;
+        // A chain longer than u32::MAX entries would need a log of terabytes.
+        state.applied_entries = u32::try_from(applied.len()).unwrap_or(u32::MAX);
+    }
+}
+
+/// The entries of every usable log, in the order the logs were given, and the
+/// base block of the first usable log; unusable logs are noted in `state`.
+fn parse_logs<'a>(logs: &'a [LogInput], state: &mut DirtyState) -> (Vec<Vec<Entry<'a>>>, Option<&'a [u8]>) {
     let mut parsed: Vec<Vec<Entry<'_>>> = Vec::new();
-    let mut new_base: Option<&[u8]> = None;
+    let mut log_base: Option<&[u8]> = None;
     for log in logs {
         match parse_log(&log.bytes) {
             Ok(entries) => {
-                if new_base.is_none() {
-                    new_base = log.bytes.get(..LOG_BLOCK);
+                if log_base.is_none() {
+                    log_base = log.bytes.get(..LOG_BLOCK);
                 }
                 parsed.push(entries);
             }
             Err(why) => state.note(format!("{}: {why}", log.path.display())),
         }
     }
-    if state.checksum_mismatch {
-        // The primary base block cannot be trusted; the log carries a copy.
-        if let (Some(src), Some(dst)) = (new_base, image.get_mut(..LOG_BLOCK)) {
-            dst.copy_from_slice(src);
-            base::put_u32(image, OFF_FILE_TYPE, 0);
-            if let Some(block) = image.get_mut(..LOG_BLOCK) {
-                base::rewrite_checksum(block);
-            }
-        } else {
-            state.note("base block checksum is wrong and no usable log carries a copy".into());
-            return;
-        }
-    }
-    let Some(start) = u32_at(image, OFF_SEQ1) else {
-        return;
-    };
+    (parsed, log_base)
+}
 
+/// Replaces the primary base block, whose checksum is wrong and so cannot be
+/// trusted, with the copy a log carries. False when there is no copy.
+fn restore_base_block(image: &mut [u8], log_base: Option<&[u8]>) -> bool {
+    let (Some(src), Some(dst)) = (log_base, image.get_mut(..LOG_BLOCK)) else {
+        return false;
+    };
+    dst.copy_from_slice(src);
+    // The copy says "log file"; the image is a primary hive again.
+    base::put_u32(image, OFF_FILE_TYPE, 0);
+    if let Some(block) = image.get_mut(..LOG_BLOCK) {
+        base::rewrite_checksum(block);
+    }
+    true
+}
+
+/// The entries to replay: those at or after `start`, one per sequence number,
+/// up to the first gap.
+fn entry_chain<'e, 'a>(parsed: &'e [Vec<Entry<'a>>], start: u32) -> Vec<&'e Entry<'a>> {
     let mut candidates: Vec<&Entry<'_>> = parsed.iter().flatten().filter(|e| e.seq >= start).collect();
     // Stable sort keeps .LOG1 ahead of .LOG2 for equal sequence numbers.
     candidates.sort_by_key(|e| e.seq);
@@ -255,53 +287,62 @@ pub(crate) fn replay(image: &mut Vec<u8>, logs: &[LogInput], state: &mut DirtySt
             _ => chain.push(e),
         }
     }
-    if chain.is_empty() {
-        state.note(format!("no valid log entry continues from sequence number {start}"));
-        return;
-    }
+    chain
+}
 
-    // A log can only describe hive bins it carries or that already exist, so
-    // growth beyond that is a corrupt length field, not an allocation request.
-    let log_bytes: u64 = logs.iter().map(|l| l.bytes.len() as u64).sum();
-    let mut applied = 0u32;
-    let mut last_seq = start;
-    for e in chain {
-        let existing = image.len().saturating_sub(BASE_BLOCK_LEN) as u64;
-        if u64::from(e.bins_size) > existing.saturating_add(log_bytes) {
-            state.note(format!(
-                "log entry {} claims an implausible hive size; replay stopped",
-                e.seq
-            ));
-            break;
-        }
-        let Some(needed) = usize::try_from(e.bins_size)
-            .ok()
-            .and_then(|s| s.checked_add(BASE_BLOCK_LEN))
-        else {
-            break;
-        };
-        if image.len() < needed {
-            image.resize(needed, 0);
-        }
-        for &(offset, page) in &e.pages {
-            // parse_entry checked offset + len <= bins_size <= image length.
-            let dst = BASE_BLOCK_LEN + offset as usize;
-            if let Some(slot) = image.get_mut(dst..dst + page.len()) {
-                slot.copy_from_slice(page);
-            }
-        }
-        base::put_u32(image, OFF_BINS_SIZE, e.bins_size);
-        applied += 1;
-        last_seq = e.seq;
+/// Applies `chain` in order until an entry cannot be applied; returns the
+/// applied prefix.
+fn apply_chain<'c, 'e, 'a>(
+    image: &mut Vec<u8>,
+    chain: &'c [&'e Entry<'a>],
+    log_bytes: u64,
+    state: &mut DirtyState,
+) -> &'c [&'e Entry<'a>] {
+    let applied = chain
+        .iter()
+        .take_while(|e| apply_entry(image, e, log_bytes, state))
+        .count();
+    &chain[..applied]
+}
+
+/// Writes one entry's pages into `image`, growing it to the entry's hive bins
+/// size. False, with nothing written, when that size is not believable.
+fn apply_entry(image: &mut Vec<u8>, e: &Entry<'_>, log_bytes: u64, state: &mut DirtyState) -> bool {
+    let existing = image.len().saturating_sub(BASE_BLOCK_LEN) as u64;
+    if u64::from(e.bins_size) > existing.saturating_add(log_bytes) {
+        state.note(format!(
+            "log entry {} claims an implausible hive size; replay stopped",
+            e.seq
+        ));
+        return false;
     }
-    if applied > 0 {
-        base::put_u32(image, OFF_SEQ1, last_seq);
-        base::put_u32(image, OFF_SEQ2, last_seq);
-        if let Some(block) = image.get_mut(..BASE_BLOCK_LEN) {
-            base::rewrite_checksum(block);
+    let Some(needed) = usize::try_from(e.bins_size)
+        .ok()
+        .and_then(|s| s.checked_add(BASE_BLOCK_LEN))
+    else {
+        return false;
+    };
+    if image.len() < needed {
+        image.resize(needed, 0);
+    }
+    for &(offset, page) in &e.pages {
+        // parse_entry checked offset + len <= bins_size <= image length.
+        let dst = BASE_BLOCK_LEN + offset as usize;
+        if let Some(slot) = image.get_mut(dst..dst + page.len()) {
+            slot.copy_from_slice(page);
         }
-        state.logs_applied = true;
-        state.applied_entries = applied;
+    }
+    base::put_u32(image, OFF_BINS_SIZE, e.bins_size);
+    true
+}
+
+/// Marks the replayed image consistent as of `last_seq`, as Windows does
+/// after a successful replay.
+fn seal_base_block(image: &mut [u8], last_seq: u32) {
+    base::put_u32(image, OFF_SEQ1, last_seq);
+    base::put_u32(image, OFF_SEQ2, last_seq);
+    if let Some(block) = image.get_mut(..BASE_BLOCK_LEN) {
+        base::rewrite_checksum(block);
     }
 }
 

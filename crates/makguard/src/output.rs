@@ -41,6 +41,13 @@ pub(crate) fn check_outputs(outputs: &[OutputSpec]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Rejects a `fix --report` change log that could not be written, before anything is
+/// scanned or rewritten: found only at the end, the failure would come after the image had
+/// been changed, with no record of what changed.
+pub(crate) fn check_change_log(file: &Path) -> anyhow::Result<()> {
+    check_writable(file).with_context(|| format!("cannot write the change log to {}", file.display()))
+}
+
 /// Proves `file` can be written the way [`write_file`] will write it: a regular file (or a new
 /// one) is replaced through a temporary file beside it, so its folder must take a new file;
 /// anything else (`/dev/stdout`, a pipe) is written in place and is not probed.

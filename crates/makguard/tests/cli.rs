@@ -459,6 +459,74 @@ fn fix_rewrites_and_exits_from_the_post_fix_scan() {
     assert!(!out.all().contains(SYNTHETIC_MAK));
 }
 
+/// Every file and folder under `root`, a file with a hash of its bytes: enough to tell whether
+/// a run changed anything, and a failing assertion prints no file's contents (they hold keys).
+fn tree_snapshot(root: &std::path::Path) -> Vec<(std::path::PathBuf, Option<u64>)> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let hash = entry.file_type().is_file().then(|| {
+                let mut hasher = DefaultHasher::new();
+                std::fs::read(entry.path()).unwrap().hash(&mut hasher);
+                hasher.finish()
+            });
+            (entry.path().strip_prefix(root).unwrap().to_path_buf(), hash)
+        })
+        .collect()
+}
+
+#[test]
+fn an_unwritable_change_log_is_a_usage_error_before_anything_is_fixed() {
+    let image = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("mak/unattend.xml"), image.path().join("unattend.xml")).unwrap();
+    // A temporary file an interrupted fix left: removing it is already a change to the tree.
+    std::fs::write(image.path().join(".unattend.xml.makguard-tmp-999999999-0"), "old").unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let not_a_folder = logs.path().join("plain-file");
+    std::fs::write(&not_a_folder, "").unwrap();
+    let mut places = vec![
+        logs.path().join("no/such/folder/changes.json"),
+        not_a_folder.join("changes.json"),
+        logs.path().to_path_buf(),
+    ];
+    if cfg!(target_os = "linux") {
+        // Read-only even for root, so the test means the same run as root or not.
+        places.push(std::path::PathBuf::from("/proc/makguard-changes.json"));
+    }
+    let before = tree_snapshot(image.path());
+    let image_arg = image.path().to_str().unwrap();
+    for place in places {
+        let log_arg = place.to_str().unwrap();
+        let out = run(&["fix", "--gvlk", ENTERPRISE_GVLK, "--report", log_arg, image_arg]);
+        assert_eq!(out.code, 2, "{}: {}", place.display(), out.all());
+        assert!(out.stderr.contains("cannot write the change log to"), "{}", out.stderr);
+        assert!(out.stdout.is_empty(), "nothing was scanned or printed:\n{}", out.stdout);
+        assert_eq!(
+            tree_snapshot(image.path()),
+            before,
+            "{}: the tree is untouched",
+            place.display()
+        );
+    }
+    // The same run with a writable change log does change the tree, so the checks above mean
+    // something.
+    let fine = logs.path().join("changes.json");
+    let out = run(&[
+        "fix",
+        "--gvlk",
+        ENTERPRISE_GVLK,
+        "--report",
+        fine.to_str().unwrap(),
+        image_arg,
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(fine.is_file());
+    assert_ne!(tree_snapshot(image.path()), before);
+}
+
 #[test]
 fn fix_without_an_edition_leaves_the_key_and_still_fails() {
     let dir = tempfile::tempdir().unwrap();
