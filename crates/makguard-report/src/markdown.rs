@@ -71,15 +71,27 @@ fn write_hidden(out: &mut String, hidden: usize) {
 }
 
 pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
+    let mut out = String::new();
+    write_verdict(&mut out, report, options);
+    write_scanned(&mut out, report);
+    write_counts(&mut out, report);
+    write_findings(&mut out, report);
+    write_suppressed(&mut out, report);
+    out
+}
+
+fn write_verdict(out: &mut String, report: &ScanReport, options: &RenderOptions) {
     let verdict = verdict(report, options.fail_on);
     let icon = match verdict.status {
         ExitStatus::Clean => "✅",
         ExitStatus::Findings | ExitStatus::Usage | ExitStatus::Incomplete => "❌",
     };
-    let mut out = String::new();
     let _ = writeln!(out, "## {icon} {TOOL_NAME}: {}\n", verdict.word);
     let _ = writeln!(out, "{}.\n", escape_cell(&verdict.explanation));
+}
 
+/// The images scanned (or, when there is none, the roots) and the file counts.
+fn write_scanned(out: &mut String, report: &ScanReport) {
     let images: Vec<_> = report
         .roots
         .iter()
@@ -107,7 +119,9 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
         "**Files:** {} walked, {} scanned, {} skipped\n",
         report.summary.files_walked, report.summary.files_scanned, skipped
     );
+}
 
+fn write_counts(out: &mut String, report: &ScanReport) {
     let _ = writeln!(out, "| Errors | Warnings | Notes | Suppressed | Incomplete |");
     let _ = writeln!(out, "|---:|---:|---:|---:|:---:|");
     let _ = writeln!(
@@ -119,56 +133,60 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
         report.suppressed_count(),
         if report.incomplete() { "yes" } else { "no" }
     );
+}
 
+fn write_findings(out: &mut String, report: &ScanReport) {
     let active: Vec<&Finding> = report.findings.iter().filter(|f| f.suppressed.is_none()).collect();
     if active.is_empty() {
         let _ = writeln!(out, "No findings.\n");
-    } else {
-        let _ = writeln!(out, "### Findings\n");
-        let _ = writeln!(out, "| Rule | Severity | Location | Message | Key |");
-        let _ = writeln!(out, "|---|---|---|---|---|");
-        let hidden = active.len().saturating_sub(MAX_TABLE_ROWS);
-        for finding in active.into_iter().take(MAX_TABLE_ROWS) {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} |",
-                code_cell(finding),
-                finding.severity,
-                location_cell(report, finding),
-                escape_cell(&finding.message),
-                key_cell(finding)
-            );
-        }
-        write_hidden(&mut out, hidden);
-        out.push('\n');
+        return;
     }
+    let _ = writeln!(out, "### Findings\n");
+    let _ = writeln!(out, "| Rule | Severity | Location | Message | Key |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    let hidden = active.len().saturating_sub(MAX_TABLE_ROWS);
+    for finding in active.into_iter().take(MAX_TABLE_ROWS) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            code_cell(finding),
+            finding.severity,
+            location_cell(report, finding),
+            escape_cell(&finding.message),
+            key_cell(finding)
+        );
+    }
+    write_hidden(out, hidden);
+    out.push('\n');
+}
 
+fn write_suppressed(out: &mut String, report: &ScanReport) {
     let suppressed: Vec<&Finding> = report.findings.iter().filter(|f| f.suppressed.is_some()).collect();
-    if !suppressed.is_empty() {
-        let _ = writeln!(out, "### Suppressed\n");
-        let _ = writeln!(out, "| Rule | Location | Key | Justification | Exception |");
-        let _ = writeln!(out, "|---|---|---|---|---|");
-        let hidden = suppressed.len().saturating_sub(MAX_TABLE_ROWS);
-        for finding in suppressed.into_iter().take(MAX_TABLE_ROWS) {
-            let (justification, origin) = finding
-                .suppressed
-                .as_ref()
-                .map(|s| (s.justification.as_str(), s.origin.as_str()))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} |",
-                code_cell(finding),
-                location_cell(report, finding),
-                key_cell(finding),
-                escape_cell(justification),
-                escape_cell(origin)
-            );
-        }
-        write_hidden(&mut out, hidden);
-        out.push('\n');
+    if suppressed.is_empty() {
+        return;
     }
-    out
+    let _ = writeln!(out, "### Suppressed\n");
+    let _ = writeln!(out, "| Rule | Location | Key | Justification | Exception |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    let hidden = suppressed.len().saturating_sub(MAX_TABLE_ROWS);
+    for finding in suppressed.into_iter().take(MAX_TABLE_ROWS) {
+        let (justification, origin) = finding
+            .suppressed
+            .as_ref()
+            .map(|s| (s.justification.as_str(), s.origin.as_str()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            code_cell(finding),
+            location_cell(report, finding),
+            key_cell(finding),
+            escape_cell(justification),
+            escape_cell(origin)
+        );
+    }
+    write_hidden(out, hidden);
+    out.push('\n');
 }
 
 #[cfg(test)]

@@ -755,17 +755,11 @@ fn build_result(
     let member = root_of(report, finding)
         .filter(|root| root.container.is_some())
         .map(|_| format!("{}{}", file_location(report, finding), position_suffix(finding)));
-    let hash = match &member {
-        Some(member) => {
-            line_hash(finding.rule.code, &location, finding) + &hex(&Sha256::digest(member.as_bytes())[..4])
-        }
-        None => line_hash(finding.rule.code, &location, finding),
-    };
+    let hash = location_hash(finding, &location, member.as_deref());
     let occurrence = occurrences.entry(hash.clone()).or_insert(0);
     *occurrence += 1;
     let logical_locations = finding
         .xml()
-        .as_ref()
         .map(|xml| LogicalLocation {
             fully_qualified_name: describe_xml(xml),
             kind: "element",
@@ -785,52 +779,75 @@ fn build_result(
         locations: vec![Location {
             physical_location: PhysicalLocation {
                 artifact_location: location,
-                region: Region {
-                    start_line: if member.is_some() {
-                        1
-                    } else {
-                        finding.line().unwrap_or(1).max(1)
-                    },
-                    start_column: finding
-                        .line()
-                        .and(finding.column())
-                        .filter(|_| member.is_none())
-                        .map(|c| c.max(1)),
-                },
+                region: region(finding, member.is_some()),
             },
             logical_locations,
         }],
         partial_fingerprints: BTreeMap::from([("primaryLocationLineHash", format!("{hash}:{occurrence}"))]),
-        suppressions: finding
-            .suppressed
-            .iter()
-            .map(|s| SarifSuppression {
-                kind: "external",
-                justification: s.justification.clone(),
-                properties: SuppressionProperties {
-                    origin: s.origin.clone(),
-                },
-            })
-            .collect(),
-        properties: ResultProperties {
-            path: finding.path().display.clone(),
-            root: finding.location.root,
-            path_bytes_hex: finding.path().raw_bytes.as_deref().map(hex),
-            line_known: finding.line().is_some(),
-            key: finding.key.as_ref().map(|info| ResultKey {
-                masked: info.key.masked(),
-                fingerprint: info.key.fingerprint(),
-                class: info.class().as_str(),
-                checksum: info.classification.checksum.as_str(),
-            }),
-            xml: finding.xml().map(describe_xml),
-            remediation: finding.remediation().map(str::to_string),
-            fix: finding.fix.as_ref().map(|fix| ResultFix {
-                applicability: fix.applicability.as_str(),
-                new_key: fix.new_key.display_form(),
-                chosen_by: fix.chosen_by.clone(),
-            }),
-        },
+        suppressions: suppressions(finding),
+        properties: result_properties(finding),
+    }
+}
+
+/// The fingerprint's hash: the rule, the artifact and the key, plus the member of an image
+/// file when the artifact is one.
+fn location_hash(finding: &Finding, location: &ArtifactLocation, member: Option<&str>) -> String {
+    let hash = line_hash(finding.rule.code, location, finding);
+    match member {
+        Some(member) => hash + &hex(&Sha256::digest(member.as_bytes())[..4]),
+        None => hash,
+    }
+}
+
+/// Where the result is in its artifact. GitHub needs a line, so a finding without one gets
+/// line 1 (and `lineKnown: false`); inside an image file the member's position is in the
+/// message, not here.
+fn region(finding: &Finding, in_image_file: bool) -> Region {
+    if in_image_file {
+        return Region {
+            start_line: 1,
+            start_column: None,
+        };
+    }
+    Region {
+        start_line: finding.line().unwrap_or(1).max(1),
+        start_column: finding.column().map(|c| c.max(1)),
+    }
+}
+
+fn suppressions(finding: &Finding) -> Vec<SarifSuppression> {
+    finding
+        .suppressed
+        .iter()
+        .map(|s| SarifSuppression {
+            kind: "external",
+            justification: s.justification.clone(),
+            properties: SuppressionProperties {
+                origin: s.origin.clone(),
+            },
+        })
+        .collect()
+}
+
+fn result_properties(finding: &Finding) -> ResultProperties {
+    ResultProperties {
+        path: finding.path().display.clone(),
+        root: finding.location.root,
+        path_bytes_hex: finding.path().raw_bytes.as_deref().map(hex),
+        line_known: finding.line().is_some(),
+        key: finding.key.as_ref().map(|info| ResultKey {
+            masked: info.key.masked(),
+            fingerprint: info.key.fingerprint(),
+            class: info.class().as_str(),
+            checksum: info.classification.checksum.as_str(),
+        }),
+        xml: finding.xml().map(describe_xml),
+        remediation: finding.remediation().map(str::to_string),
+        fix: finding.fix.as_ref().map(|fix| ResultFix {
+            applicability: fix.applicability.as_str(),
+            new_key: fix.new_key.display_form(),
+            chosen_by: fix.chosen_by.clone(),
+        }),
     }
 }
 
