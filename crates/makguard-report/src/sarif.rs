@@ -30,7 +30,7 @@ use crate::{
     INFORMATION_URI, RenderOptions, TOOL_NAME, describe_xml, hex, is_absolute, join_root, normalise_root, root_of,
     rule_help_uri, verdict,
 };
-use crate::{file_location, position_suffix};
+use crate::{Verdict, file_location, position_suffix};
 
 /// What one SARIF upload may hold: GitHub code scanning rejects a run with more than 25,000
 /// results and an upload over 10 MB gzip-compressed.
@@ -865,13 +865,8 @@ fn truncation_notice(omitted: usize, total: usize, limits: SarifLimits) -> Notif
     }
 }
 
-pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
-    let mut bases = BTreeMap::new();
-    let addresses = root_addresses(report, &mut bases);
-    let built = build_results(report, options, &addresses, &mut bases);
-
-    let verdict = verdict(report, options.fail_on);
-    let tool = Tool {
+fn tool(options: &RenderOptions) -> Tool {
+    Tool {
         driver: Driver {
             name: TOOL_NAME,
             full_name: format!("{TOOL_NAME} {}", options.tool_version),
@@ -880,13 +875,16 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
             semantic_version: options.tool_version.to_string(),
             rules: rules::ALL.iter().map(|rule| describe_rule(rule)).collect(),
         },
-    };
-    let properties = RunProperties {
+    }
+}
+
+fn run_properties<'a>(report: &'a ScanReport, addresses: &[RootAddress], verdict: &Verdict) -> RunProperties<'a> {
+    RunProperties {
         image: report.image().map(Image::new),
         roots: report
             .roots
             .iter()
-            .zip(&addresses)
+            .zip(addresses)
             .map(|(root, address)| RunRoot {
                 path: &root.path,
                 uri_base_id: address.base_id.clone(),
@@ -905,7 +903,17 @@ pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
             verdict: verdict.word,
             exit_code: verdict.status as i32,
         },
-    };
+    }
+}
+
+pub(crate) fn render(report: &ScanReport, options: &RenderOptions) -> String {
+    let mut bases = BTreeMap::new();
+    let addresses = root_addresses(report, &mut bases);
+    let built = build_results(report, options, &addresses, &mut bases);
+
+    let verdict = verdict(report, options.fail_on);
+    let tool = tool(options);
+    let properties = run_properties(report, &addresses, &verdict);
 
     // Positions into `built.results`, most important first.
     let mut ranked: Vec<usize> = (0..built.results.len()).collect();
