@@ -334,42 +334,7 @@ pub(crate) fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_confi
         remediation: String::new(),
         reported: ReportedValues::default(),
     };
-    let current_version = match hive.key(CURRENT_VERSION) {
-        Ok(Some(key)) => Some(key),
-        Ok(None) => {
-            reader.findings.push(missing_current_version(hive_path));
-            None
-        }
-        Err(error) => {
-            reader.corrupt(&format!(r"{HIVE_PREFIX}\{CURRENT_VERSION}"), &error);
-            None
-        }
-    };
-    let identity = current_version
-        .as_ref()
-        .map(|key| reader.identity(key))
-        .unwrap_or_default();
-    reader.remediation = remediation(identity.edition_id.as_deref(), identity.build);
-    if let Some(current_version) = &current_version
-        && !looks_like_windows_current_version(current_version, &identity)
-    {
-        reader.findings.push(foreign_current_version(hive_path));
-    }
-    if let Some(current_version) = &current_version {
-        reader.installed_key(current_version, CURRENT_VERSION, &identity);
-        reader.backup_product_key(hive, CURRENT_VERSION);
-    }
-    let native = reader.findings.len();
-    if let Some(wow64) = reader.key(hive, CURRENT_VERSION_WOW64) {
-        reader.installed_key(&wow64, CURRENT_VERSION_WOW64, &identity);
-        reader.backup_product_key(hive, CURRENT_VERSION_WOW64);
-    }
-    reader.drop_mirrored(native);
-    for finding in &reader.findings {
-        if let Some(info) = &finding.key {
-            reader.reported.add_installed(&info.key);
-        }
-    }
+    let identity = reader.read_installed_keys(hive);
     let run_findings = run_keys::scan_run_keys(
         hive,
         &scope,
@@ -378,19 +343,7 @@ pub(crate) fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_confi
         &mut reader.reported,
     );
     reader.findings.extend(run_findings);
-    let installed_classes: Vec<KeyClass> = reader
-        .findings
-        .iter()
-        .filter_map(|f| {
-            if f.rule == &rules::MAK_INSTALLED {
-                Some(KeyClass::Mak)
-            } else if f.rule == &rules::CSVLK_INSTALLED {
-                Some(KeyClass::Csvlk)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let installed_classes = installed_classes(&reader.findings);
     let search = hive_search::search_hive(
         hive,
         &mut SearchContext {
@@ -406,6 +359,22 @@ pub(crate) fn read_software_hive(hive: &Hive, hive_path: &FindingPath, key_confi
         findings: reader.findings,
         keys_searched: search.keys_visited,
     }
+}
+
+/// The classes of the installed keys found, which the whole-hive search compares copies with.
+fn installed_classes(findings: &[Finding]) -> Vec<KeyClass> {
+    findings
+        .iter()
+        .filter_map(|f| {
+            if f.rule == &rules::MAK_INSTALLED {
+                Some(KeyClass::Mak)
+            } else if f.rule == &rules::CSVLK_INSTALLED {
+                Some(KeyClass::Csvlk)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// What a hive other than SOFTWARE produced: its findings and how much of it was searched.
@@ -763,6 +732,47 @@ impl HiveReader<'_> {
             }
             _ => None,
         }
+    }
+
+    /// Reads `CurrentVersion` (native and WOW6432Node): the identity, the installed keys and
+    /// their backups, recording each installed key as reported. Sets the remediation the
+    /// later findings carry; returns the identity.
+    fn read_installed_keys(&mut self, hive: &Hive) -> ImageInfo {
+        let current_version = match hive.key(CURRENT_VERSION) {
+            Ok(Some(key)) => Some(key),
+            Ok(None) => {
+                self.findings.push(missing_current_version(self.hive_path));
+                None
+            }
+            Err(error) => {
+                self.corrupt(&format!(r"{HIVE_PREFIX}\{CURRENT_VERSION}"), &error);
+                None
+            }
+        };
+        let identity = current_version
+            .as_ref()
+            .map(|key| self.identity(key))
+            .unwrap_or_default();
+        self.remediation = remediation(identity.edition_id.as_deref(), identity.build);
+        if let Some(current_version) = &current_version {
+            if !looks_like_windows_current_version(current_version, &identity) {
+                self.findings.push(foreign_current_version(self.hive_path));
+            }
+            self.installed_key(current_version, CURRENT_VERSION, &identity);
+            self.backup_product_key(hive, CURRENT_VERSION);
+        }
+        let native = self.findings.len();
+        if let Some(wow64) = self.key(hive, CURRENT_VERSION_WOW64) {
+            self.installed_key(&wow64, CURRENT_VERSION_WOW64, &identity);
+            self.backup_product_key(hive, CURRENT_VERSION_WOW64);
+        }
+        self.drop_mirrored(native);
+        for finding in &self.findings {
+            if let Some(info) = &finding.key {
+                self.reported.add_installed(&info.key);
+            }
+        }
+        identity
     }
 
     fn identity(&mut self, current_version: &Key<'_>) -> ImageInfo {
