@@ -538,26 +538,7 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
             self.problems
                 .push(TreeProblem::new(path, TreeProblemKind::InvalidUtf16Name));
         }
-        let unnamed_extra: Vec<Sha1Hash> = raw
-            .extra
-            .iter()
-            .filter(|(n, _)| n.is_empty())
-            .map(|(_, h)| *h)
-            .collect();
-        let mut unnamed = Vec::new();
-        let mut unnamed_at = Vec::new();
-        if !raw.main_hash.is_zero() || unnamed_extra.is_empty() {
-            unnamed.push(raw.main_hash);
-            unnamed_at.push(raw.main_hash_at);
-        }
-        unnamed.extend(unnamed_extra);
-        unnamed_at.extend(
-            raw.extra
-                .iter()
-                .zip(&raw.extra_hash_at)
-                .filter(|((n, _), _)| n.is_empty())
-                .map(|(_, &at)| at),
-        );
+        let (unnamed, unnamed_at) = unnamed_streams(raw);
         let is_reparse = raw.attributes & ATTRIBUTE_REPARSE_POINT != 0;
         self.data_hash_at.push(unnamed_at.get(usize::from(is_reparse)).copied());
         let mut unnamed = unnamed.into_iter();
@@ -571,34 +552,8 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
             None
         };
         let data = self.stream(unnamed.next().unwrap_or_default(), parent, &name, None);
-        let left_over: Vec<Stream> = unnamed
-            .filter(|hash| !hash.is_zero())
-            .map(|hash| Stream {
-                hash,
-                size: (self.blob_size)(hash).unwrap_or(0),
-            })
-            .collect();
-        if !left_over.is_empty() {
-            let path = self.child_path(parent, &name);
-            self.problems.push(TreeProblem {
-                path,
-                kind: TreeProblemKind::ExtraUnnamedStream,
-                streams: left_over,
-            });
-        }
-        let named_streams = raw
-            .extra
-            .iter()
-            .filter(|(n, _)| !n.is_empty())
-            .map(|(n, hash)| {
-                let stream_name = lossy(n).0;
-                let stream = self.stream(*hash, parent, &name, Some(&stream_name));
-                NamedStream {
-                    name: stream_name,
-                    stream,
-                }
-            })
-            .collect();
+        self.report_left_over_streams(unnamed, parent, &name);
+        let named_streams = self.named_streams(raw, parent, &name);
         let short_name = (!raw.short_name.is_empty()).then(|| lossy(&raw.short_name).0);
         DirEntry {
             name,
@@ -616,6 +571,62 @@ impl<F: Fn(Sha1Hash) -> Option<u64>> Parser<'_, F> {
             last_write_time: raw.times[2],
         }
     }
+
+    /// Unnamed streams past the reparse data and the file data have no place in the tree: a
+    /// problem, so that their bytes are not silently left unscanned.
+    fn report_left_over_streams(&mut self, rest: impl Iterator<Item = Sha1Hash>, parent: Option<usize>, name: &str) {
+        let left_over: Vec<Stream> = rest
+            .filter(|hash| !hash.is_zero())
+            .map(|hash| Stream {
+                hash,
+                size: (self.blob_size)(hash).unwrap_or(0),
+            })
+            .collect();
+        if !left_over.is_empty() {
+            let path = self.child_path(parent, name);
+            self.problems.push(TreeProblem {
+                path,
+                kind: TreeProblemKind::ExtraUnnamedStream,
+                streams: left_over,
+            });
+        }
+    }
+
+    fn named_streams(&mut self, raw: &RawDentry, parent: Option<usize>, name: &str) -> Vec<NamedStream> {
+        raw.extra
+            .iter()
+            .filter(|(n, _)| !n.is_empty())
+            .map(|(n, hash)| {
+                let stream_name = lossy(n).0;
+                let stream = self.stream(*hash, parent, name, Some(&stream_name));
+                NamedStream {
+                    name: stream_name,
+                    stream,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The entry's unnamed stream hashes in order, and where in the metadata each hash sits: the
+/// main hash first unless it is zero and extra entries carry unnamed streams instead.
+fn unnamed_streams(raw: &RawDentry) -> (Vec<Sha1Hash>, Vec<usize>) {
+    let unnamed_extra = raw
+        .extra
+        .iter()
+        .zip(&raw.extra_hash_at)
+        .filter(|((n, _), _)| n.is_empty());
+    let mut unnamed = Vec::new();
+    let mut unnamed_at = Vec::new();
+    if !raw.main_hash.is_zero() || unnamed_extra.clone().next().is_none() {
+        unnamed.push(raw.main_hash);
+        unnamed_at.push(raw.main_hash_at);
+    }
+    for ((_, hash), &at) in unnamed_extra {
+        unnamed.push(*hash);
+        unnamed_at.push(at);
+    }
+    (unnamed, unnamed_at)
 }
 
 #[cfg(test)]

@@ -524,34 +524,8 @@ impl Appended {
     fn build(wim: &Wim, plan: &Plan) -> Result<Appended, WriteError> {
         let start = wim.file_len();
         let mut bytes = Vec::new();
-        let mut new_blob_entries = Vec::new();
-        for &(hash, contents) in &plan.new_blobs {
-            let resource = ResourceHeader::uncompressed(start + bytes.len() as u64, contents.len() as u64, 0);
-            bytes.extend_from_slice(contents);
-            let references = plan.reference_delta.get(&hash).copied().unwrap_or(1).max(1);
-            new_blob_entries.push(BlobEntry {
-                resource,
-                part: 1,
-                reference_count: u32::try_from(references).unwrap_or(u32::MAX),
-                hash,
-            });
-        }
-        let mut new_metadata: HashMap<u32, BlobEntry> = HashMap::new();
-        for image in &plan.images {
-            let patched = patch_metadata(image);
-            let resource =
-                ResourceHeader::uncompressed(start + bytes.len() as u64, patched.len() as u64, RESOURCE_METADATA);
-            new_metadata.insert(
-                image.image,
-                BlobEntry {
-                    resource,
-                    part: 1,
-                    reference_count: 1,
-                    hash: Sha1Hash::of(&patched),
-                },
-            );
-            bytes.extend_from_slice(&patched);
-        }
+        let new_blob_entries = append_new_blobs(&mut bytes, start, plan);
+        let new_metadata = append_patched_metadata(&mut bytes, start, plan);
         let old = wim.header();
         let blob_table = rebuild_blob_table(
             &wim.read_raw(old.blob_table.offset, old.blob_table.stored_size)?,
@@ -559,23 +533,16 @@ impl Appended {
             &new_metadata,
             &new_blob_entries,
         );
-        let blob_table_resource = ResourceHeader::uncompressed(
-            start + bytes.len() as u64,
-            blob_table.len() as u64,
-            old.blob_table.flags,
-        );
-        bytes.extend_from_slice(&blob_table);
-        let blob_table_end = start + bytes.len() as u64;
-
-        let xml_offset = blob_table_end;
+        let blob_table_resource = append(&mut bytes, start, &blob_table, old.blob_table.flags);
+        // The integrity table covers everything up to the end of the blob table.
+        let covered_len = bytes.len();
         let deltas: Vec<(u32, ImageSizeDelta)> = plan.images.iter().map(size_delta).collect();
         let xml = xml_patch::patch(
             &wim.read_raw(old.xml_data.offset, old.xml_data.stored_size)?,
             &deltas,
-            xml_offset,
+            start + bytes.len() as u64,
         )?;
-        let xml_resource = ResourceHeader::uncompressed(xml_offset, xml.len() as u64, old.xml_data.flags);
-        bytes.extend_from_slice(&xml);
+        let xml_resource = append(&mut bytes, start, &xml, old.xml_data.flags);
 
         let mut header: [u8; HEADER_SIZE] = wim.read_raw(0, HEADER_SIZE as u64)?.try_into().expect("header size");
         header[HEADER_BLOB_TABLE_AT..HEADER_BLOB_TABLE_AT + 24].copy_from_slice(&blob_table_resource.to_bytes());
@@ -584,27 +551,71 @@ impl Appended {
             header[HEADER_BOOT_METADATA_AT..HEADER_BOOT_METADATA_AT + 24].copy_from_slice(&boot.resource.to_bytes());
         }
         if old.integrity_table.stored_size != 0 {
-            let old_table =
-                IntegrityTable::parse(&wim.read_raw(old.integrity_table.offset, old.integrity_table.stored_size)?)?;
-            let chunk_size = if old_table.chunk_size == 0 {
-                DEFAULT_CHUNK_SIZE
-            } else {
-                old_table.chunk_size
-            };
-            let mut hasher = ChunkHasher::new(chunk_size);
-            wim.hash_into(&mut hasher, HEADER_SIZE as u64, start)?;
-            hasher.update(&bytes[..(blob_table_end - start) as usize]);
-            let table = hasher.finish().to_bytes();
-            let resource = ResourceHeader::uncompressed(
-                start + bytes.len() as u64,
-                table.len() as u64,
-                old.integrity_table.flags,
-            );
+            let table = integrity_table(wim, start, &bytes[..covered_len])?;
+            let resource = append(&mut bytes, start, &table, old.integrity_table.flags);
             header[HEADER_INTEGRITY_AT..HEADER_INTEGRITY_AT + 24].copy_from_slice(&resource.to_bytes());
-            bytes.extend_from_slice(&table);
         }
         Ok(Appended { bytes, header })
     }
+}
+
+/// Appends `data` to the bytes written after the old file's end (`start`); returns the
+/// resource header that locates it.
+fn append(bytes: &mut Vec<u8>, start: u64, data: &[u8], flags: u8) -> ResourceHeader {
+    let resource = ResourceHeader::uncompressed(start + bytes.len() as u64, data.len() as u64, flags);
+    bytes.extend_from_slice(data);
+    resource
+}
+
+/// Appends each new blob uncompressed; returns their blob-table entries.
+fn append_new_blobs(bytes: &mut Vec<u8>, start: u64, plan: &Plan) -> Vec<BlobEntry> {
+    let mut entries = Vec::new();
+    for &(hash, contents) in &plan.new_blobs {
+        let resource = append(bytes, start, contents, 0);
+        let references = plan.reference_delta.get(&hash).copied().unwrap_or(1).max(1);
+        entries.push(BlobEntry {
+            resource,
+            part: 1,
+            reference_count: u32::try_from(references).unwrap_or(u32::MAX),
+            hash,
+        });
+    }
+    entries
+}
+
+/// Appends each changed image's patched metadata; returns its blob-table entry by image.
+fn append_patched_metadata(bytes: &mut Vec<u8>, start: u64, plan: &Plan) -> HashMap<u32, BlobEntry> {
+    let mut entries = HashMap::new();
+    for image in &plan.images {
+        let patched = patch_metadata(image);
+        let resource = append(bytes, start, &patched, RESOURCE_METADATA);
+        entries.insert(
+            image.image,
+            BlobEntry {
+                resource,
+                part: 1,
+                reference_count: 1,
+                hash: Sha1Hash::of(&patched),
+            },
+        );
+    }
+    entries
+}
+
+/// The new integrity table, in the old table's chunk size: the old file's chunks after the
+/// header, then `appended` (the new bytes up to the end of the blob table).
+fn integrity_table(wim: &Wim, start: u64, appended: &[u8]) -> Result<Vec<u8>, WriteError> {
+    let old = wim.header();
+    let old_table = IntegrityTable::parse(&wim.read_raw(old.integrity_table.offset, old.integrity_table.stored_size)?)?;
+    let chunk_size = if old_table.chunk_size == 0 {
+        DEFAULT_CHUNK_SIZE
+    } else {
+        old_table.chunk_size
+    };
+    let mut hasher = ChunkHasher::new(chunk_size);
+    wim.hash_into(&mut hasher, HEADER_SIZE as u64, start)?;
+    hasher.update(appended);
+    Ok(hasher.finish().to_bytes())
 }
 
 /// The image's metadata with each changed dentry's hash replaced; every other byte is kept.
