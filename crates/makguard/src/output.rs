@@ -48,6 +48,24 @@ pub(crate) fn check_change_log(file: &Path) -> anyhow::Result<()> {
     check_writable(file).with_context(|| format!("cannot write the change log to {}", file.display()))
 }
 
+/// Rejects a `fix --output` WIM that could not be written, or that names one of the paths
+/// being fixed, before anything is scanned or rewritten: the WIM writer refuses both only after
+/// the whole scan and fix, and the post-fix scan then reports on a file that was never written.
+/// The input itself is refused rather than taken as in-place fixing, as the writer does: an
+/// `--output` promises the input stays untouched.
+pub(crate) fn check_fixed_wim_output(file: &Path, inputs: &[PathBuf]) -> anyhow::Result<()> {
+    check_writable(file).with_context(|| format!("cannot write the fixed WIM to {}", file.display()))?;
+    // Canonical paths, so a link to the input or `./install.wim` is the input too.
+    let output = std::fs::canonicalize(file).ok();
+    if output.is_some() && inputs.iter().any(|input| std::fs::canonicalize(input).ok() == output) {
+        bail!(
+            "--output {} is the input WIM: leave out --output to fix it in place (atomically)",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
 /// Proves `file` can be written the way [`write_file`] will write it: a regular file (or a new
 /// one) is replaced through a temporary file beside it, so its folder must take a new file;
 /// anything else (`/dev/stdout`, a pipe) is written in place and is not probed.

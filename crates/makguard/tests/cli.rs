@@ -527,6 +527,96 @@ fn an_unwritable_change_log_is_a_usage_error_before_anything_is_fixed() {
     assert_ne!(tree_snapshot(image.path()), before);
 }
 
+/// A one-image WIM of a tree holding only the MAK answer file, alone in a new folder with a
+/// stale temporary file beside it, so a fix that starts removes that file; `None` when
+/// wimlib-imagex is missing and missing tools are skipped.
+fn tiny_mak_wim() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    if !makguard_testkit::require_tool_for("wimlib-imagex", "to capture the WIM to fix") {
+        return None;
+    }
+    let tree = tempfile::tempdir().unwrap();
+    let panther = tree.path().join("Windows/Panther");
+    std::fs::create_dir_all(&panther).unwrap();
+    std::fs::copy(fixture("mak/unattend.xml"), panther.join("unattend.xml")).unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let wim = folder.path().join("install.wim");
+    makguard_testkit::wim_capture(tree.path(), &wim, "Enterprise test", &[]);
+    std::fs::write(folder.path().join(".install.wim.makguard-tmp-999999999-0"), "old").unwrap();
+    Some((folder, wim))
+}
+
+#[test]
+fn an_unwritable_or_self_naming_fix_output_is_a_usage_error_before_anything_is_fixed() {
+    let Some((folder, wim)) = tiny_mak_wim() else {
+        return;
+    };
+    let elsewhere = tempfile::tempdir().unwrap();
+    let link_to_input = elsewhere.path().join("link.wim");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&wim, &link_to_input).unwrap();
+    let unwritable = [
+        elsewhere.path().join("no/such/folder/fixed.wim"),
+        elsewhere.path().to_path_buf(),
+    ];
+    let mut the_input = vec![wim.clone(), folder.path().join(".").join("install.wim")];
+    if cfg!(unix) {
+        the_input.push(link_to_input);
+    }
+    let before = tree_snapshot(folder.path());
+    let original = std::fs::read(&wim).unwrap();
+    let wim_arg = wim.to_str().unwrap();
+    let cases = unwritable
+        .iter()
+        .map(|place| (place, "cannot write the fixed WIM to"))
+        .chain(the_input.iter().map(|place| (place, "is the input WIM")));
+    for (place, message) in cases {
+        for dry_run in [false, true] {
+            let mut args = vec!["fix", "--gvlk", ENTERPRISE_GVLK, "--output", place.to_str().unwrap()];
+            if dry_run {
+                args.push("--dry-run");
+            }
+            args.push(wim_arg);
+            let out = run(&args);
+            assert_eq!(out.code, 2, "{} (dry run: {dry_run}): {}", place.display(), out.all());
+            assert!(out.stderr.contains(message), "{}", out.stderr);
+            assert!(out.stdout.is_empty(), "nothing was scanned or printed:\n{}", out.stdout);
+            assert!(
+                std::fs::read(&wim).unwrap() == original,
+                "{}: the WIM is untouched",
+                place.display()
+            );
+            assert_eq!(
+                tree_snapshot(folder.path()),
+                before,
+                "{}: nothing beside the WIM changed either (the stale temporary file stays)",
+                place.display()
+            );
+        }
+    }
+    // The same run with a writable output does fix, so the checks above mean something.
+    let fixed = elsewhere.path().join("fixed.wim");
+    let out = run(&[
+        "fix",
+        "--gvlk",
+        ENTERPRISE_GVLK,
+        "--output",
+        fixed.to_str().unwrap(),
+        wim_arg,
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(fixed.is_file() && std::fs::read(&fixed).unwrap() != original);
+    assert!(
+        std::fs::read(&wim).unwrap() == original,
+        "--output leaves the input alone"
+    );
+    assert_ne!(
+        tree_snapshot(folder.path()),
+        before,
+        "the stale temporary file is removed"
+    );
+    assert!(!out.all().contains(SYNTHETIC_MAK));
+}
+
 #[test]
 fn fix_without_an_edition_leaves_the_key_and_still_fails() {
     let dir = tempfile::tempdir().unwrap();

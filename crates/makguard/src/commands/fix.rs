@@ -1,7 +1,7 @@
-//! `makguard fix`: checks the change log can be written, removes stale temporary files, scans,
-//! plans a GVLK for every fixable finding, rewrites the files (or with `--dry-run` prints the
-//! masked diff), then scans again and exits by the post-fix scan, so a key no file edit can
-//! remove still fails the gate.
+//! `makguard fix`: checks the change log and the `--output` WIM can be written, removes stale
+//! temporary files, scans, plans a GVLK for every fixable finding, rewrites the files (or with
+//! `--dry-run` prints the masked diff), then scans again and exits by the post-fix scan, so a
+//! key no file edit can remove still fails the gate.
 
 use anyhow::Context;
 use makguard_core::ExitStatus;
@@ -10,7 +10,7 @@ use makguard_fix::{ApplyOptions, ChangeLog, ImageFiles, KeyChoice, apply_with_im
 use crate::cli::FixArgs;
 use crate::commands::fix_wim::{WimImages, write_wims};
 use crate::commands::{prepare_scan, scan_and_judge};
-use crate::output::{check_change_log, diag, print_safe, report_and_exit, write_file};
+use crate::output::{check_change_log, check_fixed_wim_output, diag, print_safe, report_and_exit, write_file};
 
 fn print_change_summary(log: &ChangeLog) {
     for file in &log.files {
@@ -47,6 +47,11 @@ pub(crate) fn run(args: &FixArgs) -> anyhow::Result<u8> {
     }
     if let Some(file) = &args.report {
         check_change_log(file)?;
+    }
+    // Checked under --dry-run too, which writes no WIM: the dry run previews the real run, and
+    // the real run would refuse this command line.
+    if let Some(file) = &args.output {
+        check_fixed_wim_output(file, &opts.paths)?;
     }
     let prepared = prepare_scan(opts)?;
 
