@@ -63,6 +63,16 @@ pub(crate) fn check_fixed_wim_output(file: &Path, inputs: &[PathBuf]) -> anyhow:
             file.display()
         );
     }
+    // The WIM writer renames a temporary file over the path it is given: over a link or a
+    // device that would replace the link or the device node itself, not write through it.
+    if let Ok(meta) = std::fs::symlink_metadata(file)
+        && !meta.is_file()
+    {
+        bail!(
+            "--output {}: it exists and is not a regular file (a link, a device or a pipe); name a regular file or a new one",
+            file.display()
+        );
+    }
     Ok(())
 }
 

@@ -559,8 +559,16 @@ fn an_unwritable_or_self_naming_fix_output_is_a_usage_error_before_anything_is_f
         elsewhere.path().to_path_buf(),
     ];
     let mut the_input = vec![wim.clone(), folder.path().join(".").join("install.wim")];
+    let mut not_regular = Vec::new();
     if cfg!(unix) {
         the_input.push(link_to_input);
+        // A link to another file would be replaced by the writer's rename, not written through.
+        let other = elsewhere.path().join("other.wim");
+        std::fs::write(&other, b"not yet a WIM").unwrap();
+        let link_to_other = elsewhere.path().join("link-to-other.wim");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&other, &link_to_other).unwrap();
+        not_regular.push(link_to_other);
     }
     let before = tree_snapshot(folder.path());
     let original = std::fs::read(&wim).unwrap();
@@ -568,7 +576,8 @@ fn an_unwritable_or_self_naming_fix_output_is_a_usage_error_before_anything_is_f
     let cases = unwritable
         .iter()
         .map(|place| (place, "cannot write the fixed WIM to"))
-        .chain(the_input.iter().map(|place| (place, "is the input WIM")));
+        .chain(the_input.iter().map(|place| (place, "is the input WIM")))
+        .chain(not_regular.iter().map(|place| (place, "is not a regular file")));
     for (place, message) in cases {
         for dry_run in [false, true] {
             let mut args = vec!["fix", "--gvlk", ENTERPRISE_GVLK, "--output", place.to_str().unwrap()];
