@@ -38,6 +38,59 @@ fn print_change_summary(log: &ChangeLog) {
     }
 }
 
+/// Every file the run will write is checked before anything is scanned or rewritten, under
+/// --dry-run too, which writes no WIM: the dry run previews the real run, and the real run
+/// would refuse this command line.
+fn check_outputs(args: &FixArgs) -> anyhow::Result<()> {
+    if let Some(file) = &args.report {
+        check_change_log(file)?;
+    }
+    if let Some(file) = &args.output {
+        check_fixed_wim_output(file, &args.scan.paths)?;
+    }
+    Ok(())
+}
+
+fn remove_stale_temp_files(paths: &[std::path::PathBuf]) {
+    for path in paths {
+        let removed = cleanup_stale_temp_files(path);
+        if removed > 0 {
+            diag(&format!(
+                "removed {removed} temporary file(s) an interrupted fix left under {}",
+                path.display()
+            ));
+        }
+    }
+}
+
+/// What the post-fix scan reads: the paths given, except that with --output the fixed WIM is
+/// what must scan clean, in place of the WIM it was made from.
+fn paths_to_rescan(
+    paths: &[std::path::PathBuf],
+    report: &makguard_core::ScanReport,
+    output: Option<&std::path::Path>,
+) -> Vec<std::path::PathBuf> {
+    let Some(output) = output else {
+        return paths.to_vec();
+    };
+    let is_wim_root = |path: &std::path::PathBuf| {
+        report
+            .roots
+            .iter()
+            .any(|r| r.container.is_some() && std::path::Path::new(&r.path) == path)
+    };
+    paths
+        .iter()
+        .map(|path| {
+            if is_wim_root(path) {
+                output.to_path_buf()
+            } else {
+                path.clone()
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn run(args: &FixArgs) -> anyhow::Result<u8> {
     let opts = &args.scan;
     let choice =
@@ -45,26 +98,10 @@ pub(crate) fn run(args: &FixArgs) -> anyhow::Result<u8> {
     if opts.reads_stdin() {
         anyhow::bail!("fix rewrites files in place: it cannot fix standard input (`-`)");
     }
-    if let Some(file) = &args.report {
-        check_change_log(file)?;
-    }
-    // Checked under --dry-run too, which writes no WIM: the dry run previews the real run, and
-    // the real run would refuse this command line.
-    if let Some(file) = &args.output {
-        check_fixed_wim_output(file, &opts.paths)?;
-    }
+    check_outputs(args)?;
     let prepared = prepare_scan(opts)?;
-
     if !args.dry_run {
-        for path in &opts.paths {
-            let removed = cleanup_stale_temp_files(path);
-            if removed > 0 {
-                diag(&format!(
-                    "removed {removed} temporary file(s) an interrupted fix left under {}",
-                    path.display()
-                ));
-            }
-        }
+        remove_stale_temp_files(&opts.paths);
     }
 
     let mut judged = scan_and_judge(&opts.paths, &prepared);
@@ -102,25 +139,7 @@ pub(crate) fn run(args: &FixArgs) -> anyhow::Result<u8> {
     for failure in &wim_failures {
         diag(failure);
     }
-    // With --output, the fixed WIM is what must scan clean.
-    let rescan: Vec<std::path::PathBuf> = match &args.output {
-        Some(output) => opts
-            .paths
-            .iter()
-            .map(|path| {
-                if report
-                    .roots
-                    .iter()
-                    .any(|r| r.container.is_some() && std::path::Path::new(&r.path) == path)
-                {
-                    output.clone()
-                } else {
-                    path.clone()
-                }
-            })
-            .collect(),
-        None => opts.paths.clone(),
-    };
+    let rescan = paths_to_rescan(&opts.paths, &report, args.output.as_deref());
     let mut after = scan_and_judge(&rescan, &prepared).report;
     let code = report_and_exit(&mut after, opts)?;
     if log.has_write_failures() {
