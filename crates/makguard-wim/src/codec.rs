@@ -6,6 +6,25 @@ use crate::header::Compression;
 use crate::lzx::LzxDecoder;
 use crate::xpress::XpressDecoder;
 
+/// Writes the `length` bytes that start `offset` bytes before `pos` again at `pos`: an LZ77
+/// match, as both LZX and XPRESS spell one. The source may overlap what the copy writes (a
+/// run), so later bytes repeat ones this very copy wrote. The caller has checked that
+/// `0 < offset <= pos` and that `length` bytes fit at `pos`.
+#[inline(always)]
+pub(crate) fn copy_back(output: &mut [u8], pos: usize, offset: usize, length: usize) {
+    let src = pos - offset;
+    if offset >= length {
+        output.copy_within(src..src + length, pos);
+    } else if offset == 1 {
+        let byte = output[src];
+        output[pos..pos + length].fill(byte);
+    } else {
+        for i in pos..pos + length {
+            output[i] = output[i - offset];
+        }
+    }
+}
+
 /// The decoders one reader uses, created on first need and reused for every chunk.
 #[derive(Default)]
 pub(crate) struct ChunkDecoder {

@@ -401,18 +401,7 @@ fn copy_match(output: &mut [u8], pos: usize, offset: usize, length: usize, block
             limit: block_end - pos,
         });
     }
-    let src = pos - offset;
-    if offset >= length {
-        output.copy_within(src..src + length, pos);
-    } else if offset == 1 {
-        let byte = output[src];
-        output[pos..pos + length].fill(byte);
-    } else {
-        // Overlapping: later bytes repeat ones this very copy writes.
-        for i in pos..pos + length {
-            output[i] = output[i - offset];
-        }
-    }
+    crate::codec::copy_back(output, pos, offset, length);
     Ok(())
 }
 
