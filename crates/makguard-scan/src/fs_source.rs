@@ -109,18 +109,18 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>, SourceError> {
 /// A directory tree on the local file system (a mounted image), or a single file when the
 /// root is a file and every path is [`SourcePath::root`].
 #[derive(Debug, Clone)]
-pub struct FsSource {
+pub(crate) struct FsSource {
     root: PathBuf,
 }
 
 impl FsSource {
     /// The tree under `root` (a folder, or a single file); nothing is opened yet.
-    pub fn new(root: impl Into<PathBuf>) -> FsSource {
+    pub(crate) fn new(root: impl Into<PathBuf>) -> FsSource {
         FsSource { root: root.into() }
     }
 
     /// The file-system path of a source path.
-    pub fn path_of(&self, path: &SourcePath) -> PathBuf {
+    pub(crate) fn path_of(&self, path: &SourcePath) -> PathBuf {
         let mut full = self.root.clone();
         for name in path.names() {
             full.push(name);

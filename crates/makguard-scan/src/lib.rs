@@ -1,12 +1,14 @@
 //! makguard-scan: decides what each file is, searches it for product keys with the scanner
 //! for its kind, reads the image's registry and licensing data, and walks trees safely.
 //!
-//! Each file kind has its own module; they all report through [`key_finding`] so that every
-//! key is classified, masked and fingerprinted the same way. A failure on one file becomes a
-//! finding (an `MG9xx` rule) and the scan goes on.
+//! Each file kind has its own module; they all report through `key_finding` so
+//! that every key is classified, masked and fingerprinted the same way. A failure on one file
+//! becomes a finding (an `MG9xx` rule) and the scan goes on.
 //!
-//! The modules are private; what other crates and the integration tests use is re-exported
-//! here.
+//! The modules are private. The crate root re-exports what other crates use (the walk, file
+//! kinds, key tokens, sources, key-configuration loading) and the types those items name; the
+//! readers the integration tests check on their own sit in the hidden `testing` module, so
+//! they do not become API.
 
 #![warn(missing_docs)]
 
@@ -32,31 +34,39 @@ mod walk;
 mod wim_source;
 mod xmltext;
 
-// What the CLI, the fixer and the benchmark use.
-pub use fs_source::{FsSource, open_regular, read_regular};
+// What the CLI, the fixer, the policy crate and the benchmark use, and the types their
+// signatures name (a returned error, a trait's argument and result types, a variant's field).
+pub use fs_source::{open_regular, read_regular};
 pub use keyconfig::{Base64Error, KeyConfigError, load_key_config_file};
 pub use keyscan::{InstallCommand, KeyToken, find_bare_keys, find_dashed_keys, install_command_before};
 pub use kind::{FileKind, candidate_by_name, detect_kind, scan_file_bytes};
-pub use sniff::{ContainerKind, detect_container};
 pub use source::{Entry, EntryType, ImageSource, OpenedFile, ReadAt, SourceError, SourcePath};
 pub use walk::{DEFAULT_SIZE_CAP, GlobHits, ScanOptions, ScanOptionsError, ScanProgress, scan_memory_file, scan_paths};
 pub use wim_source::WimImageSource;
 pub use xmltext::rewritable_value;
 
-// What the integration tests under tests/ check directly: each reader's own contract.
-pub use binary::{
-    CHUNK_SIZE as BINARY_CHUNK_SIZE, OVERLAP as BINARY_CHUNK_OVERLAP, scan_reader as scan_binary,
-    scan_reader_in_chunks as scan_binary_in_chunks,
-};
-pub use hive_search::{SearchContext, SearchOutcome, search_hive};
-pub use image::{ImageScan, scan_image_root};
-pub use keyconfig::{KeyConfigFile, decode_base64, find_key_config_files, parse_key_config};
-pub use registry::{
-    DigitalProductId4, DigitalProductIdError, HiveScope, ReportedValues, decode_digital_product_id,
-    parse_digital_product_id4,
-};
-pub use sniff::{ARCHIVE_EXTENSIONS, BINARY_EXTENSIONS, CONTAINER_EXTENSIONS};
-pub use unattend::{UNATTEND_NAMESPACE, is_answer_file, scan as scan_answer_file};
+/// What the integration tests under `tests/` check directly: each reader's own contract
+/// (the binary chunking, hive search, image model, key-configuration and registry decoders,
+/// answer-file scanner and extension lists), below the walk that front ends go through.
+///
+/// Not a stable API: it follows the modules it exposes and may change with them. Front ends
+/// use the items at the crate root.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::binary::{
+        CHUNK_SIZE as BINARY_CHUNK_SIZE, OVERLAP as BINARY_CHUNK_OVERLAP, scan_reader as scan_binary,
+        scan_reader_in_chunks as scan_binary_in_chunks,
+    };
+    pub use crate::hive_search::{SearchContext, SearchOutcome, search_hive};
+    pub use crate::image::{ImageScan, scan_image_root};
+    pub use crate::keyconfig::{KeyConfigFile, decode_base64, find_key_config_files, parse_key_config};
+    pub use crate::registry::{
+        DigitalProductId4, DigitalProductIdError, HiveScope, ReportedValues, decode_digital_product_id,
+        parse_digital_product_id4,
+    };
+    pub use crate::sniff::{ARCHIVE_EXTENSIONS, BINARY_EXTENSIONS, CONTAINER_EXTENSIONS};
+    pub use crate::unattend::{UNATTEND_NAMESPACE, is_answer_file, scan as scan_answer_file};
+}
 
 use makguard_core::text::LineIndex;
 use makguard_core::{Finding, FindingPath, KeyConfigIndex, KeyInfo, ProductKey, Rule, TextRange, classify_key};
@@ -72,7 +82,7 @@ pub struct FileContext<'a> {
 
 /// A finding of `rule` for `key` at `range` of `text`, classified, with the masked key and
 /// what it is in the message after `what` (e.g. `Shell-Setup ProductKey (specialize, amd64)`).
-pub fn key_finding(
+pub(crate) fn key_finding(
     rule: &'static Rule,
     ctx: &FileContext<'_>,
     text: &str,

@@ -17,7 +17,7 @@ pub(crate) const VHD_FOOTER_LEN: u64 = 512;
 /// A disk or image container: a file system inside a file. Until makguard reads one itself,
 /// finding one is an `MG905` error, except [`ContainerKind::Wim`], which the walk reads (`wim_scan`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContainerKind {
+pub(crate) enum ContainerKind {
     /// A Windows image (`.wim`) or electronic software download (`.esd`): `MSWIM\0\0\0`.
     Wim,
     /// wimlib's pipable WIM: `WLPWM\0\0\0`.
@@ -34,7 +34,7 @@ pub enum ContainerKind {
 
 impl ContainerKind {
     /// What it is, for messages.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             ContainerKind::Wim => "a Windows image (WIM/ESD)",
             ContainerKind::PipableWim => "a pipable Windows image (WIM)",
@@ -46,7 +46,7 @@ impl ContainerKind {
     }
 
     /// How to scan its contents today.
-    pub fn how_to_scan(self) -> &'static str {
+    pub(crate) fn how_to_scan(self) -> &'static str {
         match self {
             ContainerKind::Wim | ContainerKind::PipableWim => {
                 "mount each image and scan the mount: `wimlib-imagex mount FILE INDEX DIR` on Linux, \
@@ -68,7 +68,7 @@ scan the mount, including the WIMs in its `sources` folder"
 
 /// The container `head` (a file's first bytes, up to 38,918: through the ISO 9660 / UDF volume
 /// recognition sequence) and `tail` (its last 512 bytes, when read) show, if any.
-pub fn detect_container(head: &[u8], tail: Option<&[u8]>) -> Option<ContainerKind> {
+pub(crate) fn detect_container(head: &[u8], tail: Option<&[u8]>) -> Option<ContainerKind> {
     if head.starts_with(b"MSWIM\0\0\0") {
         return Some(ContainerKind::Wim);
     }

@@ -101,7 +101,7 @@ fn every_corpus_answer_file_is_recognised_and_well_formed() {
         let bytes = std::fs::read(corpus_dir().join(&row.file)).expect("readable");
         let decoded = makguard_core::text::decode(&bytes);
         assert!(
-            makguard_scan::is_answer_file(&decoded.text),
+            makguard_scan::testing::is_answer_file(&decoded.text),
             "{} not recognised",
             row.file
         );
@@ -124,7 +124,7 @@ fn other_corpus_files_are_not_answer_files() {
         };
         let decoded = makguard_core::text::decode(&bytes);
         assert!(
-            !makguard_scan::is_answer_file(&decoded.text),
+            !makguard_scan::testing::is_answer_file(&decoded.text),
             "{} taken for an answer file",
             row.file
         );

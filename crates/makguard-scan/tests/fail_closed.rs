@@ -347,9 +347,9 @@ proptest::proptest! {
         };
         let lower = name.to_lowercase();
         let ext = lower.rsplit_once('.').map(|(_, e)| e.to_string()).unwrap_or_default();
-        proptest::prop_assume!(!makguard_scan::BINARY_EXTENSIONS.contains(&ext.as_str()));
-        proptest::prop_assume!(!makguard_scan::ARCHIVE_EXTENSIONS.contains(&ext.as_str()));
-        proptest::prop_assume!(!makguard_scan::CONTAINER_EXTENSIONS.contains(&ext.as_str()));
+        proptest::prop_assume!(!makguard_scan::testing::BINARY_EXTENSIONS.contains(&ext.as_str()));
+        proptest::prop_assume!(!makguard_scan::testing::ARCHIVE_EXTENSIONS.contains(&ext.as_str()));
+        proptest::prop_assume!(!makguard_scan::testing::CONTAINER_EXTENSIONS.contains(&ext.as_str()));
         let dir = tempfile::tempdir().unwrap();
         let text = format!("{before}\n{K_LOG}\n");
         let bytes: Vec<u8> = if utf16 {

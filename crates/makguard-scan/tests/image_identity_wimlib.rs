@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use common_hive::build_image_root;
-use makguard_scan::scan_image_root;
+use makguard_scan::testing::scan_image_root;
 use makguard_testkit::{wim_capture, wimlib};
 
 /// `Field:   value` lines of `wimlib-imagex info WIM 1`.

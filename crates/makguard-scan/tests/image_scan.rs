@@ -150,7 +150,7 @@ fn summary_counts_walked_searched_and_skipped() {
         deep_summary.files_walked,
         deep_summary.files_scanned + deep_summary.skipped.values().sum::<u64>()
     );
-    assert!(deep_report.summary.bytes_read > 3 * makguard_scan::BINARY_CHUNK_SIZE as u64);
+    assert!(deep_report.summary.bytes_read > 3 * makguard_scan::testing::BINARY_CHUNK_SIZE as u64);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::io::{self, Read};
 
 use common::*;
 use makguard_core::{ExitStatus, FindingPath, Severity};
-use makguard_scan::{BINARY_CHUNK_SIZE, scan_binary};
+use makguard_scan::testing::{BINARY_CHUNK_SIZE, scan_binary};
 use makguard_scan::{FileContext, ScanOptions, scan_paths};
 
 #[cfg(unix)]

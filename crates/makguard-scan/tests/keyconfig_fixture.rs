@@ -5,8 +5,9 @@ use std::path::Path;
 use std::process::Command;
 
 use makguard_core::{ClassSource, KeyClass, ProductKey, classify_key};
-use makguard_scan::scan_image_root;
-use makguard_scan::{KeyConfigError, decode_base64, find_key_config_files, load_key_config_file, parse_key_config};
+use makguard_scan::testing::scan_image_root;
+use makguard_scan::testing::{decode_base64, find_key_config_files, parse_key_config};
+use makguard_scan::{KeyConfigError, load_key_config_file};
 
 const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pkeyconfig");
 

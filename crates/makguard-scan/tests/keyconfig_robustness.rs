@@ -1,7 +1,7 @@
 //! The pkeyconfig parser never panics: truncated, bit-flipped and random inputs give a typed
 //! error or a (possibly smaller) index.
 
-use makguard_scan::{decode_base64, parse_key_config};
+use makguard_scan::testing::{decode_base64, parse_key_config};
 use proptest::prelude::*;
 
 const FIXTURE: &[u8] = include_bytes!("fixtures/pkeyconfig/pkeyconfig.xrm-ms");

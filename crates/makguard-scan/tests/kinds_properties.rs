@@ -2,7 +2,7 @@
 //! scanner finds a key exactly once wherever it sits relative to the chunk boundaries.
 
 use makguard_core::FindingPath;
-use makguard_scan::{BINARY_CHUNK_OVERLAP, scan_binary_in_chunks};
+use makguard_scan::testing::{BINARY_CHUNK_OVERLAP, scan_binary_in_chunks};
 use makguard_scan::{FileContext, FileKind, detect_kind, scan_file_bytes};
 use proptest::prelude::*;
 

@@ -72,7 +72,7 @@ fn keys_behind_comment_dashes_are_masked_too() {
             path: &path,
             key_config: None,
         };
-        for finding in makguard_scan::scan_answer_file(&decoded, &ctx) {
+        for finding in makguard_scan::testing::scan_answer_file(&decoded, &ctx) {
             let shown = format!("{} {:?}", finding.message, finding.xml()).to_uppercase();
             assert!(!shown.contains(MAK), "{input}: {}", finding.message);
         }

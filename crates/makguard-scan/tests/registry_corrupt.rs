@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common_hive::{build_image_root, digital_product_id, enterprise_identity_values, reg_hex};
 use makguard_core::ProductKey;
-use makguard_scan::{ImageScan, scan_image_root};
+use makguard_scan::testing::{ImageScan, scan_image_root};
 
 const HIVE_PATH: &str = "Windows/System32/config/SOFTWARE";
 

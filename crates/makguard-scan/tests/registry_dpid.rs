@@ -5,7 +5,7 @@ mod common_hive;
 
 use common_hive::{digital_product_id, digital_product_id4};
 use makguard_core::ProductKey;
-use makguard_scan::{DigitalProductIdError, decode_digital_product_id, parse_digital_product_id4};
+use makguard_scan::testing::{DigitalProductIdError, decode_digital_product_id, parse_digital_product_id4};
 
 const ALPHABET: &[u8; 24] = b"BCDFGHJKMPQRTVWXY2346789";
 

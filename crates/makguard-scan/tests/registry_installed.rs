@@ -8,7 +8,7 @@ use std::path::Path;
 use common_hive::{build_image_root, digital_product_id, digital_product_id4, enterprise_identity_values, reg_hex};
 use makguard_core::catalog::windows_gvlk_for;
 use makguard_core::{ClassSource, Finding, KeyClass, ProductKey, Severity};
-use makguard_scan::{ImageScan, scan_image_root};
+use makguard_scan::testing::{ImageScan, scan_image_root};
 
 const HIVE_PATH: &str = "Windows/System32/config/SOFTWARE";
 const CV: &str = r"[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion]";

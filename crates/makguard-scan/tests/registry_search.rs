@@ -12,9 +12,9 @@ use common_hive::{digital_product_id, digital_product_id4, enterprise_identity_v
 use makguard_core::key::{compose_pkey2009, with_valid_checksum};
 use makguard_core::{ClassSource, Finding, FindingPath, KeyClass, KeyConfigIndex, ProductKey, Severity};
 use makguard_hive::Hive;
-use makguard_scan::{HiveScope, ReportedValues};
-use makguard_scan::{ImageScan, scan_image_root};
-use makguard_scan::{SearchContext, search_hive};
+use makguard_scan::testing::{HiveScope, ReportedValues};
+use makguard_scan::testing::{ImageScan, scan_image_root};
+use makguard_scan::testing::{SearchContext, search_hive};
 
 const SOFTWARE_PATH: &str = "Windows/System32/config/SOFTWARE";
 const SW: &str = r"HKEY_LOCAL_MACHINE\SOFTWARE";

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use makguard_core::text::{DecodedText, TextEncoding, decode, encode};
 use makguard_core::{Finding, FindingPath, KeyClass, KeyConfigIndex, KeyGroupInfo, ProductKey};
 use makguard_scan::FileContext;
-use makguard_scan::UNATTEND_NAMESPACE;
+use makguard_scan::testing::UNATTEND_NAMESPACE;
 use proptest::prelude::*;
 use unattend_support::{
     assert_no_secret_key, assert_only_public_or_synthetic_keys, assert_ranges_exact, fixture_as, fixture_bytes,
@@ -73,17 +73,17 @@ fn fixtures_hold_only_public_or_synthetic_keys() {
 
 #[test]
 fn recognises_answer_files_by_namespace_not_name() {
-    assert!(makguard_scan::is_answer_file(&shell_setup("")));
+    assert!(makguard_scan::testing::is_answer_file(&shell_setup("")));
     let prefixed =
         format!("<?xml version=\"1.0\"?>\r\n<!-- c -->\r\n<u:unattend xmlns:u=\"{UNATTEND_NAMESPACE}\"></u:unattend>");
-    assert!(makguard_scan::is_answer_file(&prefixed));
+    assert!(makguard_scan::testing::is_answer_file(&prefixed));
     let mention_in_comment = format!("<?xml version=\"1.0\"?><!-- see {UNATTEND_NAMESPACE} --><Configuration/>");
-    assert!(!makguard_scan::is_answer_file(&mention_in_comment));
+    assert!(!makguard_scan::testing::is_answer_file(&mention_in_comment));
     let mention_in_text = format!("<notes>{UNATTEND_NAMESPACE}</notes>");
-    assert!(!makguard_scan::is_answer_file(&mention_in_text));
+    assert!(!makguard_scan::testing::is_answer_file(&mention_in_text));
     let wrong_namespace = "<unattend xmlns=\"urn:schemas-microsoft-com:other\"/>";
-    assert!(!makguard_scan::is_answer_file(wrong_namespace));
-    assert!(!makguard_scan::is_answer_file(&format!(
+    assert!(!makguard_scan::testing::is_answer_file(wrong_namespace));
+    assert!(!makguard_scan::testing::is_answer_file(&format!(
         "slmgr /ipk {MAK} # {UNATTEND_NAMESPACE}"
     )));
 }
@@ -358,7 +358,7 @@ fn key_configuration_refines_the_class() {
         path: &path,
         key_config: Some(&index),
     };
-    let findings = makguard_scan::scan_answer_file(&decode(text.as_bytes()), &ctx);
+    let findings = makguard_scan::testing::scan_answer_file(&decode(text.as_bytes()), &ctx);
     assert_eq!(codes(&findings), ["MG101"]);
     assert_eq!(findings[0].key.as_ref().unwrap().class(), KeyClass::Mak);
     assert!(
@@ -499,7 +499,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
         let (decoded, findings) = scan_bytes("fuzz.xml", &bytes);
         check_invariants(&decoded, &findings);
-        let _ = makguard_scan::is_answer_file(&decoded.text);
+        let _ = makguard_scan::testing::is_answer_file(&decoded.text);
     }
 
     #[test]
@@ -514,7 +514,7 @@ proptest! {
         let text: String = parts.concat();
         let (decoded, findings) = scan_text(&text);
         check_invariants(&decoded, &findings);
-        let _ = makguard_scan::is_answer_file(&text);
+        let _ = makguard_scan::testing::is_answer_file(&text);
     }
 
     #[test]

@@ -90,7 +90,7 @@ fn readme_table_matches_what_makguard_reports() {
         let (decoded, findings) = scan_bytes(&row.file, &bytes);
         assert_only_public_or_synthetic_keys(&row.file, &decoded.text);
         assert!(
-            makguard_scan::is_answer_file(&decoded.text),
+            makguard_scan::testing::is_answer_file(&decoded.text),
             "{} is not recognised",
             row.file
         );

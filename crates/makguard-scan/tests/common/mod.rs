@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use makguard_core::{Finding, ProductKey, ScanReport};
-use makguard_scan::BINARY_CHUNK_SIZE;
+use makguard_scan::testing::BINARY_CHUNK_SIZE;
 
 pub(crate) const K_AUTOUNATTEND: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
 pub(crate) const K_PANTHER: &str = "NMVQ8-C6P9M-GWX2J-9G4QJ-H82QC";

@@ -37,7 +37,7 @@ pub(crate) fn scan_bytes(name: &str, bytes: &[u8]) -> (DecodedText, Vec<Finding>
         path: &path,
         key_config: None,
     };
-    let findings = makguard_scan::scan_answer_file(&decoded, &ctx);
+    let findings = makguard_scan::testing::scan_answer_file(&decoded, &ctx);
     (decoded, findings)
 }
 
