@@ -316,19 +316,21 @@ fn key_token_at(text: &str, start: usize, stride: usize) -> Option<(usize, Strin
     [29usize, 25].into_iter().find_map(|len| {
         let span = (len - 1) * stride + 1;
         let chars = bytes.get(start..start + span)?;
-        let mut token = String::with_capacity(len);
-        for (i, chunk) in chars.chunks(stride).enumerate() {
+        // The shape is checked before anything is allocated: this runs at every symbol of
+        // every name and message makguard masks, and almost never matches.
+        let shaped = chars.chunks(stride).enumerate().all(|(i, chunk)| {
             let b = chunk[0];
-            let shaped = if len == 29 && i % 6 == 5 {
+            let symbol = if len == 29 && i % 6 == 5 {
                 b == b'-'
             } else {
                 token_byte(b)
             };
-            if !shaped || chunk[1..].iter().any(|&z| z != 0) {
-                return None;
-            }
-            token.push(char::from(b));
+            symbol && chunk[1..].iter().all(|&z| z == 0)
+        });
+        if !shaped {
+            return None;
         }
+        let token: String = chars.chunks(stride).map(|chunk| char::from(chunk[0])).collect();
         let stands = len == 29
             || (stride == 1 && stands_alone(text, start, start + span))
             || ProductKey::parse(&token).is_ok_and(|k| k.checksum() == Checksum::Valid);

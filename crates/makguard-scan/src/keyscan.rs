@@ -55,7 +55,19 @@ use makguard_core::key::stands_alone;
 
 /// Every dashed, well-formed key in `text` (five groups of five, at most one `N`).
 pub fn find_dashed_keys(text: &str) -> Vec<KeyToken> {
+    if !may_hold_dashed_key(text) {
+        return Vec::new();
+    }
     find_keys(dashed_regex(), text, false)
+}
+
+/// False only when `text` has no four dashes six bytes apart after five bytes of anything,
+/// the frame every dashed key sits in (its symbols are one byte each). The dash search is a
+/// `memchr`, far cheaper than the key regex, which has no literal to skip ahead to.
+fn may_hold_dashed_key(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices('-')
+        .any(|(at, _)| at >= 5 && [6, 12, 18].iter().all(|step| bytes.get(at + step) == Some(&b'-')))
 }
 
 /// Every 25-symbol run without dashes that parses as a key. Only meaningful where a key is
@@ -156,14 +168,24 @@ pub fn install_command_before(text: &str, offset: usize) -> Option<InstallComman
         .map(|(cmd, _)| *cmd)
 }
 
+/// The key words [`key_word_before`] looks for.
+const KEY_WORDS: &str = r"(?i)(?:product[\s_-]*key|pid[\s_-]*key|\bpkey|[/-]ipk\b|[/-]inpkey|set-productkey|installproductkey|\bkey\s*[=:]|\bserial|licen[cs]e[\s_-]*key|\bcd[\s_-]*key|activation[\s_-]*key|\bmak\b|\bgvlk\b)";
+
 fn key_word_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(
-            r"(?i)(?:product[\s_-]*key|pid[\s_-]*key|\bpkey|[/-]ipk\b|[/-]inpkey|set-productkey|installproductkey|\bkey\s*[=:]|\bserial|licen[cs]e[\s_-]*key|\bcd[\s_-]*key|activation[\s_-]*key|\bmak\b|\bgvlk\b)",
-        )
-        .expect("static regex")
-    })
+    RE.get_or_init(|| Regex::new(KEY_WORDS).expect("static regex"))
+}
+
+/// False only when no [`key_word_before`] can hold anywhere in `text`, so a search for keys
+/// that need a key word can be skipped. It is the key-word pattern without its `\b`
+/// anchors: a window [`key_word_before`] matches in is a substring of `text`, where a word
+/// boundary at the window's edge may not be one, and the unanchored pattern matches every
+/// such substring. Its literals also let the regex skip ahead, which the bare-key shape
+/// (25 symbols, no literal) cannot.
+pub(crate) fn may_hold_key_word(text: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(&KEY_WORDS.replace(r"\b", "")).expect("static regex"))
+        .is_match(text)
 }
 
 /// True when a key word (`ProductKey`, `PIDKEY`, `/ipk`, `key=`, …) stands on the same line
@@ -205,6 +227,48 @@ mod tests {
     }
 
     const MAK: &str = "6QWQ4-8NRCW-KHGHV-CR226-3PPQC";
+
+    proptest::proptest! {
+        /// The dash-frame prefilter never hides a match of the key regex.
+        #[test]
+        fn the_dash_frame_prefilter_never_hides_a_dashed_key(
+            pieces in proptest::collection::vec(proptest::sample::select(vec!["-", "BCDFG", "x", "6QWQ4", "é", " ", "\n", "22"]), 0..40),
+        ) {
+            let text: String = pieces.concat();
+            proptest::prop_assert!(may_hold_dashed_key(&text) || dashed_regex().find(&text).is_none(), "{}", text);
+        }
+
+        /// Where a key word stands before an offset, the whole text passes the key-word gate.
+        #[test]
+        fn the_key_word_gate_never_hides_a_key_word(
+            pieces in proptest::collection::vec(proptest::sample::select(vec!["key", "=", "Product", "pid", "mon", "-", "/", "ipk", " ", "\n", "serial", "x", "MAK", "gvlk", "cd"]), 0..30),
+        ) {
+            let text: String = pieces.concat();
+            for offset in 0..=text.len() {
+                if text.is_char_boundary(offset) && key_word_before(&text, offset) {
+                    proptest::prop_assert!(may_hold_key_word(&text), "{}", text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_dash_frame_prefilter_passes_every_dashed_shape() {
+        let lower = MAK.to_lowercase();
+        for text in [MAK.to_string(), format!("ab-cd {lower} -"), format!("x{MAK}{MAK}")] {
+            assert!(may_hold_dashed_key(&text), "{text}");
+            assert!(dashed_regex().find(&text).is_some(), "{text}");
+        }
+        for text in [
+            "",
+            "no dashes here",
+            "amd64_microsoft-windows-shell-setup_31bf3856ad364e35",
+            "-----",
+        ] {
+            assert!(!may_hold_dashed_key(text), "{text}");
+            assert!(dashed_regex().find(text).is_none(), "the regex agrees: {text}");
+        }
+    }
 
     #[test]
     fn finds_dashed_keys_with_exact_ranges() {

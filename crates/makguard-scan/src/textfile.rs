@@ -32,11 +32,13 @@ pub(crate) fn reportable_keys(text: &str) -> Vec<KeyToken> {
         .into_iter()
         .filter(|t| t.key.checksum() == Checksum::Valid || keyscan::key_word_before(text, t.range.start))
         .collect();
-    tokens.extend(
-        keyscan::find_bare_keys(text)
-            .into_iter()
-            .filter(|t| keyscan::key_word_before(text, t.range.start)),
-    );
+    if keyscan::may_hold_key_word(text) {
+        tokens.extend(
+            keyscan::find_bare_keys(text)
+                .into_iter()
+                .filter(|t| keyscan::key_word_before(text, t.range.start)),
+        );
+    }
     tokens.retain(|t| is_secret_candidate(t, text));
     tokens.sort_by_key(|t| t.range.start);
     tokens
@@ -65,6 +67,11 @@ pub(crate) fn leftover_findings(
 /// Every `MG241` finding in a text file.
 pub(crate) fn scan(decoded: &DecodedText, ctx: &FileContext<'_>) -> Vec<Finding> {
     let text = decoded.text.as_str();
+    // Most text files hold no key: only one that does pays for a line index (the search then
+    // runs twice, on a file that is about to be reported anyway).
+    if reportable_keys(text).is_empty() {
+        return Vec::new();
+    }
     let index = LineIndex::new(text);
     leftover_findings(text, &index, ctx, &[])
 }
