@@ -73,7 +73,9 @@ for root, dirs, files in os.walk(sys.argv[1].encode()):
             (os.rmdir if os.path.isdir(path) and not os.path.islink(path) else os.remove)(path)
 EOF
 files=$(find "$tree" -type f | wc -l)
-bytes=$(find "$tree" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+# printf, not print: awk prints sums past 2^31 in exponent notation, which the table's int()
+# cannot read (the scale-1 run failed there).
+bytes=$(find "$tree" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f\n", s}')
 
 echo "== capturing with LZX" >&2
 wim="$work/image.wim"
