@@ -87,7 +87,7 @@ fn annotation(report: &ScanReport, finding: &Finding, more: usize, command: &str
             fix.new_key.display_form()
         );
     }
-    if let Some(remediation) = &finding.remediation() {
+    if let Some(remediation) = finding.remediation() {
         let _ = write!(message, "\n{remediation}");
     }
     if let Some(suppression) = &finding.suppressed {

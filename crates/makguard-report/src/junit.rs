@@ -187,7 +187,7 @@ fn finding_text(finding: &Finding, location: &str) -> String {
         finding.severity,
         finding.message
     );
-    if let Some(xml) = &finding.xml() {
+    if let Some(xml) = finding.xml() {
         let _ = write!(text, "\nat {}", describe_xml(xml));
     }
     if let Some(info) = &finding.key {
@@ -208,7 +208,7 @@ fn finding_text(finding: &Finding, location: &str) -> String {
             fix.chosen_by
         );
     }
-    if let Some(remediation) = &finding.remediation() {
+    if let Some(remediation) = finding.remediation() {
         let _ = write!(text, "\nremediation: {remediation}");
     }
     if let Some(suppression) = &finding.suppressed {

@@ -168,7 +168,7 @@ fn write_detail(out: &mut String, options: &RenderOptions, finding: &Finding) {
     if let Some(suppression) = &finding.suppressed {
         let _ = writeln!(out, "    suppressed: {}", suppression.justification);
     }
-    if let Some(xml) = &finding.xml() {
+    if let Some(xml) = finding.xml() {
         let _ = writeln!(out, "    at {}", describe_xml(xml));
     }
     if let (Some(info), Some(shown)) = (&finding.key, shown_key(finding, options)) {
@@ -190,7 +190,7 @@ fn write_detail(out: &mut String, options: &RenderOptions, finding: &Finding) {
             fix.chosen_by
         );
     }
-    if let Some(remediation) = &finding.remediation() {
+    if let Some(remediation) = finding.remediation() {
         for (n, line) in remediation.lines().enumerate() {
             let label = if n == 0 { "remediation: " } else { "             " };
             let _ = writeln!(out, "    {label}{line}");

@@ -47,7 +47,7 @@ fn parser_errors_never_quote_a_key_in_full() {
         assert!(!report.findings.is_empty(), "{name}: nothing reported");
         for finding in &report.findings {
             let mut quoted = finding.message.to_uppercase();
-            if let Some(xml) = &finding.xml() {
+            if let Some(xml) = finding.xml() {
                 quoted.push_str(&format!("{xml:?}").to_uppercase());
             }
             assert!(!quoted.contains(MAK), "{name}: {}", finding.message);

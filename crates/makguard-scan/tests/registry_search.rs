@@ -85,7 +85,7 @@ fn naming<'a>(scan: &'a ImageScan, needle: &str) -> &'a Finding {
 fn assert_masked(scan: &ImageScan) {
     for finding in &scan.findings {
         makguard_testkit::assert_no_synthetic_key(&finding.message, "a finding's message");
-        if let Some(remediation) = &finding.remediation() {
+        if let Some(remediation) = finding.remediation() {
             makguard_testkit::assert_no_synthetic_key(remediation, "a finding's remediation");
         }
     }

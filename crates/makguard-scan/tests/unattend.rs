@@ -423,7 +423,7 @@ fn check_invariants(decoded: &DecodedText, findings: &[Finding]) {
     assert_ranges_exact(decoded, findings);
     for finding in findings {
         assert_no_secret_key(&finding.message);
-        if let Some(xml) = &finding.xml() {
+        if let Some(xml) = finding.xml() {
             for part in [&xml.pass, &xml.component, &xml.architecture].into_iter().flatten() {
                 assert_no_secret_key(part);
             }

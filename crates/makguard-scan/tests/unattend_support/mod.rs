@@ -123,7 +123,7 @@ pub(crate) fn render(decoded: &DecodedText, findings: &[Finding]) -> String {
             )
             .unwrap();
         }
-        if let Some(xml) = &f.xml() {
+        if let Some(xml) = f.xml() {
             writeln!(
                 out,
                 "  xml: pass={} component={} arch={} path={} in_comment={}",
